@@ -1,0 +1,51 @@
+"""The application factory: routes, middlewares, templates and the database lifecycle.
+Nothing happens at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from .db import database_context, session_middleware
+from .errors import error_middleware
+from .keys import SETTINGS
+from .security import security_headers_middleware
+from .settings import Settings
+from .views import setup_routes
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def database_label(settings: Settings) -> str:
+    """What the header shows of the connected database: its name, never credentials."""
+    url = settings.database.url
+    if settings.database.backend == "sqlite":
+        return Path(url.database or "").name
+    return f"{url.get_backend_name()} · {url.host or 'localhost'} · {url.database or ''}"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers_middleware, error_middleware, session_middleware],
+        client_max_size=16 * 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["app_name"] = "webapp"
+    env.globals["database_label"] = database_label(settings)
+    app.cleanup_ctx.append(database_context)
+    setup_routes(app)
+    app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
+    return app

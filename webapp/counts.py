@@ -1,0 +1,120 @@
+"""Row counts that never scan a big table: exact where a bounded count proves the table is
+small, otherwise the engine's own estimate, clearly marked as one."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from .catalog import Catalog, TableInfo
+from .dialects import is_timeout, statement_time_limit, table_row_estimates
+
+EXACT_COUNT_LIMIT = 10_000
+COUNT_TIME_LIMIT_SECONDS = 1.0
+INDEX_COUNT_BUDGET_SECONDS = 3.0
+INDEX_CACHE_SECONDS = 30.0
+
+CountKind = Literal["exact", "estimate", "at_least", "unknown"]
+
+
+@dataclass(frozen=True)
+class RowCount:
+    """A number of rows and how much to trust it."""
+
+    value: int
+    kind: CountKind
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == "exact"
+
+    def __str__(self) -> str:
+        if self.kind == "unknown":
+            return "unknown"
+        number = f"{self.value:,}"
+        if self.kind == "estimate":
+            return f"about {number}"
+        if self.kind == "at_least":
+            return f"more than {number}"
+        return number
+
+
+UNKNOWN = RowCount(0, "unknown")
+
+
+class RowCountCache:
+    """The index page's counts, kept briefly so that reloading it costs nothing."""
+
+    def __init__(self, ttl: float = INDEX_CACHE_SECONDS) -> None:
+        self._ttl = ttl
+        self._stored_at = 0.0
+        self._counts: dict[str, RowCount] = {}
+
+    def get(self) -> dict[str, RowCount] | None:
+        if self._counts and time.monotonic() - self._stored_at < self._ttl:
+            return self._counts
+        return None
+
+    def put(self, counts: dict[str, RowCount]) -> None:
+        self._counts = counts
+        self._stored_at = time.monotonic()
+
+
+async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[str, RowCount]:
+    """A count for every table and view, within a total time budget: tables past the budget
+    are reported as unknown rather than making the index page slow."""
+    estimates = await table_row_estimates(conn)
+    deadline = time.monotonic() + INDEX_COUNT_BUDGET_SECONDS
+    counts: dict[str, RowCount] = {}
+    for info in catalog:
+        estimate = estimates.get(info.name)
+        if estimate is not None and estimate > 2 * EXACT_COUNT_LIMIT:
+            counts[info.name] = RowCount(estimate, "estimate")
+        elif time.monotonic() > deadline:
+            counts[info.name] = UNKNOWN
+        else:
+            counts[info.name] = await bounded_count(conn, info, estimate=estimate)
+    return counts
+
+
+async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
+    """One table's count: the estimate when it is clearly large, else a bounded count."""
+    estimate = (await table_row_estimates(conn, only=info.name)).get(info.name)
+    if estimate is not None and estimate > 2 * EXACT_COUNT_LIMIT:
+        return RowCount(estimate, "estimate")
+    return await bounded_count(conn, info, estimate=estimate)
+
+
+async def bounded_count(
+    conn: AsyncConnection,
+    info: TableInfo,
+    *,
+    estimate: int | None = None,
+    statement: Select | None = None,
+) -> RowCount:
+    """Count the rows of `statement` (default: the whole table) up to EXACT_COUNT_LIMIT and
+    within COUNT_TIME_LIMIT_SECONDS; beyond either, fall back to the estimate or a lower
+    bound."""
+    base = (
+        statement if statement is not None else select(literal_column("1")).select_from(info.table)
+    )
+    limited = base.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    query = select(func.count()).select_from(limited)
+    try:
+        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
+            value = int(await conn.scalar(query) or 0)
+    except DBAPIError as exc:
+        if not is_timeout(exc):
+            raise
+        return RowCount(estimate, "estimate") if estimate else UNKNOWN
+    if value <= EXACT_COUNT_LIMIT:
+        return RowCount(value, "exact")
+    if estimate and estimate > EXACT_COUNT_LIMIT:
+        return RowCount(estimate, "estimate")
+    return RowCount(EXACT_COUNT_LIMIT, "at_least")

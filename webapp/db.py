@@ -1,0 +1,63 @@
+"""The database's lifecycle in the app: the engine and catalog are made at startup and the
+engine disposed at cleanup; each request gets its own session, always closed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from .catalog import reflect_catalog
+from .counts import RowCountCache
+from .demo import install_demo
+from .dialects import create_engine, describe_url
+from .errors import Handler
+from .keys import CATALOG, DB_SESSION, ENGINE, ROW_COUNTS, SESSIONMAKER, SETTINGS
+
+
+class StartupError(Exception):
+    """The app cannot start; the message says why in one line."""
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: own the engine for the app's whole life."""
+    database = app[SETTINGS].database
+    engine = create_engine(database)
+    try:
+        try:
+            if database.demo:
+                await _install_demo_if_empty(engine)
+            catalog = await reflect_catalog(engine)
+        except Exception as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+            raise StartupError(
+                f"cannot use the database {describe_url(database.url)}: {reason}"
+            ) from exc
+        app[ENGINE] = engine
+        app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
+        app[CATALOG] = catalog
+        app[ROW_COUNTS] = RowCountCache()
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _install_demo_if_empty(engine) -> None:  # type: ignore[no-untyped-def]
+    """Fill the demo schema only into a database that has no tables at all."""
+    catalog = await reflect_catalog(engine)
+    if len(catalog) == 0:
+        await install_demo(engine)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an AsyncSession (no connection until first used); roll it back on
+    any exception and always close it."""
+    async with request.app[SESSIONMAKER]() as session:
+        request[DB_SESSION] = session
+        try:
+            return await handler(request)
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,185 @@
+"""Everything that differs between MySQL/MariaDB, PostgreSQL and SQLite, behind small
+functions selected by the backend name, so that no view or query builder asks which
+database it is talking to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event, func, text
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from .settings import DatabaseSettings
+
+MYSQL_IDLE_RECYCLE_SECONDS = 3600
+
+
+def create_engine(database: DatabaseSettings) -> AsyncEngine:
+    """An engine with pool and driver options fit for serving web requests on `database`."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_timeout": database.pool_timeout,
+    }
+    backend = database.backend
+    if backend == "sqlite":
+        options["connect_args"] = {"timeout": 30.0}
+        engine = create_async_engine(database.url, **options)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        return engine
+    options.update(pool_size=database.pool_size, max_overflow=database.pool_size)
+    if backend == "mysql":
+        options["pool_recycle"] = MYSQL_IDLE_RECYCLE_SECONDS
+        options["connect_args"] = {
+            "connect_timeout": int(database.connect_timeout),
+            "local_infile": False,
+            "charset": "utf8mb4",
+        }
+    else:
+        options["connect_args"] = {
+            "timeout": database.connect_timeout,
+            "command_timeout": database.statement_timeout * 3,
+            "server_settings": {
+                "statement_timeout": str(int(database.statement_timeout * 1000)),
+                "application_name": "webapp",
+            },
+        }
+    return create_async_engine(database.url, **options)
+
+
+def backend_of(dialect: Dialect) -> str:
+    """`mysql`, `postgresql` or `sqlite` for a SQLAlchemy dialect."""
+    return "mysql" if dialect.name in ("mysql", "mariadb") else dialect.name
+
+
+def describe_url(url: URL) -> str:
+    """The URL without its password, for messages a user will read."""
+    return url.render_as_string(hide_password=True)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """WAL so readers never wait on a writer, foreign keys enforced, a busy timeout so that
+    concurrent writers queue instead of failing with 'database is locked'."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+async def table_row_estimates(conn: AsyncConnection, only: str | None = None) -> dict[str, int]:
+    """Row counts from the engine's statistics, by table name (all tables, or `only` that
+    one): cheap and possibly stale. Tables the statistics know nothing about are absent."""
+    backend = backend_of(conn.dialect)
+    params = {"only": only}
+    if backend == "mysql":
+        result = await conn.execute(
+            text(
+                "SELECT table_name, table_rows FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' "
+                "AND (:only IS NULL OR table_name = :only)"
+            ),
+            params,
+        )
+        return {str(name): int(rows) for name, rows in result if rows is not None}
+    if backend == "postgresql":
+        result = await conn.execute(
+            text(
+                "SELECT c.relname, c.reltuples::bigint FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+                "AND (CAST(:only AS text) IS NULL OR c.relname = :only)"
+            ),
+            params,
+        )
+        # reltuples is -1 for a table never vacuumed or analyzed: unknown, not empty.
+        return {str(name): int(rows) for name, rows in result if rows is not None and rows >= 0}
+    return await _sqlite_stat_estimates(conn, only)
+
+
+async def _sqlite_stat_estimates(conn: AsyncConnection, only: str | None) -> dict[str, int]:
+    """SQLite keeps no live row counts; the largest rowid is a cheap upper estimate (one
+    b-tree descent), exact for tables that were never deleted from."""
+    names = await conn.scalars(
+        text(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite~_%' ESCAPE '~' AND (:only IS NULL OR name = :only)"
+        ),
+        {"only": only},
+    )
+    estimates: dict[str, int] = {}
+    for name in list(names):
+        quoted = conn.dialect.identifier_preparer.quote(name)
+        try:
+            value = await conn.scalar(text(f"SELECT max(rowid) FROM {quoted}"))
+        except DBAPIError:
+            continue  # a WITHOUT ROWID table: no cheap estimate
+        estimates[str(name)] = int(value or 0)
+    return estimates
+
+
+@contextlib.asynccontextmanager
+async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIterator[None]:
+    """Let the statements run inside the block take at most `seconds`; past that they fail
+    with an error `is_timeout` recognises, and the connection stays usable."""
+    backend = backend_of(conn.dialect)
+    if backend == "postgresql":
+        async with conn.begin_nested() if conn.in_transaction() else conn.begin():
+            await conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"),
+                {"ms": str(max(1, int(seconds * 1000)))},
+            )
+            yield
+        return
+    if backend == "mysql":
+        is_mariadb = conn.dialect.name == "mariadb" or getattr(conn.dialect, "is_mariadb", False)
+        if is_mariadb:
+            await conn.execute(text("SET SESSION max_statement_time = :s"), {"s": seconds})
+            reset = text("SET SESSION max_statement_time = 0")
+        else:
+            await conn.execute(
+                text("SET SESSION max_execution_time = :ms"), {"ms": int(seconds * 1000)}
+            )
+            reset = text("SET SESSION max_execution_time = 0")
+        try:
+            yield
+        finally:
+            await conn.execute(reset)
+        return
+    raw = await conn.get_raw_connection()
+    sqlite_connection = raw.driver_connection._conn  # the sqlite3 connection aiosqlite wraps
+    timer = asyncio.get_running_loop().call_later(seconds, sqlite_connection.interrupt)
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether a database error is a statement cut short by `statement_time_limit`."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        marker in message
+        for marker in (
+            "max_statement_time",
+            "max_execution_time",
+            "statement timeout",
+            "canceling statement",
+            "interrupted",
+            "query execution was interrupted",
+        )
+    )
+
+
+def binary_length(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[int]:
+    """The size in bytes of a binary value, computed in the database."""
+    if backend_of(dialect) == "postgresql":
+        return func.octet_length(column)
+    return func.length(column)

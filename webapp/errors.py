@@ -1,0 +1,131 @@
+"""The app's own refusals, and the middleware that turns every failure into a proper page:
+a user sees a status and a sentence, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AppError(Exception):
+    """A refusal with an HTTP status and a message safe to show to the user."""
+
+    status = 500
+    title = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    status = 400
+    title = "Bad request"
+
+
+class Forbidden(AppError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    title = "Conflict"
+
+
+class Unavailable(AppError):
+    status = 503
+    title = "Database unavailable"
+
+
+HTTP_TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    503: "Database unavailable",
+}
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an exception means the database cannot be reached right now."""
+    if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        message = str(exc.orig if exc.orig is not None else exc).lower()
+        return any(
+            marker in message
+            for marker in (
+                "can't connect",
+                "connection refused",
+                "lost connection",
+                "server has gone away",
+                "connection was closed",
+                "connection is closed",
+                "connect call failed",
+                "timeout",
+                "timed out",
+                "terminating connection",
+                "the database system is",
+                "not connected",
+            )
+        )
+    return isinstance(exc, OSError)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return render_error(request, exc.status, exc.title, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.status == 304:
+            raise
+        title = HTTP_TITLES.get(exc.status, exc.reason)
+        message = "There is nothing at this address." if exc.status == 404 else exc.reason
+        response = render_error(request, exc.status, title, message)
+        for header in ("Allow", "Retry-After"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    except Exception as exc:
+        if is_unavailable(exc):
+            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            response = render_error(
+                request,
+                503,
+                "Database unavailable",
+                "The database cannot be reached right now. Try again in a moment.",
+            )
+            response.headers["Retry-After"] = "5"
+            return response
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        return render_error(
+            request, 500, "Something went wrong", "The error has been logged on the server."
+        )
+
+
+def render_error(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, {"status": status, "title": title, "message": message}
+    )
+    response.set_status(status)
+    return response

@@ -1,0 +1,216 @@
+"""One place that knows, per column type, how a value is fetched for a page, shown, and
+written into (and read back from) a URL key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Column, Enum, LargeBinary, String, Text, cast, func
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType, TypeEngine
+
+from .decoding import Undecodable
+from .dialects import binary_length
+
+PREVIEW_CHARS = 200
+BINARY_PREVIEW_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value ready for a template: what to print, and how to style it."""
+
+    kind: str  # null, empty, text, number, bool, date, json, binary, error
+    text: str
+    truncated: bool = False
+    href: str | None = None
+
+    def linked(self, href: str | None) -> Cell:
+        return Cell(self.kind, self.text, self.truncated, href)
+
+
+NULL_CELL = Cell("null", "NULL")
+
+
+def show_value(value: Any, *, preview: bool) -> Cell:
+    """A cell for a Python value; `preview` shortens long values for list pages."""
+    if value is None:
+        return NULL_CELL
+    if isinstance(value, Undecodable):
+        return Cell("error", str(value))
+    if isinstance(value, bool):
+        return Cell("bool", "true" if value else "false")
+    if isinstance(value, int | float):
+        return Cell("number", repr(value) if isinstance(value, float) else str(value))
+    if isinstance(value, decimal.Decimal):
+        return Cell("number", format(value, "f"))
+    if isinstance(value, dt.datetime):
+        return Cell("date", value.isoformat(sep=" "))
+    if isinstance(value, dt.date | dt.time):
+        return Cell("date", value.isoformat())
+    if isinstance(value, dt.timedelta):
+        return Cell("date", str(value))
+    if isinstance(value, bytes | bytearray | memoryview):
+        return show_binary(len(value), bytes(value[:BINARY_PREVIEW_BYTES]))
+    if isinstance(value, dict | list):
+        indent = None if preview else 2
+        return _text_cell("json", json.dumps(value, ensure_ascii=False, indent=indent), preview)
+    if isinstance(value, str):
+        if value == "":
+            return Cell("empty", "")
+        return _text_cell("text", value, preview)
+    return _text_cell("text", str(value), preview)
+
+
+def show_binary(size: int, head: bytes) -> Cell:
+    hex_head = head[:BINARY_PREVIEW_BYTES].hex(" ")
+    more = "…" if size > BINARY_PREVIEW_BYTES else ""
+    unit = "byte" if size == 1 else "bytes"
+    return Cell("binary", f"{size:,} {unit}" + (f": {hex_head}{more}" if size else ""))
+
+
+def _show_binary_preview(values: tuple[Any, ...]) -> Cell:
+    size, head = values
+    if size is None or isinstance(size, Undecodable) or isinstance(head, Undecodable):
+        return show_value(
+            size if size is None or isinstance(size, Undecodable) else head, preview=True
+        )
+    return show_binary(size, bytes(head))
+
+
+def _text_cell(kind: str, text: str, preview: bool) -> Cell:
+    if preview and len(text) > PREVIEW_CHARS:
+        return Cell(kind, text[:PREVIEW_CHARS], truncated=True)
+    return Cell(kind, text)
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """How one column is fetched for a list page: long values are cut short in the
+    database, so a megabyte cell never travels to the app or into the HTML."""
+
+    column: Column
+    expressions: tuple[ColumnElement[Any], ...]
+    show: Callable[[tuple[Any, ...]], Cell]
+
+
+def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListColumn:
+    """The fetch plan for `column`; `keep_whole` for key columns, whose values make links."""
+    kind = column_family(column.type)
+    if keep_whole or kind in ("number", "bool", "date", "other"):
+        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+    if kind == "binary":
+        head = func.substr(column, 1, BINARY_PREVIEW_BYTES)
+        size = binary_length(column, dialect)
+        return ListColumn(
+            column,
+            (size, head),
+            _show_binary_preview,
+        )
+    if kind == "text" and not _is_long_text(column.type):
+        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+    source = column if kind == "text" else cast(column, Text)
+    cell_kind = "json" if kind == "json" else "text"
+
+    def show(values: tuple[Any, ...]) -> Cell:
+        value = values[0]
+        if value is None or value == "" or isinstance(value, Undecodable):
+            return show_value(value, preview=True)
+        return _text_cell(cell_kind, str(value), preview=True)
+
+    return ListColumn(column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show)
+
+
+def record_expression(column: Column) -> ColumnElement[Any]:
+    """What to select for a record page: the value itself, or for a type SQLAlchemy does not
+    know, its text form, which every database can produce."""
+    if isinstance(column.type, NullType):
+        return cast(column, Text).label(column.name)
+    return column
+
+
+def column_family(type_: TypeEngine[Any]) -> str:
+    """A coarse type family: number, bool, date, text, json, binary, unknown or other."""
+    if isinstance(type_, NullType):
+        return "unknown"
+    if isinstance(type_, JSON):
+        return "json"
+    if isinstance(type_, LargeBinary) or _python_type(type_) is bytes:
+        return "binary"
+    if isinstance(type_, Enum):
+        return "other"
+    if isinstance(type_, String):
+        return "text"
+    python_type = _python_type(type_)
+    if python_type in (int, float, decimal.Decimal):
+        return "number"
+    if python_type is bool:
+        return "bool"
+    if python_type in (dt.date, dt.datetime, dt.time, dt.timedelta):
+        return "date"
+    return "other"
+
+
+def _is_long_text(type_: TypeEngine[Any]) -> bool:
+    length = getattr(type_, "length", None)
+    return isinstance(type_, Text) or length is None or length > PREVIEW_CHARS
+
+
+def _python_type(type_: TypeEngine[Any]) -> type | None:
+    try:
+        return type_.python_type
+    except NotImplementedError:
+        return None
+
+
+def key_text(value: Any) -> str:
+    """A primary-key value as the text that goes into a URL."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class BadKey(ValueError):
+    """URL text that cannot be a value of the key column."""
+
+
+def parse_key(column: Column, text: str) -> Any:
+    """The inverse of `key_text` for a column of the given type."""
+    python_type = _python_type(column.type)
+    try:
+        if python_type is bool:
+            return text in ("1", "true")
+        if python_type is int:
+            return int(text)
+        if python_type is decimal.Decimal:
+            return decimal.Decimal(text)
+        if python_type is float:
+            return float(text)
+        if python_type is dt.datetime:
+            return dt.datetime.fromisoformat(text)
+        if python_type is dt.date:
+            return dt.date.fromisoformat(text)
+        if python_type is dt.time:
+            return dt.time.fromisoformat(text)
+        if python_type is bytes:
+            return bytes.fromhex(text)
+        if python_type is uuid.UUID:
+            return uuid.UUID(text)
+    except (ValueError, decimal.InvalidOperation, OverflowError):
+        raise BadKey(text) from None
+    return text

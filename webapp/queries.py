@@ -1,0 +1,135 @@
+"""Building the statements behind list and record pages: which columns, in which order,
+which slice. Identifiers come from the catalog; request values only ever become bound
+parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Select, and_, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+
+from .catalog import TableInfo
+from .errors import BadRequest, NotFound
+from .fields import BadKey, Cell, ListColumn, column_family, list_column, parse_key
+
+UNSORTABLE_FAMILIES = {"json", "binary", "unknown"}
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: Column
+    descending: bool
+
+    @property
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.column.name
+
+
+def sortable(column: Column) -> bool:
+    return column_family(column.type) not in UNSORTABLE_FAMILIES
+
+
+def parse_sort(info: TableInfo, raw: str | None) -> SortKey | None:
+    """`?sort=name` or `?sort=-name`; an unknown or unsortable column is a 400."""
+    if not raw:
+        return None
+    descending = raw.startswith("-")
+    name = raw[1:] if descending else raw
+    column = info.column(name)
+    if column is None or not sortable(column):
+        raise BadRequest(f"Cannot sort {info.name!r} by {name!r}: no such sortable column.")
+    return SortKey(column, descending)
+
+
+def order_by(info: TableInfo, sort: SortKey | None) -> list[ColumnElement[Any]]:
+    """The requested order, then the primary key (or, lacking one, every sortable column)
+    as tie-breaker, so that rows never swap places between pages."""
+    keys: list[SortKey] = [sort] if sort is not None else []
+    tie_breakers = info.primary_key or tuple(c for c in info.columns if sortable(c))
+    direction = sort.descending if sort is not None else False
+    keys.extend(
+        SortKey(column, direction)
+        for column in tie_breakers
+        if sort is None or column is not sort.column
+    )
+    return [key.column.desc() if key.descending else key.column.asc() for key in keys]
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    """The columns of a list page and the statement that fetches one page of them."""
+
+    columns: list[ListColumn]
+    positions: dict[str, int]
+    key_names: list[str]
+
+    def cells(self, row: Sequence[Any]) -> list[Cell]:
+        out: list[Cell] = []
+        position = 0
+        for column in self.columns:
+            width = len(column.expressions)
+            out.append(column.show(tuple(row[position : position + width])))
+            position += width
+        return out
+
+    def value(self, row: Sequence[Any], column_name: str) -> Any:
+        """The whole value of a key or foreign-key column in a fetched row."""
+        return row[self.positions[column_name]]
+
+    def key_values(self, row: Sequence[Any]) -> list[Any]:
+        return [self.value(row, name) for name in self.key_names]
+
+
+def list_plan(info: TableInfo, dialect: Dialect) -> tuple[ListPlan, list[ColumnElement[Any]]]:
+    """What to select for a list page: every column, long ones cut short in the database,
+    key and foreign-key columns whole (they make links)."""
+    whole = {column.name for column in info.primary_key}
+    for relation in info.outgoing:
+        whole.update(relation.columns)
+    columns = [
+        list_column(column, dialect, keep_whole=column.name in whole) for column in info.columns
+    ]
+    expressions: list[ColumnElement[Any]] = []
+    positions: dict[str, int] = {}
+    for column in columns:
+        positions[column.column.name] = len(expressions)
+        expressions.extend(column.expressions)
+    key_names = [column.name for column in info.primary_key]
+    return ListPlan(columns, positions, key_names), expressions
+
+
+def page_statement(
+    info: TableInfo,
+    expressions: list[ColumnElement[Any]],
+    sort: SortKey | None,
+    *,
+    offset: int,
+    limit: int,
+) -> Select[Any]:
+    return (
+        select(*expressions)
+        .select_from(info.table)
+        .order_by(*order_by(info, sort))
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def key_condition(info: TableInfo, key_parts: Sequence[str]) -> ColumnElement[bool]:
+    """WHERE clause for the record a URL names; a malformed key is a 404."""
+    primary_key = info.primary_key
+    if not primary_key:
+        raise NotFound(f"{info.name!r} has no primary key, so its rows have no address.")
+    if len(key_parts) != len(primary_key):
+        raise NotFound("No record has this key.")
+    try:
+        values = [
+            parse_key(column, part) for column, part in zip(primary_key, key_parts, strict=True)
+        ]
+    except BadKey:
+        raise NotFound("No record has this key.") from None
+    return and_(*(column == value for column, value in zip(primary_key, values, strict=True)))

@@ -1,0 +1,209 @@
+"""Typed settings: `config.yaml`, then `WEBAPP_*` environment variables, then command-line
+flags. Every mistake is reported as one `SettingsError` line naming the key at fault."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_DRIVERS = {
+    "sqlite+aiosqlite": "sqlite",
+    "mysql+aiomysql": "mysql",
+    "mariadb+aiomysql": "mysql",
+    "postgresql+asyncpg": "postgresql",
+}
+
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_MAX_PAGE_SIZE = 500
+
+
+class SettingsError(Exception):
+    """A configuration mistake, phrased for the person who made it."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: URL
+    demo: bool = False
+    pool_size: int = 5
+    pool_timeout: float = 5.0
+    connect_timeout: float = 10.0
+    statement_timeout: float = 10.0
+
+    @property
+    def backend(self) -> str:
+        """`sqlite`, `mysql` or `postgresql`: the family the URL's driver belongs to."""
+        return SUPPORTED_DRIVERS[self.url.drivername]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    host: str = "127.0.0.1"
+    port: int = 8080
+    page_size: int = DEFAULT_PAGE_SIZE
+    max_page_size: int = DEFAULT_MAX_PAGE_SIZE
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read `path` (YAML; may be None for defaults only) and apply environment overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        base_dir = path.resolve().parent
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"{path}: cannot read the file ({exc.strerror})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise SettingsError(f"{path}: not valid YAML{where}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"{path}: the top level must be a mapping of settings")
+        raw = loaded
+    try:
+        return _build_settings(raw, environ, base_dir)
+    except SettingsError as exc:
+        prefix = f"{path}: " if path is not None else ""
+        raise SettingsError(f"{prefix}{exc}") from None
+
+
+def settings_for_url(url: str, **changes: Any) -> Settings:
+    """Settings for a database URL with defaults elsewhere: what tests and tools start from."""
+    database = DatabaseSettings(url=_parse_url(url, "database.url", Path.cwd()))
+    return Settings(database=database, **changes)
+
+
+def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
+    _reject_unknown(raw, {"database", "server", "pages", "tables"}, "")
+    database_raw = _section(raw, "database")
+    server_raw = _section(raw, "server")
+    pages_raw = _section(raw, "pages")
+    _reject_unknown(
+        database_raw,
+        {"url", "demo", "pool_size", "pool_timeout", "connect_timeout", "statement_timeout"},
+        "database.",
+    )
+    _reject_unknown(server_raw, {"host", "port"}, "server.")
+    _reject_unknown(pages_raw, {"size", "max_size"}, "pages.")
+
+    url_text = environ.get("WEBAPP_DATABASE_URL") or database_raw.get("url")
+    if not url_text:
+        raise SettingsError("database.url is missing (or set WEBAPP_DATABASE_URL)")
+    # A URL given in the environment points at somebody's own database: never fill it with
+    # demo tables unless they ask for that too.
+    demo_default = False if environ.get("WEBAPP_DATABASE_URL") else database_raw.get("demo", False)
+    demo = _bool(environ.get("WEBAPP_DATABASE_DEMO", demo_default), "database.demo")
+
+    database = DatabaseSettings(
+        url=_parse_url(str(url_text), "database.url", base_dir),
+        demo=demo,
+        pool_size=_int(database_raw.get("pool_size", 5), "database.pool_size", 1, 1000),
+        pool_timeout=_number(database_raw.get("pool_timeout", 5.0), "database.pool_timeout"),
+        connect_timeout=_number(
+            database_raw.get("connect_timeout", 10.0), "database.connect_timeout"
+        ),
+        statement_timeout=_number(
+            database_raw.get("statement_timeout", 10.0), "database.statement_timeout"
+        ),
+    )
+    host = str(environ.get("WEBAPP_HOST") or server_raw.get("host", "127.0.0.1"))
+    port = _int(environ.get("WEBAPP_PORT") or server_raw.get("port", 8080), "server.port", 0, 65535)
+    max_page_size = _int(
+        pages_raw.get("max_size", DEFAULT_MAX_PAGE_SIZE), "pages.max_size", 1, 10_000
+    )
+    page_size = _int(pages_raw.get("size", DEFAULT_PAGE_SIZE), "pages.size", 1, max_page_size)
+    tables = raw.get("tables") or {}
+    if not isinstance(tables, dict):
+        raise SettingsError("tables must be a mapping of table name to options")
+    return Settings(
+        database=database,
+        host=host,
+        port=port,
+        page_size=page_size,
+        max_page_size=max_page_size,
+        tables=tables,
+    )
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a mapping")
+    return value
+
+
+def _reject_unknown(section: dict[str, Any], known: set[str], prefix: str) -> None:
+    unknown = sorted(str(key) for key in section if key not in known)
+    if unknown:
+        allowed = ", ".join(sorted(known))
+        raise SettingsError(f"unknown setting {prefix}{unknown[0]} (known here: {allowed})")
+
+
+def _parse_url(text: str, key: str, base_dir: Path) -> URL:
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise SettingsError(f"{key} is not a database URL: {text!r}") from None
+    if url.drivername not in SUPPORTED_DRIVERS:
+        supported = ", ".join(sorted(SUPPORTED_DRIVERS))
+        raise SettingsError(f"{key} uses the driver {url.drivername!r}; supported: {supported}")
+    if url.drivername.startswith("sqlite"):
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise SettingsError(f"{key} must name a SQLite file, e.g. sqlite+aiosqlite:///data.db")
+        path = Path(database)
+        if not path.is_absolute():
+            url = url.set(database=str(base_dir / path))
+    return url
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{key} must be true or false, not {value!r}")
+
+
+def _int(value: Any, key: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise SettingsError(f"{key} must be a whole number from {low} to {high}, not {value!r}")
+    return number
+
+
+def _number(value: Any, key: str) -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 < number <= 3600:
+        raise SettingsError(f"{key} must be a number of seconds above 0, not {value!r}")
+    return number

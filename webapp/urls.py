@@ -1,0 +1,75 @@
+"""URLs for tables and records whose names and keys may hold any character.
+
+Names and key values are tilde-encoded (as Datasette does): letters, digits, `_` and `-` stay,
+a space becomes `+`, every other byte of the UTF-8 form becomes `~XX`. The result holds no
+`/`, `%` or `.`, so it survives proxies that decode `%2F`; the empty string is a lone `~`.
+A composite key joins its parts with `,`, which never occurs inside an encoded part."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+EMPTY = "~"
+_ENCODED = re.compile(r"^(?:[A-Za-z0-9_\-+]|~[0-9A-F]{2})*$")
+
+
+class UrlDecodeError(ValueError):
+    """A path segment that no name or key could have produced."""
+
+
+def tilde_encode(value: str) -> str:
+    if value == "":
+        return EMPTY  # a segment must not be empty, or the route would not match
+    out: list[str] = []
+    for byte in value.encode("utf-8"):
+        if byte in _SAFE:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"~{byte:02X}")
+    return "".join(out)
+
+
+def tilde_decode(segment: str) -> str:
+    if segment == EMPTY:
+        return ""
+    if not segment or not _ENCODED.match(segment):
+        raise UrlDecodeError(segment)
+    data = bytearray()
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        if char == "~":
+            data.append(int(segment[index + 1 : index + 3], 16))
+            index += 3
+        else:
+            data.append(0x20 if char == "+" else ord(char))
+            index += 1
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UrlDecodeError(segment) from None
+
+
+def encode_key(parts: Sequence[str]) -> str:
+    """One path segment for a (possibly composite) primary key given as text parts."""
+    return ",".join(tilde_encode(part) for part in parts)
+
+
+def decode_key(segment: str) -> list[str]:
+    return [tilde_decode(part) for part in segment.split(",")]
+
+
+def table_url(table_name: str, **query: str | int) -> str:
+    url = f"/t/{tilde_encode(table_name)}"
+    if query:
+        url += "?" + urlencode(query)
+    return url
+
+
+def record_url(table_name: str, key_parts: Sequence[str]) -> str:
+    return f"/t/{tilde_encode(table_name)}/r/{encode_key(key_parts)}"

@@ -1,0 +1,13 @@
+"""Request handlers, one module per page family, and the routes that reach them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import index, record, table
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", index.index_page, name="index")
+    app.router.add_get("/t/{table}", table.table_page, name="table")
+    app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")

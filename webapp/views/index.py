@@ -1,0 +1,39 @@
+"""The index page: every table and view with its row count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ..counts import catalog_row_counts
+from ..keys import CATALOG, ROW_COUNTS
+from ..urls import table_url
+from .common import connection
+
+
+@aiohttp_jinja2.template("index.html")
+async def index_page(request: web.Request) -> dict[str, Any]:
+    catalog = request.app[CATALOG]
+    cache = request.app[ROW_COUNTS]
+    counts = cache.get()
+    if counts is None:
+        counts = await catalog_row_counts(await connection(request), catalog)
+        cache.put(counts)
+    entries = [
+        {
+            "name": info.name,
+            "href": table_url(info.name),
+            "is_view": info.is_view,
+            "columns": len(info.columns),
+            "count": counts.get(info.name),
+            "has_key": bool(info.primary_key),
+        }
+        for info in catalog
+    ]
+    return {
+        "tables": [entry for entry in entries if not entry["is_view"]],
+        "views": [entry for entry in entries if entry["is_view"]],
+        "unreadable": sorted(catalog.unreadable.items()),
+    }

@@ -1,0 +1,111 @@
+"""The record page: every column of one row, addressed by its primary key, and the rows of
+other tables that reference it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import and_, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..catalog import Catalog, Relation, TableInfo
+from ..counts import bounded_count
+from ..decoding import fetch_rows
+from ..errors import NotFound
+from ..fields import key_text, record_expression, show_value
+from ..keys import CATALOG
+from ..queries import key_condition
+from ..urls import UrlDecodeError, decode_key, record_url, table_url
+from .common import connection
+from .table import str_type
+
+REFERENCING_SAMPLE = 10
+
+
+@aiohttp_jinja2.template("record.html")
+async def record_page(request: web.Request) -> dict[str, Any]:
+    catalog = request.app[CATALOG]
+    info = catalog.by_slug(request.match_info["table"])
+    try:
+        key_parts = decode_key(request.match_info["key"])
+    except UrlDecodeError:
+        raise NotFound("No record has this key.") from None
+    conn = await connection(request)
+    expressions = [record_expression(column) for column in info.columns]
+    statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
+    rows = await fetch_rows(conn, statement, expressions)
+    if not rows:
+        raise NotFound(f"{info.name!r} has no record with this key.")
+    row = dict(zip([column.name for column in info.columns], rows[0], strict=True))
+
+    fields = []
+    for column in info.columns:
+        cell = show_value(row[column.name], preview=False)
+        relation = info.relation_for(column.name)
+        if relation is not None and all(row[name] is not None for name in relation.columns):
+            cell = cell.linked(
+                record_url(relation.target, [key_text(row[name]) for name in relation.columns])
+            )
+        fields.append(
+            {
+                "name": column.name,
+                "type": str_type(column.type),
+                "cell": cell,
+                "is_key": column.primary_key,
+                "nullable": column.nullable,
+            }
+        )
+    title_key = ", ".join(key_parts)
+    return {
+        "info": info,
+        "table_href": table_url(info.name),
+        "title_key": title_key,
+        "fields": fields,
+        "referenced_by": [
+            await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
+        ],
+    }
+
+
+async def referencing_rows(
+    conn: AsyncConnection, catalog: Catalog, relation: Relation, row: dict[str, Any]
+) -> dict[str, Any]:
+    """How many rows of another table point at this one, and the first few of them."""
+    child = catalog.tables[relation.table]
+    condition = and_(
+        *(
+            child.table.c[column] == row[target]
+            for column, target in zip(relation.columns, relation.target_columns, strict=True)
+        )
+    )
+    count = await bounded_count(
+        conn, child, statement=select(literal_column("1")).select_from(child.table).where(condition)
+    )
+    samples = []
+    if child.primary_key and count.value:
+        samples = await _sample(conn, child, condition)
+    return {
+        "table": child.name,
+        "columns": relation.columns,
+        "table_href": table_url(child.name),
+        "count": count,
+        "samples": samples,
+        "more": count.kind != "exact" or count.value > len(samples),
+    }
+
+
+async def _sample(conn: AsyncConnection, child: TableInfo, condition: Any) -> list[dict[str, str]]:
+    label = child.label_column
+    key_columns = list(child.primary_key)
+    selected = [*key_columns, *([label] if label is not None else [])]
+    statement = select(*selected).where(condition).order_by(*key_columns).limit(REFERENCING_SAMPLE)
+    samples = []
+    for values in await fetch_rows(conn, statement, selected):
+        keys = [key_text(value) for value in values[: len(key_columns)]]
+        text = ", ".join(keys)
+        if label is not None and values[-1] not in (None, ""):
+            text = f"{text}: {show_value(values[-1], preview=True).text}"
+        samples.append({"href": record_url(child.name, keys), "text": text})
+    return samples
