@@ -14,6 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from webapp.app import create_app
+from webapp.settings import settings_for_url
+
 SERVER_URL_VARIABLES = {
     "mysql": "WEBAPP_TEST_MYSQL_URL",
     "postgresql": "WEBAPP_TEST_POSTGRES_URL",
@@ -73,3 +76,15 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+def make_client(aiohttp_client, db_url: str):  # type: ignore[no-untyped-def]
+    """Start the app on the test's database (arrange tables first: the catalog is reflected
+    at startup) and return a test client; `changes` override Settings fields."""
+
+    async def make(**changes):  # type: ignore[no-untyped-def]
+        settings = settings_for_url(db_url, **changes)
+        return await aiohttp_client(create_app(settings))
+
+    return make
