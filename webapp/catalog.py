@@ -39,6 +39,18 @@ class TableInfo:
     is_view: bool
     outgoing: list[Relation] = field(default_factory=list)
     incoming: list[Relation] = field(default_factory=list)
+    configured_read_only: bool = False
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why rows of this table cannot be created, edited or deleted; None if they can."""
+        if self.is_view:
+            return "This is a view: its rows come from a query, so they cannot be edited here."
+        if not self.primary_key:
+            return "This table has no primary key, so a row cannot be addressed to edit it."
+        if self.configured_read_only:
+            return "This table is configured as read-only."
+        return None
 
     @property
     def primary_key(self) -> tuple[Column, ...]:
