@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, Enum, LargeBinary, String, Text, cast, func
+from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
@@ -69,6 +70,13 @@ def show_value(value: Any, *, preview: bool) -> Cell:
     return _text_cell("text", str(value), preview)
 
 
+def show_column_value(column: Column, value: Any, *, preview: bool) -> Cell:
+    """`show_value`, knowing the column: MySQL's TINYINT(1) holds booleans as 0 and 1."""
+    if column_family(column.type) == "bool" and isinstance(value, int) and value in (0, 1):
+        value = bool(value)
+    return show_value(value, preview=preview)
+
+
 def show_binary(size: int, head: bytes) -> Cell:
     hex_head = head[:BINARY_PREVIEW_BYTES].hex(" ")
     more = "…" if size > BINARY_PREVIEW_BYTES else ""
@@ -105,7 +113,9 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
     """The fetch plan for `column`; `keep_whole` for key columns, whose values make links."""
     kind = column_family(column.type)
     if keep_whole or kind in ("number", "bool", "date", "other"):
-        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+        return ListColumn(
+            column, (column,), lambda values: show_column_value(column, values[0], preview=True)
+        )
     if kind == "binary":
         head = func.substr(column, 1, BINARY_PREVIEW_BYTES)
         size = binary_length(column, dialect)
@@ -146,6 +156,8 @@ def column_family(type_: TypeEngine[Any]) -> str:
         return "binary"
     if isinstance(type_, Enum):
         return "other"
+    if isinstance(type_, TINYINT) and type_.display_width == 1:
+        return "bool"  # MySQL's BOOLEAN is TINYINT(1)
     if isinstance(type_, String):
         return "text"
     python_type = _python_type(type_)

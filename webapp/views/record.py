@@ -14,7 +14,7 @@ from ..catalog import Catalog, Relation, TableInfo
 from ..counts import bounded_count
 from ..decoding import fetch_rows
 from ..errors import NotFound
-from ..fields import key_text, record_expression, show_value
+from ..fields import key_text, record_expression, show_column_value, show_value
 from ..keys import CATALOG
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url
@@ -42,7 +42,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
 
     fields = []
     for column in info.columns:
-        cell = show_value(row[column.name], preview=False)
+        cell = show_column_value(column, row[column.name], preview=False)
         relation = info.relation_for(column.name)
         if relation is not None and all(row[name] is not None for name in relation.columns):
             cell = cell.linked(
