@@ -87,4 +87,5 @@ def make_client(aiohttp_client, db_url: str):  # type: ignore[no-untyped-def]
         settings = settings_for_url(db_url, **changes)
         return await aiohttp_client(create_app(settings))
 
+    make.__wrapped_aiohttp_client__ = aiohttp_client
     return make

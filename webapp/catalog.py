@@ -19,6 +19,9 @@ from .urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
 
+LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "username", "email")
+LABEL_MAX_LENGTH = 500
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -65,19 +68,21 @@ class TableInfo:
 
     @property
     def label_column(self) -> Column | None:
-        """The column that names a row for people: the first short text column."""
+        """The column that names a row for people: one called name, title or label, else
+        the first short text column."""
         key_names = {column.name for column in self.primary_key}
-        for column in self.table.columns:
-            length = getattr(column.type, "length", None)
-            if (
-                column.name not in key_names
-                and isinstance(column.type, String)
-                and not isinstance(column.type, Enum)
-                and length is not None
-                and length <= 200
-            ):
+        candidates = [
+            column
+            for column in self.table.columns
+            if column.name not in key_names
+            and isinstance(column.type, String)
+            and not isinstance(column.type, Enum)
+            and (getattr(column.type, "length", None) or 10_000) <= LABEL_MAX_LENGTH
+        ]
+        for column in candidates:
+            if column.name.lower() in LABEL_NAMES:
                 return column
-        return None
+        return candidates[0] if candidates else None
 
     def relation_for(self, column_name: str) -> Relation | None:
         """The foreign key a column belongs to, preferring a single-column one."""

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import event, func, text
+from sqlalchemy import Text, cast, event, func, text
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -183,3 +183,12 @@ def binary_length(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement
     if backend_of(dialect) == "postgresql":
         return func.octet_length(column)
     return func.length(column)
+
+
+def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:
+    """A value of a type SQLAlchemy does not know, in a form the driver can return.
+    PostgreSQL and SQLite cast anything to text; MySQL refuses that for spatial types, and
+    its driver returns unknown types as bytes or text anyway."""
+    if backend_of(dialect) == "mysql":
+        return column
+    return cast(column, Text)

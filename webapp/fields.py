@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from .decoding import Undecodable
-from .dialects import binary_length
+from .dialects import backend_of, binary_length, text_form
 
 PREVIEW_CHARS = 200
 BINARY_PREVIEW_BYTES = 16
@@ -126,7 +126,15 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
         )
     if kind == "text" and not _is_long_text(column.type):
         return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
-    source = column if kind == "text" else cast(column, Text)
+    if kind == "unknown" and backend_of(dialect) == "mysql":
+        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+    source = (
+        column
+        if kind == "text"
+        else cast(column, Text)
+        if kind == "json"
+        else text_form(column, dialect)
+    )
     cell_kind = "json" if kind == "json" else "text"
 
     def show(values: tuple[Any, ...]) -> Cell:
@@ -138,11 +146,11 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
     return ListColumn(column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show)
 
 
-def record_expression(column: Column) -> ColumnElement[Any]:
+def record_expression(column: Column, dialect: Dialect) -> ColumnElement[Any]:
     """What to select for a record page: the value itself, or for a type SQLAlchemy does not
-    know, its text form, which every database can produce."""
+    know, a form the driver can return."""
     if isinstance(column.type, NullType):
-        return cast(column, Text).label(column.name)
+        return text_form(column, dialect).label(column.name)
     return column
 
 

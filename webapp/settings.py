@@ -115,8 +115,9 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     demo_default = False if environ.get("WEBAPP_DATABASE_URL") else database_raw.get("demo", False)
     demo = _bool(environ.get("WEBAPP_DATABASE_DEMO", demo_default), "database.demo")
 
+    url_key = "WEBAPP_DATABASE_URL" if environ.get("WEBAPP_DATABASE_URL") else "database.url"
     database = DatabaseSettings(
-        url=_parse_url(str(url_text), "database.url", base_dir),
+        url=_parse_url(str(url_text), url_key, base_dir),
         demo=demo,
         pool_size=_int(database_raw.get("pool_size", 5), "database.pool_size", 1, 1000),
         pool_timeout=_number(database_raw.get("pool_timeout", 5.0), "database.pool_timeout"),
@@ -128,7 +129,8 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         ),
     )
     host = str(environ.get("WEBAPP_HOST") or server_raw.get("host", "127.0.0.1"))
-    port = _int(environ.get("WEBAPP_PORT") or server_raw.get("port", 8080), "server.port", 0, 65535)
+    port_key = "WEBAPP_PORT" if environ.get("WEBAPP_PORT") else "server.port"
+    port = _int(environ.get("WEBAPP_PORT") or server_raw.get("port", 8080), port_key, 0, 65535)
     max_page_size = _int(
         pages_raw.get("max_size", DEFAULT_MAX_PAGE_SIZE), "pages.max_size", 1, 10_000
     )

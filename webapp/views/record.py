@@ -33,7 +33,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     except UrlDecodeError:
         raise NotFound("No record has this key.") from None
     conn = await connection(request)
-    expressions = [record_expression(column) for column in info.columns]
+    expressions = [record_expression(column, conn.dialect) for column in info.columns]
     statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:

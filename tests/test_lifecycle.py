@@ -1,0 +1,100 @@
+"""The engine lives exactly as long as the app; each request's session is closed, and
+rolled back when the handler fails."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from webapp.app import create_app
+from webapp.keys import DB_SESSION, ENGINE
+from webapp.settings import settings_for_url
+
+
+async def make_notes_table(engine: AsyncEngine) -> Table:
+    metadata = MetaData()
+    notes = Table(
+        "notes", metadata, Column("id", Integer, primary_key=True), Column("body", String(50))
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return notes
+
+
+async def test_engine_created_at_startup_and_disposed_at_cleanup(
+    engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    await make_notes_table(engine)
+    app = create_app(settings_for_url(db_url))
+    client = await aiohttp_client(app)
+    pool = app[ENGINE].sync_engine.pool
+    closed: list[object] = []
+    event.listen(pool, "close", lambda dbapi_connection, record: closed.append(dbapi_connection))
+    assert (await client.get("/t/notes")).status == 200
+    assert pool.checkedout() == 0
+    pooled = pool.checkedin()
+    assert pooled >= 1
+    await client.close()
+    assert len(closed) == pooled
+
+
+async def test_session_is_closed_after_each_request(
+    engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    await make_notes_table(engine)
+    app = create_app(settings_for_url(db_url))
+    seen: list[AsyncSession] = []
+
+    async def peek(request: web.Request) -> web.Response:
+        session = request[DB_SESSION]
+        seen.append(session)
+        await session.execute(select(1))
+        assert session.in_transaction()
+        return web.Response(text="ok")
+
+    app.router.add_get("/peek", peek)
+    client = await aiohttp_client(app)
+    assert (await client.get("/peek")).status == 200
+    assert not seen[0].in_transaction()
+    assert app[ENGINE].sync_engine.pool.checkedout() == 0
+
+
+async def test_failing_handler_rolls_back_and_shows_a_500_page(
+    engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    notes = await make_notes_table(engine)
+    app = create_app(settings_for_url(db_url))
+
+    async def write_then_fail(request: web.Request) -> web.Response:
+        session = request[DB_SESSION]
+        await session.execute(notes.insert().values(id=1, body="half-done"))
+        raise RuntimeError("boom: secret detail")
+
+    app.router.add_get("/fail", write_then_fail)
+    client = await aiohttp_client(app)
+    response = await client.get("/fail")
+    assert response.status == 500
+    body = await response.text()
+    assert "Something went wrong" in body
+    assert "boom" not in body and "Traceback" not in body
+    assert app[ENGINE].sync_engine.pool.checkedout() == 0
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(notes)) == 0
+
+
+async def test_database_errors_in_a_handler_are_500_pages_not_tracebacks(
+    engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    await make_notes_table(engine)
+    app = create_app(settings_for_url(db_url))
+
+    async def bad_sql(request: web.Request) -> web.Response:
+        await request[DB_SESSION].execute(text("SELECT * FROM no_such_table"))
+        return web.Response(text="unreachable")
+
+    app.router.add_get("/bad", bad_sql)
+    client = await aiohttp_client(app)
+    response = await client.get("/bad")
+    assert response.status == 500
+    assert "no_such_table" not in await response.text()

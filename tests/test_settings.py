@@ -1,0 +1,152 @@
+"""Settings from config.yaml and the environment, and the command line's one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webapp.settings import SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_committed_config_is_the_embedded_sqlite_demo() -> None:
+    settings = load_settings(REPO / "config.yaml", environ={})
+    assert settings.database.url.drivername == "sqlite+aiosqlite"
+    assert Path(settings.database.url.database).parent == REPO
+    assert settings.database.demo is True
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+
+
+def test_environment_overrides_the_file_and_turns_the_demo_off(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  demo: true\n")
+    settings = load_settings(
+        path,
+        environ={
+            "WEBAPP_DATABASE_URL": "postgresql+asyncpg://u:secret@db.example/x",
+            "WEBAPP_PORT": "9000",
+            "WEBAPP_HOST": "0.0.0.0",
+        },
+    )
+    assert settings.database.backend == "postgresql"
+    assert settings.database.demo is False
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    demo_on = load_settings(
+        path,
+        environ={"WEBAPP_DATABASE_URL": "sqlite+aiosqlite:///b.db", "WEBAPP_DATABASE_DEMO": "1"},
+    )
+    assert demo_on.database.demo is True
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "database:\n  url: sqlite+aiosqlite:///d/x.db\n"), {})
+    assert settings.database.url.database == str(tmp_path / "d" / "x.db")
+
+
+@pytest.mark.parametrize(
+    ("body", "environ", "message"),
+    [
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\n  colour: red\n",
+            {},
+            "unknown setting database.colour",
+        ),
+        ("databse:\n  url: x\n", {}, "unknown setting databse"),
+        ("server:\n  port: 8080\n", {}, "database.url is missing"),
+        ("database:\n  url: oracle://x/y\n", {}, "uses the driver 'oracle'"),
+        ("database:\n  url: mysql+pymysql://x/y\n", {}, "supported: "),
+        ("database:\n  url: not a url\n", {}, "is not a database URL"),
+        ("database:\n  url: sqlite+aiosqlite://\n", {}, "must name a SQLite file"),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\nserver:\n  port: 70000\n",
+            {},
+            "server.port must be",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\n",
+            {"WEBAPP_PORT": "http"},
+            "WEBAPP_PORT must be",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\n  demo: maybe\n",
+            {},
+            "database.demo must be true or false",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\n  pool_timeout: -1\n",
+            {},
+            "database.pool_timeout",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\npages:\n  size: 900\n  max_size: 500\n",
+            {},
+            "pages.size must be",
+        ),
+        ("- just\n- a list\n", {}, "top level must be a mapping"),
+        ("database: [\n", {}, "not valid YAML at line"),
+    ],
+)
+def test_config_mistakes_are_one_clear_message(
+    tmp_path: Path, body: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(write(tmp_path, body), environ)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "webapp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=environment,
+        check=False,
+    )
+
+
+def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  colour: red\n")
+    result = run_cli("--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("webapp: error:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_config_file(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2
+    assert "cannot read the file" in result.stderr
+
+
+def test_cli_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "database:\n  url: mysql+aiomysql://root:pw@127.0.0.1:1/x\n  connect_timeout: 2\n"
+    )
+    result = run_cli("--config", str(path), "--port", "0")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("webapp:")]
+    assert len(lines) == 1 and "cannot use the database" in lines[0]
+    assert "pw" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_help_names_the_options() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for option in ("--config", "--host", "--port"):
+        assert option in result.stdout
