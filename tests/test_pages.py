@@ -159,3 +159,44 @@ async def test_static_files_have_no_index_and_no_traversal(client) -> None:
     assert (await client.get("/static/")).status in (403, 404)
     assert (await client.get("/static/../webapp/settings.py")).status in (403, 404)
     assert (await client.get("/static/%2e%2e/config.yaml")).status in (403, 404)
+
+
+async def test_binary_values_download_whole_and_exact(client, engine) -> None:
+    async with engine.connect() as conn:
+        author_id, photo = (
+            await conn.execute(
+                text("SELECT id, photo FROM authors WHERE photo IS NOT NULL ORDER BY id LIMIT 1")
+            )
+        ).one()
+    page = await (await client.get(f"/t/authors/r/{author_id}")).text()
+    href = f"/t/authors/r/{author_id}/raw/photo"
+    assert f'href="{href}"' in page
+    response = await client.get(href)
+    assert response.status == 200
+    assert await response.read() == bytes(photo)
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+async def test_text_values_download_as_plain_text_attachments(client) -> None:
+    response = await client.get("/t/authors/r/7/raw/name")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert (await response.text()).strip()
+
+
+@pytest.mark.parametrize("column", ["nope", "~ZZ"])
+async def test_download_of_unknown_column_is_404(client, column: str) -> None:
+    assert (await client.get(f"/t/authors/r/7/raw/{column}")).status == 404
+
+
+async def test_download_of_null_is_404(client, engine) -> None:
+    async with engine.connect() as conn:
+        author_id = await conn.scalar(text("SELECT min(id) FROM authors WHERE photo IS NULL"))
+    assert (await client.get(f"/t/authors/r/{author_id}/raw/photo")).status == 404
+
+
+async def test_record_heading_shows_the_label(client) -> None:
+    body = await (await client.get("/t/books/r/1")).text()
+    assert re.search(r'<span class="label">[^<]+</span></h1>', body)

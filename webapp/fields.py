@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from .decoding import Undecodable
-from .dialects import backend_of, binary_length, text_form
+from .dialects import binary_length, text_form
 
 PREVIEW_CHARS = 200
 BINARY_PREVIEW_BYTES = 16
@@ -124,17 +124,17 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
             (size, head),
             _show_binary_preview,
         )
+    whole_value = ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
     if kind == "text" and not _is_long_text(column.type):
-        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
-    if kind == "unknown" and backend_of(dialect) == "mysql":
-        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
-    source = (
-        column
-        if kind == "text"
-        else cast(column, Text)
-        if kind == "json"
-        else text_form(column, dialect)
-    )
+        return whole_value
+    if kind == "text":
+        source = column
+    elif kind == "json":
+        source = cast(column, Text)
+    else:
+        source = text_form(column, dialect)
+        if source is column:  # no text form to cut short: show what the driver returns
+            return whole_value
     cell_kind = "json" if kind == "json" else "text"
 
     def show(values: tuple[Any, ...]) -> Cell:

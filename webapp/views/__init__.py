@@ -11,3 +11,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", index.index_page, name="index")
     app.router.add_get("/t/{table}", table.table_page, name="table")
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
+    app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")

@@ -4,6 +4,7 @@ other tables that reference it."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -17,7 +18,7 @@ from ..errors import NotFound
 from ..fields import key_text, record_expression, show_column_value, show_value
 from ..keys import CATALOG
 from ..queries import key_condition
-from ..urls import UrlDecodeError, decode_key, record_url, table_url
+from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
 from .table import str_type
 
@@ -27,19 +28,9 @@ REFERENCING_SAMPLE = 10
 @aiohttp_jinja2.template("record.html")
 async def record_page(request: web.Request) -> dict[str, Any]:
     catalog = request.app[CATALOG]
-    info = catalog.by_slug(request.match_info["table"])
-    try:
-        key_parts = decode_key(request.match_info["key"])
-    except UrlDecodeError:
-        raise NotFound("No record has this key.") from None
+    info, key_parts, row = await load_record(request)
     conn = await connection(request)
-    expressions = [record_expression(column, conn.dialect) for column in info.columns]
-    statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
-    rows = await fetch_rows(conn, statement, expressions)
-    if not rows:
-        raise NotFound(f"{info.name!r} has no record with this key.")
-    row = dict(zip([column.name for column in info.columns], rows[0], strict=True))
-
+    record_href = record_url(info.name, key_parts)
     fields = []
     for column in info.columns:
         cell = show_column_value(column, row[column.name], preview=False)
@@ -50,6 +41,11 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             )
         fields.append(
             {
+                "download_href": (
+                    f"{record_href}/raw/{tilde_encode(column.name)}"
+                    if cell.kind == "binary" and row[column.name]
+                    else None
+                ),
                 "name": column.name,
                 "type": str_type(column.type),
                 "cell": cell,
@@ -58,15 +54,63 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             }
         )
     title_key = ", ".join(key_parts)
+    label = info.label_column
+    label_text = row.get(label.name) if label is not None else None
     return {
         "info": info,
         "table_href": table_url(info.name),
         "title_key": title_key,
+        "label": label_text if isinstance(label_text, str) and label_text.strip() else None,
         "fields": fields,
         "referenced_by": [
             await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
         ],
     }
+
+
+async def record_value(request: web.Request) -> web.Response:
+    """One value of a record, whole, as a download: binary as it is, anything else as UTF-8
+    text. Always an attachment, so nothing from the database is rendered by the browser."""
+    info, key_parts, row = await load_record(request)
+    try:
+        name = tilde_decode(request.match_info["column"])
+    except UrlDecodeError:
+        raise NotFound("No such column.") from None
+    if name not in row:
+        raise NotFound(f"{info.name!r} has no column {name!r}.")
+    value = row[name]
+    if value is None:
+        raise NotFound("This value is NULL.")
+    if isinstance(value, bytes | bytearray | memoryview):
+        body, content_type, extension = bytes(value), "application/octet-stream", "bin"
+    else:
+        text = value if isinstance(value, str) else show_value(value, preview=False).text
+        body, content_type, extension = text.encode("utf-8"), "text/plain", "txt"
+    filename = f"{info.name}-{'-'.join(key_parts)}-{name}.{extension}"
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        charset="utf-8" if extension == "txt" else None,
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename, safe=""),
+        },
+    )
+
+
+async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[str, Any]]:
+    """The table, key and row (by column name) that the request's URL names, or NotFound."""
+    info = request.app[CATALOG].by_slug(request.match_info["table"])
+    try:
+        key_parts = decode_key(request.match_info["key"])
+    except UrlDecodeError:
+        raise NotFound("No record has this key.") from None
+    conn = await connection(request)
+    expressions = [record_expression(column, conn.dialect) for column in info.columns]
+    statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
+    rows = await fetch_rows(conn, statement, expressions)
+    if not rows:
+        raise NotFound(f"{info.name!r} has no record with this key.")
+    return info, key_parts, dict(zip([c.name for c in info.columns], rows[0], strict=True))
 
 
 async def referencing_rows(
