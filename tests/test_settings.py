@@ -150,3 +150,25 @@ def test_cli_help_names_the_options() -> None:
     assert result.returncode == 0
     for option in ("--config", "--host", "--port"):
         assert option in result.stdout
+
+
+def test_secret_key_is_generated_once_into_a_private_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    first = load_settings(path, environ={}).secret_key
+    key_file = tmp_path / ".secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert load_settings(path, environ={}).secret_key == first
+    assert len(first) >= 32
+
+
+def test_secret_key_from_the_environment_wins(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    settings = load_settings(path, environ={"WEBAPP_SECRET_KEY": "k" * 40})
+    assert settings.secret_key == b"k" * 40
+    assert not (tmp_path / ".secret_key").exists()
+
+
+def test_short_secret_key_is_a_one_line_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    with pytest.raises(SettingsError, match="WEBAPP_SECRET_KEY must be at least 32"):
+        load_settings(path, environ={"WEBAPP_SECRET_KEY": "short"})

@@ -8,10 +8,14 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp_session import session_middleware as cookie_session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
 
 from .db import database_context, session_middleware
 from .errors import error_middleware
 from .keys import SETTINGS
+from .secret import fernet_key
 from .security import security_headers_middleware
 from .settings import Settings
 from .views import setup_routes
@@ -29,9 +33,26 @@ def database_label(settings: Settings) -> str:
     return f"{url.get_backend_name()} · {url.host or 'localhost'} · {url.database or ''}"
 
 
+def session_storage(settings: Settings) -> EncryptedCookieStorage:
+    """The browser session lives in an encrypted, signed cookie, so any server process holding
+    the same secret key can serve it; nothing is kept in this process."""
+    return EncryptedCookieStorage(
+        Fernet(fernet_key(settings.secret_key)),
+        cookie_name="webapp_session",
+        httponly=True,
+        samesite="Lax",
+        max_age=None,
+    )
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware, session_middleware],
+        middlewares=[
+            security_headers_middleware,
+            error_middleware,
+            cookie_session_middleware(session_storage(settings)),
+            session_middleware,
+        ],
         client_max_size=16 * 1024 * 1024,
     )
     app[SETTINGS] = settings

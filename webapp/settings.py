@@ -13,6 +13,8 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from .secret import SecretKeyError, load_secret_key, random_secret_key
+
 SUPPORTED_DRIVERS = {
     "sqlite+aiosqlite": "sqlite",
     "mysql+aiomysql": "mysql",
@@ -51,6 +53,7 @@ class Settings:
     page_size: int = DEFAULT_PAGE_SIZE
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secret_key: bytes = field(default_factory=random_secret_key, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -138,6 +141,10 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     tables = raw.get("tables") or {}
     if not isinstance(tables, dict):
         raise SettingsError("tables must be a mapping of table name to options")
+    try:
+        secret_key = load_secret_key(environ, base_dir)
+    except SecretKeyError as exc:
+        raise SettingsError(str(exc)) from None
     return Settings(
         database=database,
         host=host,
@@ -145,6 +152,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         page_size=page_size,
         max_page_size=max_page_size,
         tables=tables,
+        secret_key=secret_key,
     )
 
 
