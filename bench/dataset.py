@@ -1,0 +1,193 @@
+"""The benchmark's data: a deterministic `owners` (1,000 rows) and `records` (1,000,000 rows
+by default) in MariaDB, generated inside the server from its SEQUENCE engine, so loading
+takes seconds to a minute and every run measures the very same rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pymysql
+from sqlalchemy.engine import URL
+
+OWNER_ROWS = 1_000
+LOAD_CHUNK_ROWS = 100_000
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+STATUSES = ("active", "pending", "suspended", "closed", "archived")
+FIRST_NAMES = _words(
+    "Anna Boris Clara David Elena Farid Greta Hugo Ingrid Jonas Kaori Liam Maja Nils Olga "
+    "Pablo Quinn Rosa Stefan Tanja Ulrich Vera Wilma Xaver Yusuf Zofia Amir Bianca Carlos "
+    "Dagny Emil Fatima Georg Hanna Ivan Julia Karim Lena Marco Nora"
+)
+LAST_NAMES = _words(
+    "Andersson Baker Castro Dubois Eriksen Fischer Garcia Hansen Ito Jensen Kowalski Larsen "
+    "Moreau Nakamura Olsen Petrov Quinlan Rossi Schmidt Tanaka Ullman Vargas Weber Xu "
+    "Yilmaz Zimmermann Almeida Becker Costa Dimitrov Esposito Ferreira Gruber Horvath "
+    "Ivanova Johansson Keller Lindqvist Meyer Novak Ortiz Pereira Quiroga Richter Santos "
+    "Thomsen Urbanek Varga Wagner Yamamoto Zeller Abbott Bauer Conti Duarte Engel Fontaine "
+    "Galli Hoffmann Iglesias Jovanovic Kruger Lombardi Marino Nielsen Oliveira Pavlov Ramos "
+    "Sorensen Torres Uribe Vogel Wolff Young Zanetti Arnold Brandt Colombo Dahl Eklund "
+    "Fuchs Gomes Hartmann Ibarra Jung Koch Lehmann Mendes Neumann Otto Peters Rodrigues "
+    "Schulz Tavares Ulrich Vidal Winter Ziegler Alves Berg"
+)
+DOMAINS = ("example.com", "example.org", "example.net", "mail.test", "corp.test")
+
+SCHEMA = (
+    "DROP TABLE IF EXISTS records",
+    "DROP TABLE IF EXISTS owners",
+    """CREATE TABLE owners (
+        id INT NOT NULL PRIMARY KEY,
+        name VARCHAR(100) NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    f"""CREATE TABLE records (
+        id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        owner_id INT NOT NULL,
+        name VARCHAR(100) NOT NULL,
+        email VARCHAR(150) NOT NULL,
+        status ENUM({", ".join(repr(s) for s in STATUSES)}) NOT NULL,
+        amount DECIMAL(12,2) NOT NULL,
+        created_at DATETIME NOT NULL,
+        notes TEXT NULL,
+        CONSTRAINT fk_records_owner FOREIGN KEY (owner_id) REFERENCES owners (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+)
+
+# Built after the load: one sort per index instead of a million random index updates.
+# The FULLTEXT index comes last, so its presence says that a load ran to the end.
+INDEXES = (
+    "ALTER TABLE records ADD INDEX ix_records_status (status), "
+    "ADD INDEX ix_records_created_at (created_at)",
+    "ALTER TABLE records ADD FULLTEXT INDEX ft_records_name_email (name, email)",
+)
+LAST_INDEX = "ft_records_name_email"
+
+
+def _elt(index_sql: str, words: tuple[str, ...] | list[str]) -> str:
+    quoted = ", ".join(f"'{word}'" for word in words)
+    return f"ELT(1 + ({index_sql}), {quoted})"
+
+
+FIRST = _elt(f"seq % {len(FIRST_NAMES)}", FIRST_NAMES)
+LAST = _elt(f"(seq * 37) % {len(LAST_NAMES)}", LAST_NAMES)
+
+OWNERS_INSERT = (
+    "INSERT INTO owners (id, name) SELECT seq, CONCAT("
+    + _elt(f"(seq * 7) % {len(LAST_NAMES)}", LAST_NAMES)
+    + ", ' ', "
+    + _elt("seq % 5", ("Ltd", "GmbH", "Inc", "AB", "Oy"))
+    + f", ' #', seq) FROM seq_1_to_{OWNER_ROWS}"
+)
+
+# Every value is a function of the row number alone. created_at grows with id (plus a
+# scrambled hour of jitter), as it does in a real table; notes are NULL on every tenth row
+# and longer than the 200-character list preview on some.
+RECORDS_SELECT = f"""SELECT
+    seq,
+    1 + (seq * 7919) % {OWNER_ROWS},
+    CONCAT({FIRST}, ' ', {LAST}),
+    CONCAT(LOWER({FIRST}), '.', LOWER({LAST}), seq, '@', {_elt("seq % 5", DOMAINS)}),
+    CASE WHEN (seq * 13) % 100 < 55 THEN 'active'
+         WHEN (seq * 13) % 100 < 75 THEN 'pending'
+         WHEN (seq * 13) % 100 < 85 THEN 'suspended'
+         WHEN (seq * 13) % 100 < 95 THEN 'closed'
+         ELSE 'archived' END,
+    ((seq * 7907) % 10000000) / 100,
+    TIMESTAMP '2020-01-01 00:00:00' + INTERVAL (seq * 150 + (seq * 7919) % 3600) SECOND,
+    CASE WHEN seq % 10 = 0 THEN NULL
+         ELSE REPEAT(CONCAT('Note ', seq, ': ', {LAST}, ' called about the order. '),
+                     1 + seq % 7) END
+FROM seq_{{start}}_to_{{stop}}"""
+
+RECORDS_INSERT = (
+    "INSERT INTO records (id, owner_id, name, email, status, amount, created_at, notes) "
+    + RECORDS_SELECT
+)
+
+
+@dataclass(frozen=True)
+class DatabaseServer:
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: URL) -> DatabaseServer:
+        return cls(url.host or "127.0.0.1", url.port or 3306, url.username or "root", url.password)
+
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or "",
+            database=database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=10,
+        )
+
+
+def ensure_dataset(
+    server: DatabaseServer,
+    database: str,
+    rows: int,
+    *,
+    reload: bool,
+    say: Callable[[str], None] = print,
+) -> bool:
+    """Make `database` hold the benchmark tables with `rows` records; load them only when
+    missing, incomplete, of another size, or when `reload` asks. True if it loaded."""
+    if not 1_000 <= rows <= 100_000_000:
+        raise ValueError(f"--rows must be from 1,000 to 100,000,000, not {rows}")
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"database name must be letters, digits and _: {database!r}")
+    with server.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
+        cursor.execute(f"USE `{database}`")
+        if not reload and _is_complete(cursor, rows):
+            say(f"data: {database} already holds {rows:,} records (--reload to rebuild)")
+            return False
+        _load(cursor, rows, say)
+    return True
+
+
+def _is_complete(cursor: pymysql.cursors.Cursor, rows: int) -> bool:
+    cursor.execute(
+        "SELECT COUNT(*) FROM information_schema.statistics "
+        "WHERE table_schema = DATABASE() AND table_name = 'records' AND index_name = %s",
+        (LAST_INDEX,),
+    )
+    if cursor.fetchone()[0] == 0:
+        return False
+    cursor.execute("SELECT (SELECT COUNT(*) FROM owners), (SELECT COUNT(*) FROM records)")
+    owners, records = cursor.fetchone()
+    return owners == OWNER_ROWS and records == rows
+
+
+def _load(cursor: pymysql.cursors.Cursor, rows: int, say: Callable[[str], None]) -> None:
+    started = time.monotonic()
+    say(f"data: loading {OWNER_ROWS:,} owners and {rows:,} records")
+    for statement in SCHEMA:
+        cursor.execute(statement)
+    cursor.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0")
+    cursor.execute(OWNERS_INSERT)
+    for start in range(1, rows + 1, LOAD_CHUNK_ROWS):
+        stop = min(start + LOAD_CHUNK_ROWS - 1, rows)
+        cursor.execute("START TRANSACTION")
+        cursor.execute(RECORDS_INSERT.format(start=start, stop=stop))
+        cursor.execute("COMMIT")
+        say(f"data:   {stop:,} records ({time.monotonic() - started:.0f} s)")
+    cursor.execute("SET SESSION foreign_key_checks = 1, unique_checks = 1")
+    for statement in INDEXES:
+        cursor.execute(statement)
+    say(f"data:   indexes built ({time.monotonic() - started:.0f} s)")
+    cursor.execute("ANALYZE TABLE owners, records")
+    cursor.fetchall()
+    say(f"data: loaded and analyzed in {time.monotonic() - started:.0f} s")

@@ -1,0 +1,150 @@
+"""The issue's targets, judged from wrk results, and the markdown report. Pure functions:
+numbers in, verdicts and text out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .wrk import WrkResult
+
+DEEP_P50_FACTOR = 1.5
+FIRST_PAGE_SHARE_OF_REFERENCE = 0.60
+MAX_LATENCY_MS = 1000.0
+MAX_RSS_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    outcome: str  # PASS, FAIL or SKIP (not measured in this run)
+    detail: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.outcome}: {self.target} ({self.detail})"
+
+
+def evaluate_targets(results: Mapping[str, WrkResult], app_rss_bytes: int | None) -> list[Verdict]:
+    """The four targets of issue 4, each PASS, FAIL, or SKIP when this run did not measure
+    what it needs (e.g. under --only)."""
+    return [
+        _deep_vs_first(results),
+        _first_vs_reference(results),
+        _max_latency(results),
+        _rss(app_rss_bytes),
+    ]
+
+
+def _deep_vs_first(results: Mapping[str, WrkResult]) -> Verdict:
+    target = f"deep page p50 <= {DEEP_P50_FACTOR}x first page p50"
+    deep, first = results.get("deep"), results.get("first")
+    if deep is None or first is None:
+        return Verdict(target, "SKIP", "needs 'deep' and 'first'")
+    limit = DEEP_P50_FACTOR * first.p50_ms
+    outcome = "PASS" if deep.p50_ms <= limit else "FAIL"
+    ratio = deep.p50_ms / first.p50_ms if first.p50_ms else float("inf")
+    return Verdict(
+        target,
+        outcome,
+        f"{format_ms(deep.p50_ms)} vs {format_ms(first.p50_ms)}: {ratio:.2f}x",
+    )
+
+
+def _first_vs_reference(results: Mapping[str, WrkResult]) -> Verdict:
+    target = f"first page req/s >= {FIRST_PAGE_SHARE_OF_REFERENCE:.0%} of the reference"
+    first, reference = results.get("first"), results.get("reference")
+    if first is None or reference is None:
+        return Verdict(target, "SKIP", "needs 'first' and 'reference'")
+    share = first.requests_per_second / reference.requests_per_second
+    outcome = "PASS" if share >= FIRST_PAGE_SHARE_OF_REFERENCE else "FAIL"
+    return Verdict(
+        target,
+        outcome,
+        f"{first.requests_per_second:,.0f} vs {reference.requests_per_second:,.0f} req/s: "
+        f"{share:.0%}",
+    )
+
+
+def _max_latency(results: Mapping[str, WrkResult]) -> Verdict:
+    target = "no response above 1 s (and none failed) on any URL"
+    if not results:
+        return Verdict(target, "SKIP", "nothing measured")
+    offenders = [
+        f"{name}: max {format_ms(result.max_ms)}, {result.failures} failed"
+        for name, result in results.items()
+        if result.max_ms >= MAX_LATENCY_MS or result.failures
+    ]
+    if offenders:
+        return Verdict(target, "FAIL", "; ".join(offenders))
+    slowest = max(results, key=lambda name: results[name].max_ms)
+    return Verdict(target, "PASS", f"slowest: {slowest} at {format_ms(results[slowest].max_ms)}")
+
+
+def _rss(app_rss_bytes: int | None) -> Verdict:
+    target = f"app RSS < {MAX_RSS_BYTES // 2**20} MB after the run"
+    if app_rss_bytes is None:
+        return Verdict(target, "SKIP", "the app's memory could not be read")
+    outcome = "PASS" if app_rss_bytes < MAX_RSS_BYTES else "FAIL"
+    return Verdict(target, outcome, format_mb(app_rss_bytes))
+
+
+def results_table(results: Mapping[str, WrkResult], paths: Mapping[str, str]) -> str:
+    """One markdown row per measured URL, in the order measured."""
+    reference = results.get("reference")
+    lines = [
+        "| URL | path | req/s | vs reference | p50 | p99 | max | failed |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, result in results.items():
+        ratio = (
+            f"{result.requests_per_second / reference.requests_per_second:.2f}"
+            if reference is not None and reference.requests_per_second
+            else "–"
+        )
+        path = paths.get(name, "")
+        shown_path = path if len(path) <= 60 else path[:57] + "..."
+        lines.append(
+            f"| {name} | `{shown_path}` | {result.requests_per_second:,.0f} | {ratio} | "
+            f"{format_ms(result.p50_ms)} | {format_ms(result.p99_ms)} | "
+            f"{format_ms(result.max_ms)} | {result.failures} |"
+        )
+    return "\n".join(lines)
+
+
+def render_report(
+    *,
+    title: str,
+    settings: Sequence[str],
+    results: Mapping[str, WrkResult],
+    paths: Mapping[str, str],
+    verdicts: Sequence[Verdict],
+    memory: Mapping[str, int | None],
+    notes: Sequence[str],
+) -> str:
+    parts = [f"# {title}", "", *(f"- {line}" for line in settings), ""]
+    parts += [results_table(results, paths), ""]
+    parts += [
+        "Memory after the run (VmRSS): "
+        + ", ".join(
+            f"{name} {format_mb(value) if value is not None else 'unknown'}"
+            for name, value in memory.items()
+        ),
+        "",
+    ]
+    parts += ["Targets (issue 4):", "", *(f"- {verdict.line}" for verdict in verdicts), ""]
+    if notes:
+        parts += ["Notes:", "", *(f"- {note}" for note in notes), ""]
+    return "\n".join(parts)
+
+
+def format_ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    return f"{value:.2f} ms"
+
+
+def format_mb(value: int) -> str:
+    return f"{value / 2**20:.0f} MB"

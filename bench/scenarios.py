@@ -1,0 +1,166 @@
+"""What the benchmark requests: every URL in one place, how to reach a page 20,000 pages
+deep, and how the benchmark gets in (request headers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import aiohttp
+
+TABLE = "records"
+PAGE_SIZE = 50  # the app's default page size, and the reference's page
+WALK_PAGE_SIZE = 500  # the deep walk follows Next with this many rows a page
+FILTER_STATUS = "pending"  # 20% of the rows
+SEARCH_WORD = "lindqvist"  # a surname in 1% of names and emails
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: str  # "reference" or "app"
+    path: str  # "{deep}" is found by walking; "{record_id}" is the middle record
+    about: str
+
+
+SCENARIOS = (
+    Scenario("reference", "reference", "/", "bare aiohttp + aiomysql + Jinja2, first 50 rows"),
+    Scenario("first", "app", f"/t/{TABLE}", "table page, first page"),
+    Scenario("deep", "app", "{deep}", "table page ~20,000 pages of 50 deep"),
+    Scenario(
+        "filtered",
+        "app",
+        f"/t/{TABLE}?status__exact={FILTER_STATUS}&sort=-created_at",
+        "filtered + sorted page",
+    ),
+    Scenario("search", "app", f"/t/{TABLE}?q={SEARCH_WORD}", "search"),
+    Scenario("record", "app", f"/t/{TABLE}/r/{{record_id}}", "record page"),
+)
+SCENARIO_NAMES = tuple(scenario.name for scenario in SCENARIOS)
+
+
+def app_request_headers(base_url: str) -> dict[str, str]:
+    """The headers every request to the app carries. Empty while the app needs no login;
+    when it does, log in here (e.g. POST the login form once) and return the session
+    cookie as {"Cookie": "webapp_session=..."}: wrk and the deep walk both use this."""
+    del base_url
+    return {}
+
+
+def record_id(rows: int) -> int:
+    """A record in the middle of the table."""
+    return rows // 2
+
+
+def walk_steps(rows: int) -> int:
+    """How many Next links of WALK_PAGE_SIZE rows reach the last full walk page:
+    1,999 for a million rows (row 999,501 on)."""
+    return max(rows // WALK_PAGE_SIZE - 1, 0)
+
+
+def offset_deep_path(rows: int) -> str:
+    """The fallback for an app without cursors: the last page by number (20,000)."""
+    return f"/t/{TABLE}?page={max(rows // PAGE_SIZE, 1)}"
+
+
+class _NextLinkFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        rel = (values.get("rel") or "").split()
+        if self.href is None and tag in ("a", "link") and "next" in rel and values.get("href"):
+            self.href = values["href"]
+
+
+def next_link(html: str) -> str | None:
+    """The href of the page's first rel="next" link, unescaped, or None."""
+    finder = _NextLinkFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.href
+
+
+def with_query(url: str, **changes: str | int) -> str:
+    """`url` with some query parameters replaced (or added), the rest kept in order."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update({name: str(value) for name, value in changes.items()})
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def uses_cursor(href: str) -> bool:
+    """Whether a Next link pages by something other than a page number: the app's keyset
+    cursor, whatever its parameter is called."""
+    names = {name for name, _ in parse_qsl(urlsplit(href).query, keep_blank_values=True)}
+    return bool(names - {"page", "size", "sort"})
+
+
+@dataclass(frozen=True)
+class DeepPage:
+    path: str
+    by_cursor: bool
+    note: str
+
+
+async def find_deep_page(
+    base_url: str, rows: int, headers: Mapping[str, str], say: Callable[[str], None] = print
+) -> DeepPage:
+    """Walk Next links from the first page (WALK_PAGE_SIZE rows each) to ~row rows-500 and
+    take that link with PAGE_SIZE rows; an app whose Next link has no cursor gets
+    offset_deep_path instead."""
+    steps = walk_steps(rows)
+    path = with_query(f"/t/{TABLE}", size=WALK_PAGE_SIZE)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base_url, headers=dict(headers), timeout=timeout) as http:
+        for step in range(steps):
+            async with http.get(path) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"deep walk: GET {path} answered {response.status}")
+                html = await response.text()
+            href = next_link(html)
+            if href is None:
+                raise RuntimeError(f"deep walk: {path} has no rel=next link (step {step + 1})")
+            if not uses_cursor(href):
+                fallback = offset_deep_path(rows)
+                return DeepPage(
+                    fallback,
+                    False,
+                    f"the app's Next link has no cursor ({href}); measured {fallback} "
+                    "(OFFSET paging) instead",
+                )
+            path = urljoin(path, href)
+            if (step + 1) % 250 == 0:
+                say(f"deep:   {step + 1:,} of {steps:,} pages walked")
+    return DeepPage(
+        with_query(path, size=PAGE_SIZE),
+        True,
+        f"reached by following rel=next {steps:,} times at size={WALK_PAGE_SIZE}, "
+        f"then size={PAGE_SIZE}",
+    )
+
+
+async def probe_features(base_url: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Notes, by scenario name, on what the running app does not do yet, so that a
+    pre-merge run says which URLs measured something else (an app without the feature
+    ignores the unknown query parameter)."""
+    notes = {}
+    async with aiohttp.ClientSession(base_url, headers=dict(headers)) as http:
+        async with http.get(f"/t/{TABLE}?no_such_column__exact=1") as response:
+            if response.status == 200:
+                notes["filtered"] = (
+                    "filtered: the app ignores ?column__op= (no filter support yet), so this "
+                    "measured the sorted page unfiltered"
+                )
+        async with http.get(f"/t/{TABLE}") as response:
+            html = await response.text()
+        if 'name="q"' not in html:
+            notes["search"] = (
+                'search: the table page has no search box (name="q"), so this measured '
+                "the first page with an ignored ?q="
+            )
+    return notes

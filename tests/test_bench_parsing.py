@@ -1,0 +1,227 @@
+"""The benchmark's pure parts: reading wrk's report, judging the issue's targets, finding
+the Next link of a page. No load, no servers, no timing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.report import evaluate_targets, render_report, results_table
+from bench.scenarios import (
+    next_link,
+    offset_deep_path,
+    uses_cursor,
+    walk_steps,
+    with_query,
+)
+from bench.servers import parse_vm_rss
+from bench.wrk import WrkOutputError, WrkResult, parse_duration_ms, parse_wrk_output, wrk_command
+
+WRK_CLEAN = """\
+Running 10s test @ http://127.0.0.1:45067/t/records
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   393.87ms  192.31ms   1.07s    65.24%
+    Req/Sec    44.36     24.11    90.00     53.19%
+  Latency Distribution
+     50%  390.98ms
+     75%  515.81ms
+     90%  648.52ms
+     99%  906.86ms
+  228 requests in 3.01s, 8.90MB read
+Requests/sec:     75.84
+Transfer/sec:      2.96MB
+"""
+
+WRK_WITH_ERRORS = """\
+Running 10s test @ http://127.0.0.1:8080/
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   850.12us  120.00us   4.20ms   90.00%
+    Req/Sec     1.23k   100.00     1.50k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    0.90ms
+     90%    1.10ms
+     99%    2.50ms
+  24600 requests in 10.00s, 300.00MB read
+  Socket errors: connect 1, read 2, write 3, timeout 4
+  Non-2xx or 3xx responses: 5
+Requests/sec:   2459.87
+Transfer/sec:     30.00MB
+"""
+
+
+def result(rps: float, p50: float, max_ms: float = 100.0, **failures: int) -> WrkResult:
+    return WrkResult(
+        requests=1000,
+        requests_per_second=rps,
+        p50_ms=p50,
+        p99_ms=p50 * 2,
+        max_ms=max_ms,
+        **failures,
+    )
+
+
+def test_wrk_report_gives_rate_percentiles_and_max_in_milliseconds() -> None:
+    parsed = parse_wrk_output(WRK_CLEAN)
+    assert parsed.requests == 228
+    assert parsed.requests_per_second == pytest.approx(75.84)
+    assert parsed.p50_ms == pytest.approx(390.98)
+    assert parsed.p99_ms == pytest.approx(906.86)
+    assert parsed.max_ms == pytest.approx(1070.0)
+    assert parsed.failures == 0
+
+
+def test_wrk_report_counts_socket_errors_timeouts_and_non_2xx_as_failures() -> None:
+    parsed = parse_wrk_output(WRK_WITH_ERRORS)
+    assert (parsed.connect_errors, parsed.read_errors, parsed.write_errors) == (1, 2, 3)
+    assert parsed.timeouts == 4
+    assert parsed.non_2xx == 5
+    assert parsed.failures == 15
+    assert parsed.p50_ms == pytest.approx(0.812)
+    assert parsed.max_ms == pytest.approx(4.2)
+    assert parsed.requests_per_second == pytest.approx(2459.87)
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("850.00us", 0.85), ("1.23ms", 1.23), ("2.00s", 2000.0), ("1.50m", 90_000.0)],
+)
+def test_wrk_durations_convert_every_unit_to_milliseconds(text: str, ms: float) -> None:
+    assert parse_duration_ms(text) == pytest.approx(ms)
+
+
+def test_wrk_report_without_latency_distribution_is_refused_with_what_is_missing() -> None:
+    without = "\n".join(line for line in WRK_CLEAN.splitlines() if "%" not in line[:10])
+    with pytest.raises(WrkOutputError, match="50%"):
+        parse_wrk_output(without)
+
+
+def test_wrk_report_of_zero_requests_is_refused() -> None:
+    empty = WRK_CLEAN.replace("228 requests in", "0 requests in")
+    with pytest.raises(WrkOutputError, match="no request"):
+        parse_wrk_output(empty)
+
+
+def test_unparseable_wrk_output_is_refused() -> None:
+    with pytest.raises(WrkOutputError):
+        parse_wrk_output("unable to connect to 127.0.0.1:9 Connection refused")
+    with pytest.raises(WrkOutputError):
+        parse_duration_ms("fast")
+
+
+def test_wrk_command_uses_latency_timeout_and_headers() -> None:
+    command = wrk_command(
+        "http://127.0.0.1:1/t/x", duration=10, connections=32, headers={"Cookie": "a=b"}
+    )
+    assert command[:5] == ["wrk", "-t2", "-c32", "-d10s", "--timeout=5s"]
+    assert "--latency" in command
+    assert command[-3:] == ["-H", "Cookie: a=b", "http://127.0.0.1:1/t/x"]
+    assert wrk_command("u", duration=1, connections=1)[1] == "-t1"
+
+
+def all_results(**overrides: WrkResult) -> dict[str, WrkResult]:
+    base = {
+        "reference": result(1000, 10),
+        "first": result(700, 12),
+        "deep": result(650, 13),
+        "filtered": result(500, 20),
+        "search": result(400, 25),
+        "record": result(900, 5),
+    }
+    base.update(overrides)
+    return base
+
+
+def outcomes(results: dict[str, WrkResult], rss: int | None = 100 * 2**20) -> list[str]:
+    return [verdict.outcome for verdict in evaluate_targets(results, rss)]
+
+
+def test_targets_all_pass_when_every_number_is_within_the_issue_limits() -> None:
+    assert outcomes(all_results()) == ["PASS", "PASS", "PASS", "PASS"]
+
+
+def test_deep_page_fails_above_one_and_a_half_times_the_first_page_p50() -> None:
+    assert outcomes(all_results(deep=result(600, 18)))[0] == "PASS"
+    assert outcomes(all_results(deep=result(600, 18.1)))[0] == "FAIL"
+
+
+def test_first_page_fails_below_sixty_percent_of_the_reference_rate() -> None:
+    assert outcomes(all_results(first=result(600, 12)))[1] == "PASS"
+    assert outcomes(all_results(first=result(599, 12)))[1] == "FAIL"
+
+
+def test_one_slow_or_failed_response_on_any_url_fails_the_latency_target() -> None:
+    slow = evaluate_targets(all_results(search=result(400, 25, max_ms=1000)), 0)[2]
+    assert slow.outcome == "FAIL"
+    assert "search" in slow.detail
+    failed = evaluate_targets(all_results(record=result(900, 5, timeouts=1)), 0)[2]
+    assert failed.outcome == "FAIL"
+    assert "record" in failed.detail
+
+
+def test_rss_target_is_below_200_mb() -> None:
+    assert outcomes(all_results(), rss=199 * 2**20)[3] == "PASS"
+    assert outcomes(all_results(), rss=200 * 2**20)[3] == "FAIL"
+    assert outcomes(all_results(), rss=None)[3] == "SKIP"
+
+
+def test_targets_whose_urls_were_not_measured_are_skipped() -> None:
+    only_deep = {"deep": result(600, 13)}
+    assert outcomes(only_deep) == ["SKIP", "SKIP", "PASS", "PASS"]
+
+
+def test_report_table_shows_each_url_with_its_ratio_to_the_reference() -> None:
+    table = results_table(
+        {"reference": result(1000, 10), "first": result(650, 12.5, max_ms=1500)},
+        {"reference": "/", "first": "/t/records"},
+    )
+    lines = table.splitlines()
+    assert lines[2].startswith("| reference | `/` | 1,000 | 1.00 |")
+    assert lines[3] == "| first | `/t/records` | 650 | 0.65 | 12.50 ms | 25.00 ms | 1.50 s | 0 |"
+    report = render_report(
+        title="T",
+        settings=["command: x"],
+        results={"first": result(650, 12.5)},
+        paths={},
+        verdicts=evaluate_targets({"first": result(650, 12.5)}, None),
+        memory={"app": 150 * 2**20},
+        notes=["pre-merge"],
+    )
+    assert "| first | `` | 650 | – |" in report
+    assert "app 150 MB" in report
+    assert "- SKIP: deep page" in report
+    assert "- pre-merge" in report
+
+
+def test_next_link_is_the_unescaped_href_of_the_rel_next_anchor() -> None:
+    html = (
+        '<nav><a href="/t/records" rel="prev">Prev</a>'
+        '<a class="x" rel="next nofollow" href="/t/records?size=500&amp;after=abc.def">Next</a>'
+        "</nav>"
+    )
+    assert next_link(html) == "/t/records?size=500&after=abc.def"
+    assert next_link('<a href="/t/records?page=2">2</a>') is None
+
+
+def test_a_next_link_with_only_page_size_and_sort_is_not_a_cursor() -> None:
+    assert not uses_cursor("/t/records?size=500&page=2")
+    assert not uses_cursor("/t/records?sort=-id&page=3")
+    assert uses_cursor("/t/records?size=500&cursor=eyJpZCI6NTAwfQ.sig")
+
+
+def test_with_query_replaces_size_and_keeps_the_cursor() -> None:
+    assert with_query("/t/records?c=abc&size=500", size=50) == "/t/records?c=abc&size=50"
+    assert with_query("/t/records", size=500) == "/t/records?size=500"
+
+
+def test_the_deep_walk_reaches_twenty_thousand_pages_of_fifty_in() -> None:
+    assert walk_steps(1_000_000) == 1_999
+    assert offset_deep_path(1_000_000) == "/t/records?page=20000"
+    assert walk_steps(20_000) == 39
+
+
+def test_vm_rss_is_read_from_proc_status_in_bytes() -> None:
+    status = "Name:\tpython\nVmPeak:\t  300000 kB\nVmRSS:\t   81234 kB\nThreads:\t3\n"
+    assert parse_vm_rss(status) == 81234 * 1024
+    assert parse_vm_rss("Name:\tzombie\n") is None
