@@ -34,7 +34,7 @@ async def first_page(request: web.Request) -> dict[str, object]:
     return {"columns": COLUMNS, "rows": rows}
 
 
-def create_reference_app(url: str, pool_size: int) -> web.Application:
+def create_reference_app(url: str, pool_size: int = 10) -> web.Application:
     parsed = make_url(url)
 
     async def pool_context(app: web.Application) -> AsyncIterator[None]:
@@ -68,7 +68,12 @@ def main() -> None:
     parser.add_argument("--url", required=True, help="mysql+aiomysql://user@host:port/database")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--pool-size", type=int, default=5, help="as the app's default pool")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=10,
+        help="most connections at once (default 10: the app's pool_size 5 plus its overflow 5)",
+    )
     args = parser.parse_args()
     web.run_app(
         create_reference_app(args.url, args.pool_size),

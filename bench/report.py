@@ -3,6 +3,7 @@ numbers in, verdicts and text out."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,13 +43,12 @@ def _deep_vs_first(results: Mapping[str, WrkResult]) -> Verdict:
     if deep is None or first is None:
         return Verdict(target, "SKIP", "needs 'deep' and 'first'")
     limit = DEEP_P50_FACTOR * first.p50_ms
-    outcome = "PASS" if deep.p50_ms <= limit else "FAIL"
-    ratio = deep.p50_ms / first.p50_ms if first.p50_ms else float("inf")
-    return Verdict(
-        target,
-        outcome,
-        f"{format_ms(deep.p50_ms)} vs {format_ms(first.p50_ms)}: {ratio:.2f}x",
-    )
+    answered = deep.requests > 0 and first.requests > 0
+    outcome = "PASS" if answered and deep.p50_ms <= limit else "FAIL"
+    detail = f"{format_ms(deep.p50_ms)} vs {format_ms(first.p50_ms)}"
+    if answered and first.p50_ms:
+        detail += f": {deep.p50_ms / first.p50_ms:.2f}x"
+    return Verdict(target, outcome, detail)
 
 
 def _first_vs_reference(results: Mapping[str, WrkResult]) -> Verdict:
@@ -56,6 +56,8 @@ def _first_vs_reference(results: Mapping[str, WrkResult]) -> Verdict:
     first, reference = results.get("first"), results.get("reference")
     if first is None or reference is None:
         return Verdict(target, "SKIP", "needs 'first' and 'reference'")
+    if not reference.requests_per_second:
+        return Verdict(target, "SKIP", "the reference answered nothing")
     share = first.requests_per_second / reference.requests_per_second
     outcome = "PASS" if share >= FIRST_PAGE_SHARE_OF_REFERENCE else "FAIL"
     return Verdict(
@@ -71,7 +73,7 @@ def _max_latency(results: Mapping[str, WrkResult]) -> Verdict:
     if not results:
         return Verdict(target, "SKIP", "nothing measured")
     offenders = [
-        f"{name}: max {format_ms(result.max_ms)}, {result.failures} failed"
+        f"{name}: max {format_ms(result.max_ms)}, failed {result.failure_summary}"
         for name, result in results.items()
         if result.max_ms >= MAX_LATENCY_MS or result.failures
     ]
@@ -107,7 +109,7 @@ def results_table(results: Mapping[str, WrkResult], paths: Mapping[str, str]) ->
         lines.append(
             f"| {name} | `{shown_path}` | {result.requests_per_second:,.0f} | {ratio} | "
             f"{format_ms(result.p50_ms)} | {format_ms(result.p99_ms)} | "
-            f"{format_ms(result.max_ms)} | {result.failures} |"
+            f"{format_ms(result.max_ms)} | {result.failure_summary} |"
         )
     return "\n".join(lines)
 
@@ -139,6 +141,8 @@ def render_report(
 
 
 def format_ms(value: float) -> str:
+    if math.isinf(value):
+        return "no response"
     if value >= 1000:
         return f"{value / 1000:.2f} s"
     if value >= 100:

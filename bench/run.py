@@ -262,7 +262,8 @@ def describe_run(args: argparse.Namespace) -> list[str]:
         f"(after {args.warmup:g} s of warm-up per URL)",
         f"app commit: {git_commit()}",
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}",
+        f"{platform.system()} {platform.release()}, load average at the end "
+        + "/".join(f"{value:.2f}" for value in os.getloadavg()),
     ]
 
 

@@ -3,6 +3,8 @@ the Next link of a page. No load, no servers, no timing."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.report import evaluate_targets, render_report, results_table
@@ -70,6 +72,7 @@ def test_wrk_report_gives_rate_percentiles_and_max_in_milliseconds() -> None:
     assert parsed.p99_ms == pytest.approx(906.86)
     assert parsed.max_ms == pytest.approx(1070.0)
     assert parsed.failures == 0
+    assert parsed.failure_summary == "0"
 
 
 def test_wrk_report_counts_socket_errors_timeouts_and_non_2xx_as_failures() -> None:
@@ -78,6 +81,9 @@ def test_wrk_report_counts_socket_errors_timeouts_and_non_2xx_as_failures() -> N
     assert parsed.timeouts == 4
     assert parsed.non_2xx == 5
     assert parsed.failures == 15
+    assert parsed.failure_summary == (
+        "4 timeouts, 5 non-2xx, 1 connect errors, 2 read errors, 3 write errors"
+    )
     assert parsed.p50_ms == pytest.approx(0.812)
     assert parsed.max_ms == pytest.approx(4.2)
     assert parsed.requests_per_second == pytest.approx(2459.87)
@@ -97,10 +103,35 @@ def test_wrk_report_without_latency_distribution_is_refused_with_what_is_missing
         parse_wrk_output(without)
 
 
-def test_wrk_report_of_zero_requests_is_refused() -> None:
-    empty = WRK_CLEAN.replace("228 requests in", "0 requests in")
-    with pytest.raises(WrkOutputError, match="no request"):
-        parse_wrk_output(empty)
+WRK_NOTHING_ANSWERED = """\
+Running 2s test @ http://127.0.0.1:34283/t/records?page=20000
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     0.00us    0.00us   0.00us    -nan%
+    Req/Sec     0.00      0.00     0.00      -nan%
+  Latency Distribution
+     50%    0.00us
+     75%    0.00us
+     90%    0.00us
+     99%    0.00us
+  0 requests in 2.00s, 0.00B read
+Requests/sec:      0.00
+Transfer/sec:       0.00B
+"""
+
+
+def test_a_run_in_which_nothing_answered_has_infinite_latency_and_fails_targets() -> None:
+    parsed = parse_wrk_output(WRK_NOTHING_ANSWERED)
+    assert parsed.requests == 0
+    assert parsed.requests_per_second == 0
+    assert math.isinf(parsed.p50_ms)
+    assert math.isinf(parsed.max_ms)
+    verdicts = evaluate_targets(all_results(deep=parsed, first=parsed), 0)
+    assert [v.outcome for v in verdicts] == ["FAIL", "FAIL", "FAIL", "PASS"]
+    assert "no response" in verdicts[2].detail
+    assert "| deep | `` | 0 | 0.00 | no response |" in results_table(
+        {**all_results(), "deep": parsed}, {}
+    )
 
 
 def test_unparseable_wrk_output_is_refused() -> None:
