@@ -1,14 +1,17 @@
-"""The benchmark's pure parts: reading wrk's report, judging the issue's targets, finding
-the Next link of a page. No load, no servers, no timing."""
+"""The benchmark's own logic: reading wrk's report, judging the issue's targets, finding
+the Next link of a page and walking to the deep page (against a stand-in server). No load,
+no database, no timing."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from aiohttp import web
 
 from bench.report import evaluate_targets, render_report, results_table
 from bench.scenarios import (
+    find_deep_page,
     next_link,
     offset_deep_path,
     uses_cursor,
@@ -256,3 +259,54 @@ def test_vm_rss_is_read_from_proc_status_in_bytes() -> None:
     status = "Name:\tpython\nVmPeak:\t  300000 kB\nVmRSS:\t   81234 kB\nThreads:\t3\n"
     assert parse_vm_rss(status) == 81234 * 1024
     assert parse_vm_rss("Name:\tzombie\n") is None
+
+
+SEEN: web.AppKey[list[str]] = web.AppKey("seen", list)
+
+
+def cursor_table_app(rows: int) -> web.Application:
+    """A stand-in for a table page that pages by cursor: Next carries `after=<last id>`."""
+    seen: list[str] = []
+
+    async def table(request: web.Request) -> web.Response:
+        seen.append(request.path_qs)
+        size = int(request.query.get("size", "50"))
+        after = int(request.query.get("after", "0"))
+        last = min(after + size, rows)
+        link = f'<a rel="next" href="/t/records?after={last}&amp;size={size}">Next</a>'
+        return web.Response(text=link if last < rows else "", content_type="text/html")
+
+    app = web.Application()
+    app[SEEN] = seen
+    app.router.add_get("/t/records", table)
+    return app
+
+
+async def test_deep_walk_follows_cursor_links_and_asks_for_fifty_rows_at_the_end(
+    aiohttp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    server = await aiohttp_server(cursor_table_app(20_000))
+    deep = await find_deep_page(str(server.make_url("")), 20_000, {}, say=lambda _: None)
+    assert deep.by_cursor
+    assert deep.path == "/t/records?after=19500&size=50"
+    seen = server.app[SEEN]
+    assert len(seen) == walk_steps(20_000) == 39
+    assert seen[0] == "/t/records?size=500"
+
+
+async def test_deep_walk_falls_back_to_a_page_number_without_cursors(
+    aiohttp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    async def numbered(request: web.Request) -> web.Response:
+        return web.Response(
+            text='<a href="/t/records?size=500&amp;page=2" rel="next">Next</a>',
+            content_type="text/html",
+        )
+
+    app = web.Application()
+    app.router.add_get("/t/records", numbered)
+    server = await aiohttp_server(app)
+    deep = await find_deep_page(str(server.make_url("")), 1_000_000, {}, say=lambda _: None)
+    assert not deep.by_cursor
+    assert deep.path == "/t/records?page=20000"
+    assert "no cursor" in deep.note
