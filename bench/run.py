@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     except (pymysql.err.Error, ValueError) as exc:
         raise SetupError(f"cannot load the data into {args.database}: {exc}") from None
 
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = dt.datetime.now(dt.UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     servers = build_servers(server_url.set(database=args.database), stamp)
     results: dict[str, WrkResult] = {}
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
 
     report = render_report(
-        title=f"Benchmark {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        title=f"Benchmark {started:%Y-%m-%d %H:%M} UTC",
         settings=describe_run(args),
         results=results,
         paths=paths,
