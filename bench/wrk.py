@@ -67,16 +67,13 @@ def parse_duration_ms(text: str) -> float:
 
 
 def parse_wrk_output(output: str) -> WrkResult:
-    """Read the report of `wrk --latency`. A run in which no response came back at all
-    gives infinite latencies (wrk drops requests still in flight when the run ends)."""
+    """Read the report of `wrk --latency`. A run in which no response came back in time
+    has infinite latencies."""
     latency = re.search(rf"^\s*Latency\s+{_TIME}\s+{_TIME}\s+{_TIME}", output, re.MULTILINE)
     p50 = re.search(rf"^\s*50(?:\.0+)?%\s+{_TIME}", output, re.MULTILINE)
     p99 = re.search(rf"^\s*99(?:\.0+)?%\s+{_TIME}", output, re.MULTILINE)
     total = re.search(r"^\s*(\d+) requests in ", output, re.MULTILINE)
     rate = re.search(r"^Requests/sec:\s+([0-9.]+)", output, re.MULTILINE)
-    if total is not None and int(total.group(1)) == 0 and rate is not None:
-        # Nothing answered within the run: wrk prints zeros; the truth is "slower than this".
-        return WrkResult(0, 0.0, math.inf, math.inf, math.inf)
     missing = [
         name
         for name, match in (
@@ -92,6 +89,9 @@ def parse_wrk_output(output: str) -> WrkResult:
         raise WrkOutputError(
             f"wrk output lacks {', '.join(missing)} (run with --latency?): {output[-300:]!r}"
         )
+    # No latency sample at all (wrk prints zeros) means no response came back in time: wrk
+    # leaves timed-out requests, and those still in flight at the end, out of its histogram.
+    answered = _ms(latency.group(5), latency.group(6)) > 0
     socket = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
@@ -100,9 +100,9 @@ def parse_wrk_output(output: str) -> WrkResult:
     return WrkResult(
         requests=int(total.group(1)),
         requests_per_second=float(rate.group(1)),
-        p50_ms=_ms(p50.group(1), p50.group(2)),
-        p99_ms=_ms(p99.group(1), p99.group(2)),
-        max_ms=_ms(latency.group(5), latency.group(6)),
+        p50_ms=_ms(p50.group(1), p50.group(2)) if answered else math.inf,
+        p99_ms=_ms(p99.group(1), p99.group(2)) if answered else math.inf,
+        max_ms=_ms(latency.group(5), latency.group(6)) if answered else math.inf,
         connect_errors=errors[0],
         read_errors=errors[1],
         write_errors=errors[2],

@@ -137,6 +137,17 @@ def test_a_run_in_which_nothing_answered_has_infinite_latency_and_fails_targets(
     )
 
 
+def test_a_run_whose_only_answers_came_after_the_timeout_has_infinite_latency() -> None:
+    late = WRK_NOTHING_ANSWERED.replace("0 requests in 2.00s", "32 requests in 10.04s").replace(
+        "Transfer/sec", "  Socket errors: connect 0, read 0, write 0, timeout 32\nTransfer/sec"
+    )
+    parsed = parse_wrk_output(late)
+    assert parsed.requests == 32
+    assert parsed.timeouts == 32
+    assert math.isinf(parsed.p50_ms)
+    assert evaluate_targets({"deep": parsed, "first": result(100, 10)}, 0)[0].outcome == "FAIL"
+
+
 def test_unparseable_wrk_output_is_refused() -> None:
     with pytest.raises(WrkOutputError):
         parse_wrk_output("unable to connect to 127.0.0.1:9 Connection refused")
