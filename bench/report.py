@@ -43,7 +43,7 @@ def _deep_vs_first(results: Mapping[str, WrkResult]) -> Verdict:
     if deep is None or first is None:
         return Verdict(target, "SKIP", "needs 'deep' and 'first'")
     limit = DEEP_P50_FACTOR * first.p50_ms
-    answered = deep.requests > 0 and first.requests > 0
+    answered = math.isfinite(deep.p50_ms) and math.isfinite(first.p50_ms)
     outcome = "PASS" if answered and deep.p50_ms <= limit else "FAIL"
     detail = f"{format_ms(deep.p50_ms)} vs {format_ms(first.p50_ms)}"
     if answered and first.p50_ms:

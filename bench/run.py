@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         raise SetupError(f"cannot load the data into {args.database}: {exc}") from None
 
     started = dt.datetime.now(dt.UTC)
+    load_at_start = os.getloadavg()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     servers = build_servers(server_url.set(database=args.database), stamp)
@@ -183,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = render_report(
         title=f"Benchmark {started:%Y-%m-%d %H:%M} UTC",
-        settings=describe_run(args),
+        settings=describe_run(args, load_at_start),
         results=results,
         paths=paths,
         verdicts=evaluate_targets(results, memory.get("app")),
@@ -254,7 +255,7 @@ def python_for_app() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def describe_run(args: argparse.Namespace) -> list[str]:
+def describe_run(args: argparse.Namespace, load_at_start: tuple[float, ...]) -> list[str]:
     command = shlex.join([".venv/bin/python", "bench/run.py", *sys.argv[1:]])
     return [
         f"command: `{command}`",
@@ -263,8 +264,12 @@ def describe_run(args: argparse.Namespace) -> list[str]:
         f"(after {args.warmup:g} s of warm-up per URL)",
         f"app commit: {git_commit()}",
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, load average at the end "
-        + "/".join(f"{value:.2f}" for value in os.getloadavg()),
+        f"{platform.system()} {platform.release()}",
+        "load average (1/5/15 min) at the start "
+        + "/".join(f"{value:.2f}" for value in load_at_start)
+        + ", at the end "
+        + "/".join(f"{value:.2f}" for value in os.getloadavg())
+        + " (other work on the machine skews the numbers; the ratios less so)",
     ]
 
 

@@ -145,7 +145,9 @@ def test_a_run_whose_only_answers_came_after_the_timeout_has_infinite_latency() 
     assert parsed.requests == 32
     assert parsed.timeouts == 32
     assert math.isinf(parsed.p50_ms)
-    assert evaluate_targets({"deep": parsed, "first": result(100, 10)}, 0)[0].outcome == "FAIL"
+    deep_verdict = evaluate_targets({"deep": parsed, "first": result(100, 10)}, 0)[0]
+    assert deep_verdict.outcome == "FAIL"
+    assert deep_verdict.detail == "no response vs 10.00 ms"
 
 
 def test_unparseable_wrk_output_is_refused() -> None:
