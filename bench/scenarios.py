@@ -133,7 +133,7 @@ async def find_deep_page(
                     f"the app's Next link has no cursor ({href}); measured {fallback} "
                     "(OFFSET paging) instead",
                 )
-            path = urljoin(path, href)
+            path = with_query(urljoin(path, href), size=WALK_PAGE_SIZE)  # keep 500 a page
             if (step + 1) % 250 == 0:
                 say(f"deep:   {step + 1:,} of {steps:,} pages walked")
     return DeepPage(

@@ -286,7 +286,7 @@ def cursor_table_app(rows: int) -> web.Application:
         size = int(request.query.get("size", "50"))
         after = int(request.query.get("after", "0"))
         last = min(after + size, rows)
-        link = f'<a rel="next" href="/t/records?after={last}&amp;size={size}">Next</a>'
+        link = f'<a rel="next" href="/t/records?after={last}">Next</a>'  # size dropped
         return web.Response(text=link if last < rows else "", content_type="text/html")
 
     app = web.Application()
