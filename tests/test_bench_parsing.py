@@ -278,7 +278,8 @@ SEEN: web.AppKey[list[str]] = web.AppKey("seen", list)
 
 
 def cursor_table_app(rows: int) -> web.Application:
-    """A stand-in for a table page that pages by cursor: Next carries `after=<last id>`."""
+    """A stand-in for a table page that pages by cursor: Next carries `after=<last id>` and
+    leaves `size` out."""
     seen: list[str] = []
 
     async def table(request: web.Request) -> web.Response:
