@@ -34,8 +34,10 @@ from bench.report import evaluate_targets, render_report
 from bench.scenarios import (
     SCENARIO_NAMES,
     SCENARIOS,
+    NotAnswering,
     Scenario,
     app_request_headers,
+    check_answers_200,
     find_deep_page,
     probe_features,
     record_id,
@@ -165,6 +167,12 @@ def run(args: argparse.Namespace) -> int:
             for scenario in selected:
                 server = servers[scenario.server]
                 path = resolve_path(scenario, args.rows, server.base_url, headers["app"], notes)
+                try:
+                    asyncio.run(check_answers_200(server.base_url, path, headers[scenario.server]))
+                except NotAnswering as exc:
+                    notes.append(f"{scenario.name}: not measured: {exc}")
+                    print(f"{scenario.name:>9}: not measured: {exc}")
+                    continue
                 paths[scenario.name] = path
                 result, output = measure(args, server.base_url + path, headers[scenario.server])
                 results[scenario.name] = result

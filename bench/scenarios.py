@@ -118,7 +118,7 @@ async def find_deep_page(
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(base_url, headers=dict(headers), timeout=timeout) as http:
         for step in range(steps):
-            async with http.get(path) as response:
+            async with http.get(path, allow_redirects=False) as response:
                 if response.status != 200:
                     raise RuntimeError(f"deep walk: GET {path} answered {response.status}")
                 html = await response.text()
@@ -150,6 +150,7 @@ async def probe_features(base_url: str, headers: Mapping[str, str]) -> dict[str,
     ignores the unknown query parameter)."""
     notes = {}
     async with aiohttp.ClientSession(base_url, headers=dict(headers)) as http:
+        await check_answers_200(base_url, f"/t/{TABLE}", headers)
         async with http.get(f"/t/{TABLE}?no_such_column__exact=1") as response:
             if response.status == 200:
                 notes["filtered"] = (
@@ -164,3 +165,31 @@ async def probe_features(base_url: str, headers: Mapping[str, str]) -> dict[str,
                 "the first page with an ignored ?q="
             )
     return notes
+
+
+class NotAnswering(RuntimeError):
+    """A URL to measure does not answer 200 by itself."""
+
+
+LOGIN_STATUSES = (301, 302, 303, 307, 308, 401, 403)
+
+
+async def check_answers_200(base_url: str, path: str, headers: Mapping[str, str]) -> None:
+    """Refuse to measure a URL that does not answer 200 by itself: wrk counts a redirect
+    (to a login page, say) as a success and would time the wrong page. A redirect, 401 or
+    403 raises RuntimeError (nothing of the app can be measured); any other status raises
+    NotAnswering (this URL needs fixing in SCENARIOS; the others can still be measured)."""
+    async with (
+        aiohttp.ClientSession(base_url, headers=dict(headers)) as http,
+        http.get(path, allow_redirects=False) as response,
+    ):
+        if response.status == 200:
+            return
+        where = response.headers.get("Location")
+        message = f"GET {path} answered {response.status}" + (f" (to {where})" if where else "")
+        if response.status in LOGIN_STATUSES:
+            raise RuntimeError(
+                f"{message}; does the app want a login? fill in app_request_headers() in "
+                "bench/scenarios.py"
+            )
+        raise NotAnswering(f"{message}; adjust its URL in SCENARIOS (bench/scenarios.py)")

@@ -11,6 +11,8 @@ from aiohttp import web
 
 from bench.report import evaluate_targets, render_report, results_table
 from bench.scenarios import (
+    NotAnswering,
+    check_answers_200,
     find_deep_page,
     next_link,
     offset_deep_path,
@@ -324,3 +326,28 @@ async def test_deep_walk_falls_back_to_a_page_number_without_cursors(
     assert not deep.by_cursor
     assert deep.path == "/t/records?page=20000"
     assert "no cursor" in deep.note
+
+
+async def test_a_redirect_to_a_login_stops_the_run_and_a_400_skips_only_that_url(
+    aiohttp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    async def login_first(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/login")
+
+    async def bad_filter(request: web.Request) -> web.Response:
+        raise web.HTTPBadRequest(text="unknown operator")
+
+    async def fine(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/private", login_first)
+    app.router.add_get("/filtered", bad_filter)
+    app.router.add_get("/fine", fine)
+    server = await aiohttp_server(app)
+    base = str(server.make_url(""))
+    with pytest.raises(RuntimeError, match=r"answered 302 \(to /login\).*app_request_headers"):
+        await check_answers_200(base, "/private", {})
+    with pytest.raises(NotAnswering, match="answered 400; adjust its URL in SCENARIOS"):
+        await check_answers_200(base, "/filtered", {})
+    assert await check_answers_200(base, "/fine", {}) is None
