@@ -137,7 +137,10 @@ class SQLiteDecimal(TypeDecorator[decimal.Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or isinstance(value, decimal.Decimal):
             return value
-        exact = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
+        try:
+            exact = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
+        except decimal.InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
         if self.declared_scale and exact.is_finite():
             exact = decimal.Decimal(format(exact, f".{self.declared_scale}f"))
         return exact
