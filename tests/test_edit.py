@@ -221,7 +221,7 @@ BAD_INPUTS = [
     ("d", "1." + "1" * 31, "At most 30 digits after the point"),
     ("day", "2024-02-30", "Enter a date as YYYY-MM-DD"),
     ("at", "yesterday", "Enter a date and time"),
-    ("t", "25:00", "Enter a time"),
+    ("t", "noon", "Enter a time"),
     # MariaDB's JSON is a LONGTEXT that its own check constraint validates
     ("doc", '{"unclosed": ', "Not valid JSON|The database refused it"),
     ("short", "x" * 21, "At most 20 characters"),
@@ -481,3 +481,42 @@ async def test_form_pages_carry_security_headers(client) -> None:
     assert "Referrer-Policy" in response.headers
     body = await response.text()
     assert "<script>" not in body and "style=" not in body
+
+
+async def test_save_waits_for_a_concurrent_writer_then_reports_the_conflict(
+    client, engine: AsyncEngine, open_form
+) -> None:
+    """The save locks the row before checking it: while another transaction holds it, the
+    save waits (on SQLite too, instead of 'database is locked'), then sees the change."""
+    await insert_kind(engine, short="original")
+    form = await open_form(client, "/t/kinds/r/1/edit")
+    form.set("short", "mine")
+    async with engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(text("UPDATE kinds SET short = 'theirs' WHERE id = 1"))
+        save = asyncio.create_task(form.submit(client))
+        await asyncio.sleep(0.5)
+        assert not save.done()  # queued behind the other writer's lock, not failed
+        await transaction.commit()
+        response = await save
+    assert response.status == 409
+    assert "mine" in await response.text()
+    row = await fetch_row(engine, "kinds", 1)
+    assert row is not None and row["short"] == "theirs"
+
+
+async def test_out_of_range_refusal_is_a_form_message(
+    client, engine: AsyncEngine, open_form, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite's INTEGER holds any 64-bit value")
+    await insert_kind(engine, qty=1)
+    form = await open_form(client, "/t/kinds/r/1/edit")
+    form.set("qty", "99999999999")
+    response = await form.submit(client)
+    assert response.status == 400
+    body = await response.text()
+    assert "The value is out of range." in body
+    assert 'value="99999999999"' in body
+    row = await fetch_row(engine, "kinds", 1)
+    assert row is not None and row["qty"] == 1

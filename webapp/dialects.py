@@ -162,6 +162,11 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
         column.type = SQLiteDecimal(type_.precision, type_.scale)
 
 
+def time_is_duration(dialect: Dialect) -> bool:
+    """Whether TIME holds a duration beyond one day (MySQL: up to 838:59:59)."""
+    return backend_of(dialect) == "mysql"
+
+
 def decimal_digit_limit(dialect: Dialect) -> int | None:
     """How many significant digits a DECIMAL column keeps exactly; None if it keeps all it
     declares. SQLite stores decimals as 8-byte floats, exact to 15 digits."""

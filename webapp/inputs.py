@@ -16,7 +16,7 @@ from sqlalchemy import Column, Enum, Integer, Interval, Numeric, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType
 
-from .dialects import database_fills, decimal_digit_limit
+from .dialects import database_fills, decimal_digit_limit, time_is_duration
 from .fields import _python_type, column_family
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -310,10 +310,13 @@ def _parse_date(spec: InputSpec, text: str, _dialect: Dialect) -> dt.date:
         raise FieldError("Enter a date as YYYY-MM-DD.") from None
 
 
-def _parse_time(spec: InputSpec, text: str, _dialect: Dialect) -> dt.time:
+def _parse_time(spec: InputSpec, text: str, dialect: Dialect) -> dt.time | dt.timedelta:
     try:
         value = dt.time.fromisoformat(text.strip())
     except ValueError:
+        # MySQL's TIME is a duration (-838:59:59 to 838:59:59), read as a timedelta.
+        if time_is_duration(dialect) and _INTERVAL.fullmatch(text.strip()):
+            return _parse_interval(spec, text, dialect)
         raise FieldError("Enter a time as HH:MM:SS.ffffff.") from None
     _check_fraction(spec, value.microsecond)
     return value

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import and_, exists, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..catalog import Catalog, TableInfo
@@ -74,7 +74,7 @@ async def create_record(request: web.Request) -> web.Response:
     try:
         async with write_transaction(request[DB_SESSION]) as conn:
             result = await insert_row(conn, info, {k: new_text(v) for k, v in values.items()})
-    except DBAPIError as exc:
+    except StatementError as exc:
         problem = _explain_database_error(exc, info, fields)
         return await _render_form(
             request, info, "create", fields, row=None, status=400, form_error=problem
@@ -112,7 +112,7 @@ async def save_record(request: web.Request) -> web.Response:
             await update_row(conn, info, condition, version, values)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, values, "edit")
-    except DBAPIError as exc:
+    except StatementError as exc:
         problem = _explain_database_error(exc, info, fields)
         return await _render_form(
             request,
@@ -146,7 +146,7 @@ async def delete_record(request: web.Request) -> web.Response:
             result = await delete_row(conn, info, condition, version)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, None, "delete")
-    except DBAPIError as exc:
+    except StatementError as exc:
         if is_unavailable(exc):
             raise
         conn = await connection(request)
@@ -454,12 +454,12 @@ REFUSALS = (
     (("foreign key",), "No row of the referenced table has this key."),
     (("not null", "cannot be null", "doesn't have a default"), "A value is required."),
     (("too long", "right truncation", "data too long"), "The value is too long."),
-    (("out of range", "overflow"), "The value is out of range."),
+    (("out of range", "out of int", "overflow"), "The value is out of range."),
     (("check", "constraint"), "The database refused it."),
 )
 
 
-def _explain_database_error(exc: DBAPIError, info: TableInfo, fields: list[dict]) -> str | None:
+def _explain_database_error(exc: StatementError, info: TableInfo, fields: list[dict]) -> str | None:
     """Turn a database refusal into a message on the field it names, or (returned) one
     for above the form. Unreachable databases stay 503s."""
     if is_unavailable(exc):
@@ -479,7 +479,7 @@ def _names_column(message: str, table: str, column: str) -> bool:
     return re.search(pattern, message, re.IGNORECASE) is not None
 
 
-def _database_message(exc: DBAPIError) -> str:
+def _database_message(exc: StatementError) -> str:
     detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
     text = detail[0] if detail else type(exc).__name__
     if len(text) > 300:
