@@ -16,6 +16,7 @@ from sqlalchemy import Column, Enum, Integer, Interval, Numeric, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType
 
+from .decoding import Undecodable
 from .dialects import database_fills, decimal_digit_limit, time_is_duration
 from .fields import _python_type, column_family
 
@@ -159,6 +160,8 @@ def input_text(value: Any) -> str:
     """The exact text of a value inside an input: parsing it gives the value back."""
     if value is None:
         return ""
+    if isinstance(value, Undecodable):
+        return value.raw if isinstance(value.raw, str) else repr(value.raw)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, decimal.Decimal):
