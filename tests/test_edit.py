@@ -520,3 +520,25 @@ async def test_out_of_range_refusal_is_a_form_message(
     assert 'value="99999999999"' in body
     row = await fetch_row(engine, "kinds", 1)
     assert row is not None and row["qty"] == 1
+
+
+async def test_binary_upload_replaces_and_null_box_clears(
+    client, engine: AsyncEngine, open_form
+) -> None:
+    await insert_kind(engine, blob=b"old\x00bytes", doc={"keep": 1})
+    form = await open_form(client, "/t/kinds/r/1/edit")
+    form.set("blob", b"\x00new\x00\xff")
+    assert (await form.submit(client)).status == 303
+    row = await fetch_row(engine, "kinds", 1)
+    assert row is not None and bytes(row["blob"]) == b"\x00new\x00\xff"
+    form = await open_form(client, "/t/kinds/r/1/edit")
+    form.tick("blob")
+    form.set("doc", "")
+    form.tick("doc")
+    assert (await form.submit(client)).status == 303
+    kinds = kinds_table(MetaData())
+    async with engine.connect() as conn:
+        blob_is_null, doc_is_null = (
+            await conn.execute(select(kinds.c.blob.is_(None), kinds.c.doc.is_(None)))
+        ).one()
+    assert bool(blob_is_null) and bool(doc_is_null)  # SQL NULL, not the JSON text null

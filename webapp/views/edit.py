@@ -395,7 +395,15 @@ def _render_conflict(
                 else show_column_value(column, value, preview=True)
             )
         now = show_column_value(column, current[column.name], preview=True) if current else None
-        rows.append({"name": column.name, "yours": yours, "current": now})
+        differs = yours is not None and now is not None and yours.text != "(unchanged)"
+        rows.append(
+            {
+                "name": column.name,
+                "yours": yours,
+                "current": now,
+                "differs": differs and (yours.kind, yours.text) != (now.kind, now.text),
+            }
+        )
     record_href = record_url(info.name, key_parts)
     response = aiohttp_jinja2.render_template(
         "conflict.html",
