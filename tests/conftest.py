@@ -89,3 +89,169 @@ def make_client(aiohttp_client, db_url: str):  # type: ignore[no-untyped-def]
 
     make.__wrapped_aiohttp_client__ = aiohttp_client
     return make
+
+
+# --- forms as a browser sees and submits them -------------------------------------------------
+
+
+class BrowserForm:
+    """A form parsed from a page the way a browser would submit it: textarea content loses
+    its first newline and has its line breaks sent as CRLF, one-line inputs lose theirs,
+    unchecked boxes are not sent, a file input with no file sends an empty part."""
+
+    def __init__(self, action: str, fields: list[list], labels: dict[str, str]) -> None:
+        self.action = action
+        self.fields = fields  # [name, value, kind]
+        self.labels = labels  # column name -> form field name
+
+    def name(self, column: str) -> str:
+        return self.labels[column]
+
+    def value(self, column: str):  # type: ignore[no-untyped-def]
+        name = self.name(column)
+        return next(field[1] for field in self.fields if field[0] == name)
+
+    def field(self, name: str):  # type: ignore[no-untyped-def]
+        return next(field[1] for field in self.fields if field[0] == name)
+
+    def set(self, column: str, value) -> None:  # type: ignore[no-untyped-def]
+        """Type into a field (or choose a file: bytes); unticks its NULL/default boxes as
+        the page's script would."""
+        name = self.name(column)
+        for field in self.fields:
+            if field[0] == name:
+                field[1] = value
+        self.untick(column)
+
+    def tick(self, column: str, box: str = "null") -> None:
+        self.fields.append([f"{self.name(column)}:{box}", "1", "checkbox"])
+
+    def untick(self, column: str, box: str | None = None) -> None:
+        boxes = [box] if box else ["null", "default"]
+        names = {f"{self.name(column)}:{b}" for b in boxes}
+        self.fields = [field for field in self.fields if field[0] not in names]
+
+    def is_ticked(self, column: str, box: str = "null") -> bool:
+        return any(field[0] == f"{self.name(column)}:{box}" for field in self.fields)
+
+    def data(self):  # type: ignore[no-untyped-def]
+        from aiohttp import FormData
+
+        form = FormData(default_to_multipart=True)
+        for name, value, kind in self.fields:
+            if kind == "file":
+                content = value if isinstance(value, bytes) else b""
+                filename = "upload.bin" if isinstance(value, bytes) else ""
+                form.add_field(
+                    name, content, filename=filename, content_type="application/octet-stream"
+                )
+            elif kind == "textarea":
+                form.add_field(name, value.replace("\r\n", "\n").replace("\n", "\r\n"))
+            else:
+                form.add_field(name, value)
+        return form
+
+    async def submit(self, client, **headers):  # type: ignore[no-untyped-def]
+        return await client.post(
+            self.action, data=self.data(), headers=headers, allow_redirects=False
+        )
+
+
+def parse_form(html: str) -> BrowserForm:
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.action = ""
+            self.fields: list[list] = []
+            self.labels: dict[str, str] = {}
+            self.in_form = False
+            self.label_for: str | None = None
+            self.label_text = ""
+            self.select: list | None = None
+            self.option: dict | None = None
+            self.textarea: list | None = None
+
+        def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+            a = {k: (v if v is not None else "") for k, v in attrs}
+            if tag == "form" and a.get("method") == "post":
+                self.in_form = True
+                self.action = a.get("action", "")
+            if not self.in_form:
+                return
+            if tag == "label" and "for" in a:
+                self.label_for, self.label_text = a["for"], ""
+            elif tag in ("span", "abbr") and self.label_for is not None:
+                self._close_label()
+            elif tag == "input" and "name" in a:
+                kind = a.get("type", "text")
+                if kind == "checkbox":
+                    if "checked" in a:
+                        self.fields.append([a["name"], a.get("value", "on"), kind])
+                elif kind == "file":
+                    self.fields.append([a["name"], None, "file"])
+                else:
+                    value = a.get("value", "").replace("\r", "").replace("\n", "")
+                    self.fields.append([a["name"], value, kind])
+            elif tag == "select":
+                self.select = [a["name"], None, None]
+            elif tag == "option" and self.select is not None:
+                self.option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
+            elif tag == "textarea":
+                self.textarea = [a["name"], ""]
+
+        def handle_data(self, data):  # type: ignore[no-untyped-def]
+            if self.label_for is not None:
+                self.label_text += data
+            if self.option is not None:
+                self.option["text"] += data
+            if self.textarea is not None:
+                self.textarea[1] += data
+
+        def _close_label(self) -> None:
+            if self.label_for is not None:
+                self.labels[self.label_text.strip()] = self.label_for
+            self.label_for = None
+
+        def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+            if tag == "label":
+                self._close_label()
+            elif tag == "option" and self.option is not None and self.select is not None:
+                value = self.option["value"]
+                value = self.option["text"] if value is None else value
+                if self.select[1] is None:
+                    self.select[1] = value
+                if self.option["selected"] and self.select[2] is None:
+                    self.select[2] = value
+                self.option = None
+            elif tag == "select" and self.select is not None:
+                name, first, chosen = self.select
+                self.fields.append([name, chosen if chosen is not None else first, "select"])
+                self.select = None
+            elif tag == "textarea" and self.textarea is not None:
+                name, text = self.textarea
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+                if text.startswith("\n"):
+                    text = text[1:]
+                self.fields.append([name, text, "textarea"])
+                self.textarea = None
+            elif tag == "form":
+                self.in_form = False
+
+    parser = Parser()
+    parser.feed(html)
+    return BrowserForm(parser.action, parser.fields, parser.labels)
+
+
+@pytest.fixture
+def open_form():  # type: ignore[no-untyped-def]
+    """GET a page with a form (which also gives the session its CSRF token) and return the
+    form as a browser would submit it."""
+
+    async def open_(client, url: str) -> BrowserForm:  # type: ignore[no-untyped-def]
+        response = await client.get(url)
+        assert response.status == 200, (url, response.status, await response.text())
+        return parse_form(await response.text())
+
+    return open_

@@ -12,12 +12,15 @@ from aiohttp_session import session_middleware as cookie_session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from .csrf import csrf_middleware
 from .db import database_context, session_middleware
 from .errors import error_middleware
-from .keys import SETTINGS
+from .flash import flash_processor
+from .keys import SESSION_COOKIE, SETTINGS
 from .secret import fernet_key
 from .security import security_headers_middleware
 from .settings import Settings
+from .urls import new_record_url
 from .views import setup_routes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +41,7 @@ def session_storage(settings: Settings) -> EncryptedCookieStorage:
     the same secret key can serve it; nothing is kept in this process."""
     return EncryptedCookieStorage(
         Fernet(fernet_key(settings.secret_key)),
-        cookie_name="webapp_session",
+        cookie_name=SESSION_COOKIE,
         httponly=True,
         samesite="Lax",
         max_age=None,
@@ -51,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
             security_headers_middleware,
             error_middleware,
             cookie_session_middleware(session_storage(settings)),
+            csrf_middleware,
             session_middleware,
         ],
         client_max_size=16 * 1024 * 1024,
@@ -63,9 +67,11 @@ def create_app(settings: Settings) -> web.Application:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        context_processors=[flash_processor],
     )
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)
+    env.globals["new_record_url"] = new_record_url
     app.cleanup_ctx.append(database_context)
     setup_routes(app)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)

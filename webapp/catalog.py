@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .dialects import adapt_reflected_type
 from .errors import NotFound
 from .urls import UrlDecodeError, tilde_decode
 
@@ -142,6 +143,9 @@ def _reflect(conn: Connection) -> Catalog:
                 except SQLAlchemyError as exc:
                     log.warning("cannot reflect %r: %s", name, exc)
                     unreadable[name] = str(exc).splitlines()[0]
+    for table in metadata.tables.values():
+        for column in table.columns:
+            adapt_reflected_type(column, conn.dialect)
     tables = {
         table.name: TableInfo(name=table.name, table=table, is_view=table.name in view_names)
         for table in metadata.tables.values()

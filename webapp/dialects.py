@@ -6,10 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Text, cast, event, func, text
+from sqlalchemy import (
+    Column,
+    Float,
+    Numeric,
+    Text,
+    TypeDecorator,
+    cast,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -31,6 +42,7 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         options["connect_args"] = {"timeout": 30.0}
         engine = create_async_engine(database.url, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         return engine
     options.update(pool_size=database.pool_size, max_overflow=database.pool_size)
     if backend == "mysql":
@@ -64,7 +76,9 @@ def describe_url(url: URL) -> str:
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     """WAL so readers never wait on a writer, foreign keys enforced, a busy timeout so that
-    concurrent writers queue instead of failing with 'database is locked'."""
+    concurrent writers queue instead of failing with 'database is locked'. The driver's own
+    transaction handling is switched off: `_begin_sqlite_transaction` says BEGIN itself."""
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -72,6 +86,91 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
+
+
+WRITE_TRANSACTION = "webapp_write_transaction"
+"""Execution option marking a connection whose transaction will write (see writes.py)."""
+
+
+def _begin_sqlite_transaction(conn: Any) -> None:
+    """SQLAlchemy's recipe for SQLite transactions: a writing transaction starts with BEGIN
+    IMMEDIATE, so it takes the write lock (queueing behind the busy timeout) before it reads
+    the row it checks; a deferred BEGIN would fail with 'database is locked' when a read
+    snapshot is upgraded after another writer committed."""
+    immediate = conn.get_execution_options().get(WRITE_TRANSACTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def database_fills(column: Column, dialect: Dialect) -> bool:
+    """Whether the database makes this column's value on insert (auto-increment, identity,
+    generated), so a create form leaves it out."""
+    if column.computed is not None or column.identity is not None:
+        return True
+    if backend_of(dialect) == "sqlite":
+        # INTEGER PRIMARY KEY is the rowid: SQLite numbers it when it is left out.
+        return column is column.table.autoincrement_column and column.type.python_type is int
+    if backend_of(dialect) == "postgresql":
+        default = column.server_default
+        return (
+            column.primary_key
+            and default is not None
+            and "nextval(" in str(getattr(default, "arg", ""))
+        )
+    return column.autoincrement is True
+
+
+class SQLiteDecimal(TypeDecorator[decimal.Decimal]):
+    """A DECIMAL column of SQLite, which stores it as an 8-byte float: read back as the
+    shortest decimal that is that float (at the declared scale), not the float's binary
+    expansion, so that 12345.6789012345 reads as it was written."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int | None = None, scale: int | None = None) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=False)
+        self.declared_scale = scale
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return float(value) if isinstance(value, decimal.Decimal) else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or isinstance(value, decimal.Decimal):
+            return value
+        try:
+            exact = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
+        except decimal.InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
+        if self.declared_scale and exact.is_finite():
+            exact = decimal.Decimal(format(exact, f".{self.declared_scale}f"))
+        return exact
+
+    @property
+    def python_type(self) -> type:
+        return decimal.Decimal
+
+
+def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
+    """Give a reflected column a type that reads its values exactly on this backend."""
+    type_ = column.type
+    if (
+        backend_of(dialect) == "sqlite"
+        and isinstance(type_, Numeric)
+        and not isinstance(type_, Float)
+        and type_.asdecimal
+    ):
+        column.type = SQLiteDecimal(type_.precision, type_.scale)
+
+
+def time_is_duration(dialect: Dialect) -> bool:
+    """Whether TIME holds a duration beyond one day (MySQL: up to 838:59:59)."""
+    return backend_of(dialect) == "mysql"
+
+
+def decimal_digit_limit(dialect: Dialect) -> int | None:
+    """How many significant digits a DECIMAL column keeps exactly; None if it keeps all it
+    declares. SQLite stores decimals as 8-byte floats, exact to 15 digits."""
+    return 15 if backend_of(dialect) == "sqlite" else None
 
 
 async def table_row_estimates(conn: AsyncConnection, only: str | None = None) -> dict[str, int]:

@@ -16,3 +16,5 @@ CATALOG = web.AppKey("catalog", Catalog)
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
+
+SESSION_COOKIE = "webapp_session"

@@ -73,3 +73,7 @@ def table_url(table_name: str, **query: str | int) -> str:
 
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
     return f"/t/{tilde_encode(table_name)}/r/{encode_key(key_parts)}"
+
+
+def new_record_url(table_name: str) -> str:
+    return f"/t/{tilde_encode(table_name)}/new"

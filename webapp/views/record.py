@@ -59,6 +59,8 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     return {
         "info": info,
         "table_href": table_url(info.name),
+        "edit_href": record_href + "/edit",
+        "delete_href": record_href + "/delete",
         "title_key": title_key,
         "label": label_text if isinstance(label_text, str) and label_text.strip() else None,
         "fields": fields,

@@ -1,0 +1,74 @@
+"""The per-type input rules on their own: form text round trips and what counts as an
+unchanged value. (The forms themselves are tested per backend in test_edit.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Column, Interval, MetaData, Numeric, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
+
+
+def spec_for(type_, dialect=None):  # type: ignore[no-untyped-def]
+    table = Table("t", MetaData(), Column("id", Numeric, primary_key=True), Column("v", type_))
+    return input_spec(table.c.v, 1, dialect or postgresql.dialect())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.timedelta(days=2, hours=3, microseconds=5),
+        -dt.timedelta(hours=1, seconds=1),
+        dt.timedelta(0),
+    ],
+)
+def test_interval_text_round_trips(value: dt.timedelta) -> None:
+    spec = spec_for(Interval())
+    assert parse_input(spec, input_text(value), postgresql.dialect()) == value
+
+
+def test_decimal_beyond_sqlite_precision_is_refused_not_rounded() -> None:
+    spec = spec_for(Numeric(30, 20), sqlite.dialect())
+    assert parse_input(spec, "1234.56789012345", sqlite.dialect()) == Decimal("1234.56789012345")
+    with pytest.raises(FieldError, match="15 significant digits"):
+        parse_input(spec, "1234.567890123456", sqlite.dialect())
+
+
+def test_decimal_scale_and_precision_are_enforced_without_rounding() -> None:
+    spec = spec_for(Numeric(5, 2))
+    assert parse_input(spec, "123.40", postgresql.dialect()) == Decimal("123.40")
+    with pytest.raises(FieldError, match="2 digits after the point"):
+        parse_input(spec, "1.005", postgresql.dialect())
+    with pytest.raises(FieldError, match="3 digits before the point"):
+        parse_input(spec, "1000", postgresql.dialect())
+
+
+@pytest.mark.parametrize(
+    ("current", "sent", "expected"),
+    [
+        ("a\nb", "a\r\nb", UNCHANGED),
+        ("a\r\nb", "a\r\nb", UNCHANGED),
+        ("a\rb", "a\r\nb", UNCHANGED),
+        ("a\nb", "a\r\nc", "a\nc"),
+        ("a\r\nb", "a\r\nc", "a\r\nc"),
+        ("", "", UNCHANGED),
+        (None, "", ""),
+        ("x", None, None),
+        (Decimal("1.50"), Decimal("1.5"), UNCHANGED),
+        (1, True, UNCHANGED),
+        (dt.timedelta(hours=1), dt.time(1, 0), UNCHANGED),
+        ({"a": 1}, {"a": 1}, UNCHANGED),
+        (b"\x00", b"\x00", UNCHANGED),
+        (memoryview(b"\x00"), b"\x01", b"\x01"),
+    ],
+)
+def test_resolve_writes_only_real_changes(current, sent, expected) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        resolve(current, sent) == expected
+        if expected is not UNCHANGED
+        else (resolve(current, sent) is UNCHANGED)
+    )

@@ -1,0 +1,172 @@
+"""Every statement that changes the user's data goes through this module: `insert_row`,
+`update_row` and `delete_row`, each run inside `write_transaction`. That gives one place to
+decide whether a table may be written (`require_editable`), one place where a row is locked
+and checked against what the user saw (lost-update protection), and one place where a later
+audit trail can record before/after values in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, delete, insert, null, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from .catalog import TableInfo
+from .decoding import Undecodable, fetch_rows
+from .dialects import WRITE_TRANSACTION
+from .errors import Forbidden
+from .fields import record_expression
+from .inputs import UNCHANGED, resolve
+
+
+class RowChanged(Exception):
+    """The row is no longer what the user saw: changed (`current` holds it now) or gone
+    (`current` is None). Nothing was written."""
+
+    def __init__(self, current: dict[str, Any] | None) -> None:
+        super().__init__("the row changed since the form was opened")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the row before and after (None where there is no such row), and the
+    key of the row written, as values."""
+
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    key: tuple[Any, ...]
+
+
+def require_editable(info: TableInfo) -> None:
+    """The single check deciding whether rows of `info` may be created, edited or deleted;
+    refuses with 403 and the reason. Permission checks hook in here."""
+    reason = info.read_only_reason
+    if reason is not None:
+        raise Forbidden(reason)
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """A transaction meant to write, on the request's session: committed when the block
+    ends, rolled back on any exception. On SQLite it starts with BEGIN IMMEDIATE, so
+    concurrent writers queue for the lock instead of failing."""
+    if session.in_transaction():
+        await session.rollback()  # a fresh transaction, so its first statement takes the lock
+    async with session.begin():
+        yield await session.connection(execution_options={WRITE_TRANSACTION: True})
+
+
+def row_version(row: Mapping[str, Any]) -> str:
+    """A digest of a row's values: the form carries it, and a save goes ahead only while the
+    row still has the same digest."""
+    digest = hashlib.sha256()
+    for name, value in row.items():
+        digest.update(name.encode("utf-8", "surrogatepass") + b"\x00")
+        digest.update(_canonical(value) + b"\x01")
+    return digest.hexdigest()
+
+
+async def read_row(
+    conn: AsyncConnection, info: TableInfo, condition: ColumnElement[bool], *, lock: bool
+) -> dict[str, Any] | None:
+    """The row `condition` names, by column name, or None; `lock` holds it until the
+    transaction ends (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE already locks)."""
+    expressions = [record_expression(column, conn.dialect) for column in info.columns]
+    statement = select(*expressions).where(condition).limit(2)
+    if lock:
+        statement = statement.with_for_update()
+    rows = await fetch_rows(conn, statement, expressions)
+    if not rows:
+        return None
+    return dict(zip([column.name for column in info.columns], rows[0], strict=True))
+
+
+async def insert_row(
+    conn: AsyncConnection, info: TableInfo, values: Mapping[str, Any]
+) -> WriteResult:
+    """Insert one row; columns absent from `values` are left to the database."""
+    require_editable(info)
+    result = await conn.execute(insert(info.table).values(_bind(info, values)))
+    key = tuple(result.inserted_primary_key or ())
+    condition = _key_condition(info, key)
+    after = await read_row(conn, info, condition, lock=False) if condition is not None else None
+    return WriteResult(before=None, after=after, key=key)
+
+
+async def update_row(
+    conn: AsyncConnection,
+    info: TableInfo,
+    condition: ColumnElement[bool],
+    expected_version: str,
+    values: Mapping[str, Any],
+) -> WriteResult:
+    """Update the row if it is still the one the user saw (`expected_version`), writing only
+    the columns whose value differs; raises RowChanged otherwise."""
+    require_editable(info)
+    before = await read_row(conn, info, condition, lock=True)
+    if before is None or row_version(before) != expected_version:
+        raise RowChanged(before)
+    changes = {}
+    for name, value in values.items():
+        new = resolve(before[name], value)
+        if new is not UNCHANGED:
+            changes[name] = new
+    key = tuple(before[column.name] for column in info.primary_key)
+    if not changes:
+        return WriteResult(before=before, after=before, key=key)
+    await conn.execute(update(info.table).where(condition).values(_bind(info, changes)))
+    after = await read_row(conn, info, condition, lock=False)
+    return WriteResult(before=before, after=after, key=key)
+
+
+async def delete_row(
+    conn: AsyncConnection,
+    info: TableInfo,
+    condition: ColumnElement[bool],
+    expected_version: str,
+) -> WriteResult:
+    """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
+    require_editable(info)
+    before = await read_row(conn, info, condition, lock=True)
+    if before is None or row_version(before) != expected_version:
+        raise RowChanged(before)
+    await conn.execute(delete(info.table).where(condition))
+    key = tuple(before[column.name] for column in info.primary_key)
+    return WriteResult(before=before, after=None, key=key)
+
+
+def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values keyed by column, with SQL NULL spelled out for JSON columns (where None
+    would be stored as the JSON text `null`)."""
+    bound: dict[str, Any] = {}
+    for name, value in values.items():
+        column = info.table.c[name]
+        bound[column.key] = null() if value is None and isinstance(column.type, JSON) else value
+    return bound
+
+
+def _key_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
+    columns = info.primary_key
+    if not columns or len(key) != len(columns) or any(value is None for value in key):
+        return None
+    condition: ColumnElement[bool] = columns[0] == key[0]
+    for column, value in zip(columns[1:], key[1:], strict=True):
+        condition = condition & (column == value)
+    return condition
+
+
+def _canonical(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"b:%d:" % len(value) + bytes(value)
+    if isinstance(value, Undecodable):
+        return b"u:" + repr(value.raw).encode("utf-8", "surrogatepass")
+    if isinstance(value, dict | list):
+        return b"j:" + json.dumps(value, sort_keys=True, default=str).encode("utf-8")
+    return f"{type(value).__name__}:{value!r}".encode("utf-8", "surrogatepass")
