@@ -8,13 +8,17 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 from aiohttp_session import session_middleware as cookie_session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from .accounts.lifecycle import accounts_context
+from .csrf import csrf_token
 from .db import database_context, session_middleware
 from .errors import error_middleware
 from .keys import SETTINGS
+from .permissions import auth_middleware, current_user
 from .secret import fernet_key
 from .security import security_headers_middleware
 from .settings import Settings
@@ -45,12 +49,21 @@ def session_storage(settings: Settings) -> EncryptedCookieStorage:
     )
 
 
+async def signed_in_context(request: web.Request) -> dict[str, object]:
+    """What every page's header needs: the signed-in user and the token its forms carry."""
+    user = current_user(request)
+    if user is None:
+        return {"user": None}
+    return {"user": user, "csrf_token": csrf_token(await get_session(request))}
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             security_headers_middleware,
             error_middleware,
             cookie_session_middleware(session_storage(settings)),
+            auth_middleware,
             session_middleware,
         ],
         client_max_size=16 * 1024 * 1024,
@@ -63,10 +76,12 @@ def create_app(settings: Settings) -> web.Application:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        context_processors=[signed_in_context],
     )
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(accounts_context)
     setup_routes(app)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
     return app
