@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 
 from .accounts.store import ROLES, UserState
+from .csrf import csrf_token
 from .errors import Forbidden, Handler
 from .keys import ACCOUNTS, SETTINGS
 
@@ -64,6 +65,7 @@ def sign_in(session: Session, user_id: int, session_version: int) -> None:
     session[FIELDS.user_id] = user_id
     session[FIELDS.session_version] = session_version
     session[FIELDS.last_seen] = int(now())
+    csrf_token(session)
 
 
 def now() -> float:

@@ -4,6 +4,7 @@ every server process sees the same count and a restart forgets nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from sqlalchemy import delete, func, select
 
@@ -38,7 +39,7 @@ async def throttled_for(accounts: Accounts, username: str, address: str) -> int 
         address_subject: settings.max_failures_per_address,
     }
     waits = [
-        int((oldest - since).total_seconds()) + 1
+        max(1, math.ceil((oldest - since).total_seconds()))
         for subject, count, oldest in rows
         if count >= limits[subject]
     ]
