@@ -364,3 +364,29 @@ async def test_app_tables_can_live_in_a_separate_database(
     async with accounts.sessionmaker() as session:
         users = (await session.scalars(select(accounts.models.user.username))).all()
     assert users == ["test-admin"]
+
+
+async def test_signed_in_page_views_run_no_users_query_while_the_state_is_cached(
+    make_client, engine: AsyncEngine
+) -> None:
+    from sqlalchemy import event
+
+    from webapp.keys import ENGINE
+
+    await make_notes(engine)
+    client = await make_client(role="viewer")
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    assert (await client.get("/t/notes")).status == 200  # fills the cache
+    event.listen(client.server.app[ENGINE].sync_engine, "before_cursor_execute", remember)
+    for _ in range(5):
+        assert (await client.get("/t/notes")).status == 200
+    assert not [s for s in statements if "webapp_users" in s]
+    client.server.app[ACCOUNTS].states.drop(
+        (await user_row(engine, "test-viewer"))["id"]
+    )  # as if the few seconds had passed
+    assert (await client.get("/t/notes")).status == 200
+    assert len([s for s in statements if "webapp_users" in s]) == 1

@@ -56,15 +56,16 @@ async def accounts_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def first_run(settings: Settings) -> str | None:
-    """Before serving: migrate, and when no user exists yet either refuse (non-loopback
-    host) or return a one-time sign-in token to print."""
+    """Before serving: migrate, and when no user can sign in with a password yet (none
+    exists, or only one made by a link and left without a password) either refuse a
+    non-loopback host or return a one-time sign-in token to print."""
     separate = accounts_database(settings)
     engine: AsyncEngine = create_engine(separate or settings.database)
     try:
         accounts = Accounts.on(engine, settings.auth)
         await _migrate(accounts, settings)
         try:
-            users = await accounts.count_users()
+            users = await accounts.count_users(with_password=True)
         except Exception as exc:
             raise AccountsStartupError(_reason(settings, exc)) from exc
         if users:

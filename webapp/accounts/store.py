@@ -87,9 +87,14 @@ class Accounts:
             conn = await session.connection()
             await conn.run_sync(migrate, self.models)
 
-    async def count_users(self) -> int:
+    async def count_users(self, with_password: bool = False) -> int:
+        """How many users exist (with `with_password`: how many could sign in with one)."""
+        User = self.models.user
+        statement = select(func.count()).select_from(User)
+        if with_password:
+            statement = statement.where(User.password_hash.is_not(None))
         async with self.sessionmaker() as session:
-            return await session.scalar(select(func.count()).select_from(self.models.user)) or 0
+            return await session.scalar(statement) or 0
 
     async def list_users(self) -> Sequence[Any]:
         User = self.models.user
