@@ -127,3 +127,24 @@ async def test_server_refuses_a_non_loopback_address_with_no_users(
     assert lines[0].startswith("webapp: error: no user exists yet")
     assert "python -m webapp user add NAME --role admin" in lines[0]
     assert await users(engine) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "config", "port"),
+    [
+        ([], None, None, None),
+        (["--config", "c.yaml", "--port", "9"], None, "c.yaml", 9),
+        (["serve", "--port", "9", "--config", "c.yaml"], "serve", "c.yaml", 9),
+        (["--config", "c.yaml", "user", "list"], "user", "c.yaml", None),
+        (["user", "list", "--config", "c.yaml"], "user", "c.yaml", None),
+    ],
+)
+def test_command_line_serves_by_default_and_takes_config_anywhere(
+    argv: list[str], command: str | None, config: str | None, port: int | None
+) -> None:
+    from webapp.__main__ import parse_args
+
+    args = parse_args(argv)
+    assert args.command == command
+    assert (str(args.config) if args.config else None) == config
+    assert args.port == port

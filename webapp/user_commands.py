@@ -9,7 +9,7 @@ import sys
 from typing import TextIO
 
 from .accounts.lifecycle import accounts_database
-from .accounts.store import ROLES, AccountError, Accounts
+from .accounts.store import ROLES, AccountError, Accounts, check_role
 from .dialects import create_engine
 from .settings import Settings
 
@@ -45,9 +45,7 @@ async def run_user_command(settings: Settings, args: argparse.Namespace, out: Te
         accounts = Accounts.on(engine, settings.auth)
         await accounts.migrate()
         if args.action == "add":
-            from .accounts.store import check_role
-
-            check_role(args.role)
+            check_role(args.role)  # before asking for a password
             await accounts.add_user(args.name, args.role, read_password())
             print(f"webapp: added {args.name} ({args.role})", file=out)
         elif args.action == "list":

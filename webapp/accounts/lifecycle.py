@@ -48,6 +48,7 @@ async def accounts_context(app: web.Application) -> AsyncIterator[None]:
     try:
         accounts = Accounts.on(engine, settings.auth)
         await _migrate(accounts, settings)
+        await accounts.passwords.prepare()
         app[ACCOUNTS] = accounts
         yield
     finally:

@@ -26,6 +26,12 @@ class Passwords:
         )
         self._dummy: str | None = None
 
+    async def prepare(self) -> None:
+        """Make the dummy hash now, so that even the first unknown user costs no more than a
+        known one."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 
@@ -33,8 +39,8 @@ class Passwords:
         """Whether `password` matches `stored`; with no stored hash, verify against a dummy
         so that the answer takes as long as for a real user."""
         if stored is None:
-            if self._dummy is None:
-                self._dummy = await self.hash(secrets.token_urlsafe(16))
+            await self.prepare()
+            assert self._dummy is not None
             stored = self._dummy
         try:
             return await asyncio.to_thread(self._hasher.verify, stored, password)
