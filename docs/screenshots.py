@@ -1,11 +1,13 @@
 """Take the README's screenshots of a running webapp in headless Chromium.
 
 Usage: python docs/screenshots.py [BASE_URL]   (default http://127.0.0.1:8080)
+Signs in as WEBAPP_SCREENSHOT_USER with WEBAPP_SCREENSHOT_PASSWORD (environment) first.
 Needs the `playwright` package and Debian's chromium at /usr/bin/chromium."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +37,10 @@ async def main(base: str) -> None:
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(base + "/login")
+        await page.fill("input[name=username]", os.environ["WEBAPP_SCREENSHOT_USER"])
+        await page.fill("input[name=password]", os.environ["WEBAPP_SCREENSHOT_PASSWORD"])
+        await page.click("form.stacked button[type=submit]")
         for name, path in PAGES.items():
             response = await page.goto(base + path)
             assert response is not None and response.ok, (path, response and response.status)

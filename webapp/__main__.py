@@ -1,20 +1,37 @@
-"""`python -m webapp`: serve the configured database in the browser."""
+"""`python -m webapp`: serve the configured database in the browser (`serve`, the default),
+or manage its users (`user ...`)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from aiohttp import web
 
+from .accounts.lifecycle import NoUsersError, first_run
+from .accounts.store import AccountError
 from .app import PROJECT_ROOT, create_app
 from .db import StartupError
 from .settings import Settings, SettingsError, load_settings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
+
+
+class CommandLineError(Exception):
+    """A mistake on the command line, reported in one line with exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `webapp: error:` line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"webapp: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,45 +42,95 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = resolve_settings(args)
     except SettingsError as exc:
-        print(f"webapp: error: {exc}", file=sys.stderr)
-        return 2
-    app = create_app(settings)
+        return fail(exc, 2)
+    if args.command == "user":
+        from .user_commands import run_user_command
+
+        try:
+            asyncio.run(run_user_command(settings, args, sys.stdout))
+        except AccountError as exc:
+            return fail(exc, 2)
+        except StartupError as exc:
+            return fail(exc, 1)
+        except Exception as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+            return fail(f"cannot use the users' tables: {reason}", 1)
+        return 0
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
     try:
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            access_log=None,
-            print=lambda _: print(
-                f"webapp: serving {describe(settings)} on http://{settings.host}:{settings.port}/ "
-                "(Ctrl+C to stop)",
-                flush=True,
-            ),
-        )
+        token = asyncio.run(first_run(settings))
+    except NoUsersError as exc:
+        return fail(exc, 2)
     except StartupError as exc:
-        print(f"webapp: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
+        return fail(exc, 1)
+    address = f"http://{settings.host}:{settings.port}"
+    app = create_app(settings)
+
+    def announce(_: str) -> None:
         print(
-            f"webapp: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-            file=sys.stderr,
+            f"webapp: serving {describe(settings)} on {address}/ (Ctrl+C to stop)",
+            flush=True,
         )
-        return 1
+        if token is not None:
+            minutes = settings.auth.sign_in_link_ttl // 60
+            print(
+                "webapp: no user exists yet. Open this one-time link to sign in as the first "
+                f"admin (valid once, for {minutes} minutes):\n"
+                f"    {address}/login/token/{token}",
+                flush=True,
+            )
+
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=announce)
+    except StartupError as exc:
+        return fail(exc, 1)
+    except OSError as exc:
+        return fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
     return 0
 
 
+def fail(message: object, code: int) -> int:
+    print(f"webapp: error: {message}", file=sys.stderr)
+    return code
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from .user_commands import add_user_commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"settings file (default: {DEFAULT_CONFIG})",
+    )
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--host", default=argparse.SUPPRESS, help="address to listen on (default from the config)"
+    )
+    server.add_argument(
+        "--port",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="port to listen on (default from the config)",
+    )
+    parser = OneLineParser(
         prog="python -m webapp",
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
-        "database.",
+        "database. Without a command: serve.",
+        parents=[common, server],
     )
-    parser.add_argument(
-        "--config", type=Path, default=None, help=f"settings file (default: {DEFAULT_CONFIG})"
-    )
-    parser.add_argument("--host", help="address to listen on (default from the config)")
-    parser.add_argument("--port", type=int, help="port to listen on (default from the config)")
-    return parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="serve the database (the default)", parents=[common, server])
+    add_user_commands(commands, common)
+    args = parser.parse_args(argv)
+    for name in ("config", "host", "port"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    return args
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:

@@ -8,15 +8,18 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 from aiohttp_session import session_middleware as cookie_session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
-from .csrf import csrf_middleware
+from .accounts.lifecycle import accounts_context
+from .csrf import csrf_middleware, csrf_token
 from .db import database_context, session_middleware
 from .errors import error_middleware
 from .flash import flash_processor
 from .keys import SESSION_COOKIE, SETTINGS
+from .permissions import auth_middleware, current_user
 from .secret import fernet_key
 from .security import security_headers_middleware
 from .settings import Settings
@@ -48,12 +51,21 @@ def session_storage(settings: Settings) -> EncryptedCookieStorage:
     )
 
 
+async def signed_in_context(request: web.Request) -> dict[str, object]:
+    """What every page's header needs: the signed-in user and the token its forms carry."""
+    user = current_user(request)
+    if user is None:
+        return {"user": None}
+    return {"user": user, "csrf_token": csrf_token(await get_session(request))}
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             security_headers_middleware,
             error_middleware,
             cookie_session_middleware(session_storage(settings)),
+            auth_middleware,
             csrf_middleware,
             session_middleware,
         ],
@@ -67,12 +79,13 @@ def create_app(settings: Settings) -> web.Application:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        context_processors=[flash_processor],
+        context_processors=[flash_processor, signed_in_context],
     )
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)
     env.globals["new_record_url"] = new_record_url
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(accounts_context)
     setup_routes(app)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
     return app

@@ -117,23 +117,33 @@ class Catalog:
         return info
 
 
-async def reflect_catalog(engine: AsyncEngine) -> Catalog:
-    """Reflect every table and view in the connection's default schema."""
+async def reflect_catalog(engine: AsyncEngine, hidden_prefix: str | None = None) -> Catalog:
+    """Reflect every table and view in the connection's default schema, except those whose
+    name starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
     async with engine.connect() as conn:
-        return await conn.run_sync(_reflect)
+        return await conn.run_sync(_reflect, hidden_prefix)
 
 
-def _reflect(conn: Connection) -> Catalog:
+def _is_hidden(name: str, hidden_prefix: str | None) -> bool:
+    # Case-insensitive: MySQL may fold table names to lower case.
+    return hidden_prefix is not None and name.lower().startswith(hidden_prefix.lower())
+
+
+def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     inspector = inspect(conn)
-    table_names = list(inspector.get_table_names())
-    view_names = set(inspector.get_view_names())
+    table_names = [
+        name for name in inspector.get_table_names() if not _is_hidden(name, hidden_prefix)
+    ]
+    view_names = {
+        name for name in inspector.get_view_names() if not _is_hidden(name, hidden_prefix)
+    }
     metadata = MetaData()
     unreadable: dict[str, str] = {}
     with warnings.catch_warnings():
         # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
         warnings.simplefilter("ignore", SAWarning)
         try:
-            metadata.reflect(bind=conn, views=True)
+            metadata.reflect(bind=conn, views=True, only=[*table_names, *sorted(view_names)])
         except SQLAlchemyError:
             # One odd table must not hide the others: reflect one by one, note the failures.
             metadata = MetaData()
@@ -149,7 +159,7 @@ def _reflect(conn: Connection) -> Catalog:
     tables = {
         table.name: TableInfo(name=table.name, table=table, is_view=table.name in view_names)
         for table in metadata.tables.values()
-        if table.schema is None
+        if table.schema is None and not _is_hidden(table.name, hidden_prefix)
     }
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -19,14 +21,18 @@ SESSION_KEY = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-async def csrf_token(request: web.Request) -> str:
+def csrf_token(session: MutableMapping[str, Any]) -> str:
     """The session's token for hidden form fields, created on first use."""
-    session = await get_session(request)
     token = session.get(SESSION_KEY)
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
         session[SESSION_KEY] = token
     return token
+
+
+async def request_csrf_token(request: web.Request) -> str:
+    """`csrf_token` of the request's session."""
+    return csrf_token(await get_session(request))
 
 
 @web.middleware

@@ -22,13 +22,15 @@ class StartupError(Exception):
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: own the engine for the app's whole life."""
-    database = app[SETTINGS].database
+    settings = app[SETTINGS]
+    database = settings.database
+    hidden = settings.hidden_table_prefix
     engine = create_engine(database)
     try:
         try:
             if database.demo:
-                await _install_demo_if_empty(engine)
-            catalog = await reflect_catalog(engine)
+                await _install_demo_if_empty(engine, hidden)
+            catalog = await reflect_catalog(engine, hidden)
         except Exception as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
             raise StartupError(
@@ -43,9 +45,10 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-async def _install_demo_if_empty(engine) -> None:  # type: ignore[no-untyped-def]
-    """Fill the demo schema only into a database that has no tables at all."""
-    catalog = await reflect_catalog(engine)
+async def _install_demo_if_empty(engine, hidden: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Fill the demo schema only into a database that has no tables at all (the app's own
+    tables aside)."""
+    catalog = await reflect_catalog(engine, hidden)
     if len(catalog) == 0:
         await install_demo(engine)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .accounts.store import Accounts
 from .catalog import Catalog
 from .counts import RowCountCache
 from .settings import Settings
@@ -14,6 +15,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 CATALOG = web.AppKey("catalog", Catalog)
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
+ACCOUNTS = web.AppKey("accounts", Accounts)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
 

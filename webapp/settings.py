@@ -4,6 +4,7 @@ flags. Every mistake is reported as one `SettingsError` line naming the key at f
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,7 @@ SUPPORTED_DRIVERS = {
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 500
+TABLE_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
 
 
 class SettingsError(Exception):
@@ -46,6 +48,29 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class PasswordHashSettings:
+    """Argon2id cost parameters; a stored hash made with others is redone at next sign-in."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sign-in, sessions and where the app keeps its own tables."""
+
+    idle_timeout: int = 3600
+    table_prefix: str = "webapp_"
+    database_url: URL | None = None
+    login_window: int = 900
+    max_failures_per_user: int = 5
+    max_failures_per_address: int = 20
+    sign_in_link_ttl: int = 900
+    password_hash: PasswordHashSettings = field(default_factory=PasswordHashSettings)
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     host: str = "127.0.0.1"
@@ -54,6 +79,13 @@ class Settings:
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+
+    @property
+    def hidden_table_prefix(self) -> str | None:
+        """The prefix of tables the data browser must not show: the app's own, when they live
+        in the connected database."""
+        return self.auth.table_prefix if self.auth.database_url is None else None
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -98,7 +130,7 @@ def settings_for_url(url: str, **changes: Any) -> Settings:
 
 
 def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
-    _reject_unknown(raw, {"database", "server", "pages", "tables"}, "")
+    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth"}, "")
     database_raw = _section(raw, "database")
     server_raw = _section(raw, "server")
     pages_raw = _section(raw, "pages")
@@ -141,6 +173,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     tables = raw.get("tables") or {}
     if not isinstance(tables, dict):
         raise SettingsError("tables must be a mapping of table name to options")
+    auth = _auth_settings(_section(raw, "auth"), environ, base_dir)
     try:
         secret_key = load_secret_key(environ, base_dir)
     except SecretKeyError as exc:
@@ -153,6 +186,67 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         max_page_size=max_page_size,
         tables=tables,
         secret_key=secret_key,
+        auth=auth,
+    )
+
+
+def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> AuthSettings:
+    _reject_unknown(
+        raw,
+        {
+            "idle_timeout",
+            "table_prefix",
+            "database_url",
+            "login_window",
+            "max_failures_per_user",
+            "max_failures_per_address",
+            "sign_in_link_ttl",
+            "password_hash",
+        },
+        "auth.",
+    )
+    hash_raw = raw.get("password_hash") or {}
+    if not isinstance(hash_raw, dict):
+        raise SettingsError("auth.password_hash must be a mapping")
+    _reject_unknown(hash_raw, {"time_cost", "memory_kib", "parallelism"}, "auth.password_hash.")
+    parallelism = _int(hash_raw.get("parallelism", 4), "auth.password_hash.parallelism", 1, 64)
+    password_hash = PasswordHashSettings(
+        time_cost=_int(hash_raw.get("time_cost", 3), "auth.password_hash.time_cost", 1, 100),
+        memory_kib=_int(
+            hash_raw.get("memory_kib", 65536),
+            "auth.password_hash.memory_kib",
+            8 * parallelism,
+            4 * 1024 * 1024,
+        ),
+        parallelism=parallelism,
+    )
+    prefix = str(raw.get("table_prefix", "webapp_"))
+    if not TABLE_PREFIX_PATTERN.match(prefix):
+        raise SettingsError(
+            "auth.table_prefix must start with a letter and hold only letters, digits and _ "
+            f"(at most 30), not {prefix!r}"
+        )
+    url_text = environ.get("WEBAPP_AUTH_DATABASE_URL") or raw.get("database_url")
+    url_key = (
+        "WEBAPP_AUTH_DATABASE_URL"
+        if environ.get("WEBAPP_AUTH_DATABASE_URL")
+        else ("auth.database_url")
+    )
+    return AuthSettings(
+        idle_timeout=_int(raw.get("idle_timeout", 3600), "auth.idle_timeout", 60, 30 * 86400),
+        table_prefix=prefix,
+        database_url=_parse_url(str(url_text), url_key, base_dir) if url_text else None,
+        login_window=_int(raw.get("login_window", 900), "auth.login_window", 1, 86400),
+        max_failures_per_user=_int(
+            raw.get("max_failures_per_user", 5), "auth.max_failures_per_user", 1, 10_000
+        ),
+        max_failures_per_address=_int(
+            raw.get("max_failures_per_address", 20), "auth.max_failures_per_address", 1, 100_000
+        ),
+        sign_in_link_ttl=_int(
+            raw.get("sign_in_link_ttl", 900), "auth.sign_in_link_ttl", 10, 7 * 86400
+        ),
+        password_hash=password_hash,
     )
 
 

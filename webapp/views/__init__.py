@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import edit, index, record, table
+from . import admin, edit, index, login, record, table
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,3 +19,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}/r/{key}/delete", edit.delete_form, name="delete")
     app.router.add_post("/t/{table}/r/{key}/delete", edit.delete_record)
     app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")
+    app.router.add_get("/login", login.login_page, name="login")
+    app.router.add_post("/login", login.login)
+    app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")
+    app.router.add_post("/logout", login.logout, name="logout")
+    app.router.add_get("/account/password", login.password_page, name="password")
+    app.router.add_post("/account/password", login.change_password)
+    app.router.add_get(admin.USERS_PAGE, admin.users_page, name="users")
+    app.router.add_post(admin.USERS_PAGE, admin.add_user)
+    app.router.add_post(
+        admin.USERS_PAGE + "/{username}/{action:role|disable|enable|password}",
+        admin.change_user,
+        name="change_user",
+    )

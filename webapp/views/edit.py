@@ -17,7 +17,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..catalog import Catalog, TableInfo
-from ..csrf import csrf_token
+from ..csrf import request_csrf_token
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
@@ -33,6 +33,7 @@ from ..inputs import (
     parse_input,
 )
 from ..keys import CATALOG, DB_SESSION
+from ..permissions import require_write
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 from ..writes import (
@@ -40,7 +41,6 @@ from ..writes import (
     delete_row,
     insert_row,
     read_row,
-    require_editable,
     row_version,
     update_row,
     write_transaction,
@@ -87,7 +87,7 @@ async def create_record(request: web.Request) -> web.Response:
 
 async def edit_form(request: web.Request) -> web.Response:
     info, key_parts, row = await load_record(request)
-    require_editable(info)
+    require_write(request, info)
     fields = await form_fields(request, info, mode="edit", row=row)
     return await _render_form(request, info, "edit", fields, row=row, status=200, key=key_parts)
 
@@ -131,7 +131,7 @@ async def save_record(request: web.Request) -> web.Response:
 
 async def delete_form(request: web.Request) -> web.Response:
     info, key_parts, row = await load_record(request)
-    require_editable(info)
+    require_write(request, info)
     return await _render_delete(request, info, key_parts, row, row_version(row), None, 200)
 
 
@@ -360,7 +360,7 @@ async def _render_form(
         "info": info,
         "mode": mode,
         "fields": fields,
-        "csrf_token": await csrf_token(request),
+        "csrf_token": await request_csrf_token(request),
         "row_version": version or (row_version(row) if row is not None else ""),
         "table_href": table_url(info.name),
         "record_href": record_href,
@@ -442,7 +442,7 @@ async def _render_delete(
             "table_href": table_url(info.name),
             "record_href": record_href,
             "action": record_href + "/delete",
-            "csrf_token": await csrf_token(request),
+            "csrf_token": await request_csrf_token(request),
             "row_version": version,
             "error": error,
             "fields": [
@@ -528,7 +528,7 @@ async def _referenced_message(
 
 def _editable_table(request: web.Request) -> TableInfo:
     info = request.app[CATALOG].by_slug(request.match_info["table"])
-    require_editable(info)
+    require_write(request, info)
     return info
 
 

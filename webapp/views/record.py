@@ -17,6 +17,7 @@ from ..decoding import fetch_rows
 from ..errors import NotFound
 from ..fields import key_text, record_expression, show_column_value, show_value
 from ..keys import CATALOG
+from ..permissions import write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
@@ -59,6 +60,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     return {
         "info": info,
         "table_href": table_url(info.name),
+        "read_only_reason": write_refusal(request, info),
         "edit_href": record_href + "/edit",
         "delete_href": record_href + "/delete",
         "title_key": title_key,

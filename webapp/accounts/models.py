@@ -1,0 +1,105 @@
+"""The app's own tables as SQLAlchemy ORM models, and the ordered steps that create and
+migrate them. Table names carry a configurable prefix, so the models are built per prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+USERNAME_MAX = 150
+
+
+def utc_now() -> dt.datetime:
+    """Naive UTC, the form every backend stores alike."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class AccountModels:
+    """The model classes for one table prefix."""
+
+    base: type[DeclarativeBase]
+    schema_version: type
+    user: type
+    login_failure: type
+    sign_in_token: type
+
+
+@cache
+def account_models(prefix: str) -> AccountModels:
+    """Model classes whose tables are named `{prefix}users` and so on (built once per prefix)."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class SchemaVersion(Base):
+        """One row per migration step applied, so each process knows what is left to do."""
+
+        __tablename__ = f"{prefix}schema_version"
+        version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+        applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    class User(Base):
+        """A person who may sign in. `session_version` changes at logout, disable and password
+        change, which ends every cookie that carries the old one."""
+
+        __tablename__ = f"{prefix}users"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+        password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+        role: Mapped[str] = mapped_column(String(16))
+        disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+        session_version: Mapped[int] = mapped_column(Integer, default=1)
+        created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+        updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
+
+    class LoginFailure(Base):
+        """A failed sign-in, counted per subject (`user:NAME` or `address:IP`) in a window."""
+
+        __tablename__ = f"{prefix}login_failures"
+        __table_args__ = (Index(f"ix_{prefix}login_failures_subject", "subject", "failed_at"),)
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        subject: Mapped[str] = mapped_column(String(200))
+        failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    class SignInToken(Base):
+        """A one-time sign-in link, stored as the SHA-256 of its secret."""
+
+        __tablename__ = f"{prefix}sign_in_tokens"
+        token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+        expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken)
+
+
+def _create_first_tables(conn: Connection, models: AccountModels) -> None:
+    tables = [
+        models.user.__table__,
+        models.login_failure.__table__,
+        models.sign_in_token.__table__,
+    ]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
+# The ordered migration steps: step N brings the schema from version N-1 to N. Append new
+# steps; never change one that has shipped.
+MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [_create_first_tables]
+
+
+def migrate(conn: Connection, models: AccountModels) -> int:
+    """Apply the steps not yet recorded in `{prefix}schema_version`; return the version."""
+    version_table = models.schema_version.__table__
+    version_table.create(conn, checkfirst=True)
+    done = set(conn.execute(select(version_table.c.version)).scalars())
+    for number, step in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        step(conn, models)
+        conn.execute(version_table.insert().values(version=number, applied_at=utc_now()))
+    return len(MIGRATIONS)

@@ -1,0 +1,64 @@
+"""Argon2id password hashing. Hashing is slow on purpose, so it runs in a worker thread and
+never blocks the event loop; a dummy hash makes unknown users cost the same as known ones."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from ..settings import PasswordHashSettings
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class Passwords:
+    """Hash and verify with the configured Argon2id parameters."""
+
+    def __init__(self, params: PasswordHashSettings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=params.time_cost,
+            memory_cost=params.memory_kib,
+            parallelism=params.parallelism,
+            type=Type.ID,
+        )
+        self._dummy: str | None = None
+
+    async def prepare(self) -> None:
+        """Make the dummy hash now, so that even the first unknown user costs no more than a
+        known one."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Whether `password` matches `stored`; with no stored hash, verify against a dummy
+        so that the answer takes as long as for a real user."""
+        if stored is None:
+            await self.prepare()
+            assert self._dummy is not None
+            stored = self._dummy
+        try:
+            return await asyncio.to_thread(self._hasher.verify, stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether `stored` was made with other parameters than today's."""
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password cannot be used, or None."""
+    if not password:
+        return "The password is empty."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
+    return None

@@ -1,0 +1,77 @@
+"""The users page: admins add users, change roles, disable and enable them and set their
+passwords, the same changes the `python -m webapp user` commands make."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ..accounts.store import ROLES, AccountError
+from ..keys import ACCOUNTS
+from ..permissions import require_role
+
+USERS_PAGE = "/admin/users"
+
+
+async def users_page(request: web.Request) -> web.Response:
+    require_role(request, "admin")
+    return await render_users(request)
+
+
+async def add_user(request: web.Request) -> web.Response:
+    require_role(request, "admin")
+    form = await request.post()
+    username = str(form.get("username", ""))
+    role = str(form.get("role", ""))
+    try:
+        await request.app[ACCOUNTS].add_user(username, role, str(form.get("password", "")))
+    except AccountError as exc:
+        return await render_users(request, error=str(exc), entered={"username": username})
+    raise web.HTTPSeeOther(USERS_PAGE)
+
+
+async def change_user(request: web.Request) -> web.Response:
+    """One change to one user, named by the form's `action`: role, disable, enable, password."""
+    require_role(request, "admin")
+    form = await request.post()
+    accounts = request.app[ACCOUNTS]
+    username = request.match_info["username"]
+    action = request.match_info["action"]
+    try:
+        if action == "role":
+            await accounts.set_role(username, str(form.get("role", "")))
+        elif action in ("disable", "enable"):
+            await accounts.set_disabled(username, action == "disable")
+        elif action == "password":
+            await accounts.set_password(username, str(form.get("password", "")))
+        else:
+            raise web.HTTPNotFound()
+    except AccountError as exc:
+        return await render_users(request, error=f"{username}: {exc}")
+    raise web.HTTPSeeOther(USERS_PAGE)
+
+
+async def render_users(
+    request: web.Request, *, error: str | None = None, entered: dict[str, str] | None = None
+) -> web.Response:
+    users = await request.app[ACCOUNTS].list_users()
+    context: dict[str, Any] = {
+        "users": [
+            {
+                "username": user.username,
+                "role": user.role,
+                "disabled": user.disabled,
+                "has_password": user.password_hash is not None,
+                "created_at": user.created_at,
+            }
+            for user in users
+        ],
+        "roles": ROLES,
+        "error": error,
+        "entered": entered or {},
+    }
+    response = aiohttp_jinja2.render_template("admin_users.html", request, context)
+    response.set_status(400 if error else 200)
+    return response

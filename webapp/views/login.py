@@ -1,0 +1,146 @@
+"""Signing in and out: the login form, the one-time first-run link, logout, and choosing a
+new password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from ..accounts.passwords import password_problem
+from ..accounts.store import AccountError
+from ..accounts.throttle import clear_failures, record_failure, throttled_for
+from ..accounts.tokens import redeem_sign_in_token
+from ..csrf import csrf_token
+from ..errors import Forbidden
+from ..keys import ACCOUNTS
+from ..permissions import FIELDS, PASSWORD_PAGE, require_role, safe_next, sign_in
+
+WRONG_CREDENTIALS = "Wrong user name or password."
+
+
+async def login_page(request: web.Request) -> web.Response:
+    expired = request.query.get("expired") == "1"
+    return await render_login(
+        request,
+        next_path=safe_next(request.query.get("next")),
+        notice="You were signed out after a while without activity." if expired else None,
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    """Check the credentials; on success start a new session (a new cookie) for the user."""
+    form = await request.post()
+    accounts = request.app[ACCOUNTS]
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    next_path = safe_next(str(form.get("next", "")))
+    address = request.remote or "unknown"
+    wait = await throttled_for(accounts, username, address)
+    if wait is not None:
+        minutes = max(1, (wait + 59) // 60)
+        response = await render_login(
+            request,
+            next_path=next_path,
+            username=username,
+            error=f"Too many failed sign-in attempts. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+            status=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = await accounts.authenticate(username, password)
+    if user is None:
+        await record_failure(accounts, username, address)
+        return await render_login(
+            request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
+        )
+    await clear_failures(accounts, username)
+    session = await new_session(request)
+    sign_in(session, user.id, user.session_version)
+    raise web.HTTPSeeOther(next_path)
+
+
+async def logout(request: web.Request) -> web.Response:
+    """End the session: the cookie is dropped, and the user's session version moves on, so
+    a copy of the old cookie is no longer signed in either."""
+    form = await request.post()
+    user = require_role(request, "viewer")
+    await request.app[ACCOUNTS].end_sessions(user.id)
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPSeeOther("/login")
+
+
+async def sign_in_link(request: web.Request) -> web.Response:
+    """The first-run link: valid once and for a while; signs in as a new admin, who is then
+    asked to choose a password."""
+    accounts = request.app[ACCOUNTS]
+    if not await redeem_sign_in_token(accounts, request.match_info["token"]):
+        raise Forbidden("This sign-in link is unknown, already used or expired.")
+    user = await accounts.add_user(await accounts.free_admin_name(), "admin", None)
+    session = await new_session(request)
+    sign_in(session, user.id, user.session_version)
+    raise web.HTTPSeeOther(PASSWORD_PAGE)
+
+
+async def password_page(request: web.Request) -> web.Response:
+    return await render_password(request)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """Set the signed-in user's password (asking for the current one, if there is one)."""
+    form = await request.post()
+    user = require_role(request, "viewer")
+    accounts = request.app[ACCOUNTS]
+    new = str(form.get("password", ""))
+    if (
+        user.has_password
+        and await accounts.authenticate(user.username, str(form.get("current", ""))) is None
+    ):
+        return await render_password(request, "The current password is wrong.")
+    problem = password_problem(new)
+    if problem is None and new != form.get("repeat"):
+        problem = "The two new passwords differ."
+    if problem is not None:
+        return await render_password(request, problem)
+    try:
+        version = await accounts.set_password(user.username, new)
+    except AccountError as exc:
+        return await render_password(request, str(exc))
+    session = await get_session(request)
+    session[FIELDS.session_version] = version
+    raise web.HTTPSeeOther("/")
+
+
+async def render_login(
+    request: web.Request,
+    *,
+    next_path: str,
+    username: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    session = await get_session(request)
+    context: dict[str, Any] = {
+        "form_csrf": csrf_token(session),
+        "next_path": next_path,
+        "username": username,
+        "error": error,
+        "notice": notice,
+    }
+    response = aiohttp_jinja2.render_template("login.html", request, context)
+    response.set_status(status)
+    return response
+
+
+async def render_password(request: web.Request, error: str | None = None) -> web.Response:
+    user = require_role(request, "viewer")
+    response = aiohttp_jinja2.render_template(
+        "password.html", request, {"needs_current": user.has_password, "error": error}
+    )
+    response.set_status(400 if error else 200)
+    return response
