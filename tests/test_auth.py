@@ -119,7 +119,7 @@ async def test_login_without_the_form_token_is_403_and_signs_nobody_in(make_clie
         allow_redirects=False,
     )
     assert response.status == 403
-    assert "did not come from this site" in await response.text()
+    assert "security token is wrong" in await response.text()
     assert (await client.get("/", allow_redirects=False)).status == 302
 
 

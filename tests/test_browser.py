@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import TEST_PASSWORD, add_test_user
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,7 +52,8 @@ async def test_edit_a_record_in_the_browser_and_see_the_new_value(
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
         await conn.execute(insert(notes), [{"id": 1, "title": "Before", "body": None}])
-    client = await make_client()
+    client = await make_client(role=None)
+    await add_test_user(client.server.app, "editor", "eddie")
     base = str(client.make_url("/")).rstrip("/")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -59,6 +62,11 @@ async def test_edit_a_record_in_the_browser_and_see_the_new_value(
         try:
             page = await browser.new_page()
             await page.goto(f"{base}/t/notes/r/1")
+            await page.wait_for_url(re.compile(r"/login\?next="))  # anonymous: sign in first
+            await page.get_by_label("User name").fill("eddie")
+            await page.get_by_label("Password").fill(TEST_PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(re.compile(r"/t/notes/r/1$"))
             await page.get_by_role("link", name="Edit").click()
             await page.wait_for_url(re.compile(r"/t/notes/r/1/edit$"))
             await page.get_by_label(re.compile(r"^title")).fill("After 😀")

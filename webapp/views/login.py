@@ -66,7 +66,6 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """End the session: the cookie is dropped, and the user's session version moves on, so
     a copy of the old cookie is no longer signed in either."""
-    form = await request.post()
     user = require_role(request, "viewer")
     await request.app[ACCOUNTS].end_sessions(user.id)
     session = await get_session(request)
