@@ -4,6 +4,7 @@ small, otherwise the engine's own estimate, clearly marked as one."""
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,6 +67,27 @@ class RowCountCache:
         self._stored_at = time.monotonic()
 
 
+class CountCache:
+    """Table-page counts by (table, filters), kept briefly: a big table's page never waits on
+    a count, and paging through a filtered set counts it once. Bounded in size."""
+
+    def __init__(self, ttl: float = INDEX_CACHE_SECONDS, max_entries: int = 1000) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, RowCount]] = {}
+
+    def get(self, key: Hashable) -> RowCount | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: Hashable, count: RowCount) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # crude, but bounded; entries are cheap to recompute
+        self._entries[key] = (time.monotonic(), count)
+
+
 async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[str, RowCount]:
     """A count for every table and view, within a total time budget: tables past the budget
     are reported as unknown rather than making the index page slow."""
@@ -89,6 +111,23 @@ async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
     if estimate is not None and estimate > 2 * EXACT_COUNT_LIMIT:
         return RowCount(estimate, "estimate")
     return await bounded_count(conn, info, estimate=estimate)
+
+
+async def filtered_count(conn: AsyncConnection, info: TableInfo, statement: Select) -> RowCount:
+    """The number of rows `statement` selects, exact up to EXACT_COUNT_LIMIT; past that limit,
+    or past COUNT_TIME_LIMIT_SECONDS, a lower bound ("more than N") or unknown."""
+    limited = statement.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    query = select(func.count()).select_from(limited)
+    try:
+        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
+            value = int(await conn.scalar(query) or 0)
+    except DBAPIError as exc:
+        if not is_timeout(exc):
+            raise
+        return UNKNOWN
+    if value > EXACT_COUNT_LIMIT:
+        return RowCount(EXACT_COUNT_LIMIT, "at_least")
+    return RowCount(value, "exact")
 
 
 async def bounded_count(

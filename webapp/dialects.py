@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Text, cast, event, func, text
+from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -192,3 +193,34 @@ def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any
     if backend_of(dialect) == "mysql":
         return column
     return cast(column, Text)
+
+
+LIKE_ESCAPE = "!"
+
+
+def escape_like(text: str) -> str:
+    """User text made literal inside a LIKE pattern: its % and _ match only themselves."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+def text_like(column: ColumnElement[Any], pattern: str, dialect: Dialect) -> ColumnElement[bool]:
+    """`column LIKE pattern` (pattern already escaped), ignoring case as people expect:
+    PostgreSQL needs ILIKE; MySQL's usual collations and SQLite's LIKE already ignore case."""
+    if backend_of(dialect) == "postgresql":
+        return column.ilike(pattern, escape=LIKE_ESCAPE)
+    return column.like(pattern, escape=LIKE_ESCAPE)
+
+
+def fulltext_match(
+    columns: list[ColumnElement[Any]], words: list[str], dialect: Dialect
+) -> ColumnElement[bool] | None:
+    """A FULLTEXT search for rows holding every word (as a word prefix), or None where the
+    backend has no such index. Only words reach the boolean-mode query, never operators."""
+    if backend_of(dialect) != "mysql" or not words:
+        return None
+    against = " ".join(f"+{word}*" for word in words)
+    return mysql_match(*columns, against=against).in_boolean_mode()

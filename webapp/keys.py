@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .catalog import Catalog
-from .counts import RowCountCache
+from .counts import CountCache, RowCountCache
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -14,5 +14,6 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 CATALOG = web.AppKey("catalog", Catalog)
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
+PAGE_COUNTS = web.AppKey("page_counts", CountCache)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)

@@ -64,10 +64,14 @@ def decode_key(segment: str) -> list[str]:
     return [tilde_decode(part) for part in segment.split(",")]
 
 
-def table_url(table_name: str, **query: str | int) -> str:
+def table_url(
+    table_name: str, params: Sequence[tuple[str, str | int]] = (), **query: str | int
+) -> str:
+    """A table page's URL; `params` may repeat a name (two filters on one column)."""
     url = f"/t/{tilde_encode(table_name)}"
-    if query:
-        url += "?" + urlencode(query)
+    pairs = [*query.items(), *params]
+    if pairs:
+        url += "?" + urlencode(pairs)
     return url
 
 

@@ -130,10 +130,15 @@ async def referencing_rows(
     samples = []
     if child.primary_key and count.value:
         samples = await _sample(conn, child, condition)
+    filters = [
+        (f"{column}__exact", key_text(row[target]))
+        for column, target in zip(relation.columns, relation.target_columns, strict=True)
+    ]
     return {
         "table": child.name,
         "columns": relation.columns,
         "table_href": table_url(child.name),
+        "filtered_href": table_url(child.name, filters),
         "count": count,
         "samples": samples,
         "more": count.kind != "exact" or count.value > len(samples),
