@@ -17,6 +17,7 @@ from ..decoding import fetch_rows
 from ..errors import NotFound
 from ..fields import key_text, record_expression, show_column_value, show_value
 from ..keys import CATALOG
+from ..labels import load_labels
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
@@ -39,6 +40,8 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             cell = cell.linked(
                 record_url(relation.target, [key_text(row[name]) for name in relation.columns])
             )
+            labels = await load_labels(conn, catalog, relation, [row[column.name]])
+            cell = cell.labelled(labels.get(row[column.name]))
         fields.append(
             {
                 "download_href": (
