@@ -15,7 +15,7 @@ from webapp import counts
 from webapp.keys import ENGINE
 from webapp.settings import table_options
 
-from .find_fixtures import ITEMS, ids_where, install, items, link, page_ids
+from .find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
 
 
 @pytest.fixture
@@ -318,3 +318,15 @@ async def test_record_page_links_referencing_rows_to_the_filtered_table(client) 
     assert await ids_for(client, "owner_id__exact=2") == expected
     lonely = await (await client.get("/t/owners/r/6")).text()
     assert "list them" not in lonely
+
+
+async def test_hostile_values_and_labels_are_escaped(client, engine: AsyncEngine) -> None:
+    hostile = "<script>alert(1)</script>\"'&"
+    async with engine.begin() as conn:
+        await conn.execute(owners.update().where(owners.c.id == 2).values(name=hostile))
+        await conn.execute(items.update().where(items.c.id == 1).values(name=hostile))
+    body = await (await client.get("/t/items?size=10")).text()
+    assert "<script>alert(1)" not in body
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;"
+    assert f'<span class="v-text">{escaped}</span>' in body
+    assert f'class="fk-label">{escaped}</a>' in body

@@ -181,3 +181,17 @@ async def test_cursor_for_another_sort_is_400(client) -> None:
     response = await client.get("/t/items", params={"cursor": cursor, "page": "2"})
     assert response.status == 400
     assert "either page or cursor" in await response.text()
+
+
+async def test_offset_pages_stop_where_offset_gets_expensive(client, monkeypatch) -> None:
+    monkeypatch.setattr("webapp.table_state.MAX_OFFSET_ROWS", 20)
+    body = await (await client.get("/t/items?sort=qty&size=10&page=3")).text()
+    assert len(page_ids(body)) == 10
+    assert link(body, "next") is None
+    assert "Page numbers reach the first 20 rows" in body
+    response = await client.get("/t/items?sort=qty&size=10&page=4")
+    assert response.status == 400
+    assert "sort by the key or an indexed column" in await response.text()
+    # A keyset order goes on past the limit with its cursors.
+    pages = await walk(client, "/t/items?sort=rank&size=10", "next")
+    assert len(pages) == 6

@@ -8,6 +8,7 @@ import logging
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
 from sqlalchemy.engine import Connection
@@ -49,6 +50,9 @@ class TableInfo:
     indexed_columns: frozenset[str] = frozenset()
     # The column sets of MySQL FULLTEXT indexes, which MATCH ... AGAINST can use.
     fulltext_indexes: tuple[tuple[str, ...], ...] = ()
+    _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def configured_read_only(self) -> bool:
@@ -65,22 +69,35 @@ class TableInfo:
             return "This table is configured as read-only."
         return None
 
-    @property
+    @cached_property
     def primary_key(self) -> tuple[Column, ...]:
         return tuple(self.table.primary_key.columns)
 
     @property
     def columns(self) -> list[Column]:
         """Every column a user may see, filter, sort or search on: all but the hidden ones."""
-        hidden = self.options.hidden_columns
-        return [column for column in self.table.columns if column.name not in hidden]
+        return list(self._column_lists()[0])
 
     @property
     def list_columns(self) -> list[Column]:
         """The columns the table page lists, in the configured order (default: all)."""
-        if self.options.columns:
-            return [self.table.columns[name] for name in self.options.columns]
-        return self.columns
+        return list(self._column_lists()[1])
+
+    def _column_lists(self) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
+        """Visible and listed columns, worked out once per options (every page asks)."""
+        options = self.options
+        cached = self._columns_cache
+        if cached is not None and cached[0] is options:
+            return cached[1], cached[2]
+        hidden = options.hidden_columns
+        visible = tuple(column for column in self.table.columns if column.name not in hidden)
+        listed = (
+            tuple(self.table.columns[name] for name in options.columns)
+            if options.columns
+            else visible
+        )
+        self._columns_cache = (options, visible, listed)
+        return visible, listed
 
     def column(self, name: str) -> Column | None:
         """A visible column by name; None for an unknown or hidden one."""

@@ -24,7 +24,7 @@ PREVIEW_CHARS = 200
 BINARY_PREVIEW_BYTES = 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     """A value ready for a template: what to print, and how to style it."""
 
@@ -48,6 +48,11 @@ def show_value(value: Any, *, preview: bool) -> Cell:
     """A cell for a Python value; `preview` shortens long values for list pages."""
     if value is None:
         return NULL_CELL
+    kind = type(value)  # fast paths for the commonest types: this runs for every cell
+    if kind is str and value and (not preview or len(value) <= PREVIEW_CHARS):
+        return Cell("text", value)
+    if kind is int:
+        return Cell("number", str(value))
     if isinstance(value, Undecodable):
         return Cell("error", str(value))
     if isinstance(value, bool):
@@ -117,9 +122,11 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
     """The fetch plan for `column`; `keep_whole` for key columns, whose values make links."""
     kind = column_family(column.type)
     if keep_whole or kind in ("number", "bool", "date", "other"):
-        return ListColumn(
-            column, (column,), lambda values: show_column_value(column, values[0], preview=True)
-        )
+        if kind == "bool":
+            return ListColumn(
+                column, (column,), lambda values: show_column_value(column, values[0], preview=True)
+            )
+        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
     if kind == "binary":
         head = func.substr(column, 1, BINARY_PREVIEW_BYTES)
         size = binary_length(column, dialect)

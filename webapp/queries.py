@@ -70,14 +70,17 @@ class ListPlan:
     positions: dict[str, int]
     key_names: list[str]
 
-    def cells(self, row: Sequence[Any]) -> list[Cell]:
-        out: list[Cell] = []
+    def __post_init__(self) -> None:
+        readers: list[tuple[int, int, Any]] = []
         position = 0
         for column in self.columns:
             width = len(column.expressions)
-            out.append(column.show(tuple(row[position : position + width])))
+            readers.append((position, position + width, column.show))
             position += width
-        return out
+        object.__setattr__(self, "_readers", readers)
+
+    def cells(self, row: Sequence[Any]) -> list[Cell]:
+        return [show(row[start:end]) for start, end, show in self._readers]  # type: ignore[attr-defined]
 
     def value(self, row: Sequence[Any], column_name: str) -> Any:
         """The whole value of a key or foreign-key column in a fetched row."""

@@ -22,8 +22,9 @@ from ..keys import CATALOG, PAGE_COUNTS, SETTINGS
 from ..labels import labelled_columns, page_labels
 from ..paging import Page, fetch_page, keyset_columns
 from ..queries import ListPlan, list_plan, parse_sort, sortable
+from ..rows_html import cells_html
 from ..search import search_columns, search_condition
-from ..table_state import TableState, added_filter_href, parse_table_state
+from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from ..urls import record_url
 from .common import connection
 
@@ -76,6 +77,8 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "count": count,
         "previous_href": previous_href(state, page),
         "next_href": next_href(state, page),
+        "too_deep": page.has_next and not page.keyset and not state.offset_allowed(state.page + 1),
+        "deep_page_message": deep_page_message(),
         "first_href": state.first_page() if page.has_previous else None,
         "search": state.search,
         "search_columns": [column.name for column in search_columns(info)],
@@ -103,6 +106,8 @@ def next_href(state: TableState, page: Page) -> str | None:
         return None
     if page.next_cursor:
         return state.href(cursor=page.next_cursor, page=1)
+    if not state.offset_allowed(state.page + 1):
+        return None
     return state.href(page=state.page + 1, cursor=None)
 
 
@@ -210,13 +215,14 @@ def render_row(
         href = record_url(relation.target, [key_text(value) for value in values])
         for name in relation.columns:
             index = index_of.get(name)
-            if index is not None and cells[index].href is None:
+            cell = cells[index] if index is not None else None
+            if cell is not None and cell.href is None:
                 label = labels.get(name, {}).get(plan.value(row, name))
-                cells[index] = cells[index].linked(href).labelled(label)
+                cells[index] = Cell(cell.kind, cell.text, cell.truncated, href, label)
     href = None
     if info.primary_key:
         href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
-    return {"cells": cells, "href": href}
+    return {"cells_html": cells_html(cells), "href": href}
 
 
 def str_type(type_: Any) -> str:
