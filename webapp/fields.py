@@ -116,6 +116,7 @@ class ListColumn:
     column: Column
     expressions: tuple[ColumnElement[Any], ...]
     show: Callable[[tuple[Any, ...]], Cell]
+    plain: bool = False  # one value shown by show_value as it is (rows_html's fast path)
 
 
 def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListColumn:
@@ -126,7 +127,7 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
             return ListColumn(
                 column, (column,), lambda values: show_column_value(column, values[0], preview=True)
             )
-        return ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+        return ListColumn(column, (column,), _show_first, plain=True)
     if kind == "binary":
         head = func.substr(column, 1, BINARY_PREVIEW_BYTES)
         size = binary_length(column, dialect)
@@ -135,7 +136,7 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
             (size, head),
             _show_binary_preview,
         )
-    whole_value = ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+    whole_value = ListColumn(column, (column,), _show_first, plain=True)
     if kind == "text" and not _is_long_text(column.type):
         return whole_value
     if kind == "text":
@@ -155,6 +156,10 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
         return _text_cell(cell_kind, str(value), preview=True)
 
     return ListColumn(column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show)
+
+
+def _show_first(values: tuple[Any, ...]) -> Cell:
+    return show_value(values[0], preview=True)
 
 
 def record_expression(column: Column, dialect: Dialect) -> ColumnElement[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Select, and_, select
@@ -62,7 +63,7 @@ def order_by(
     return [key.column.desc() if key.descending != reverse else key.column.asc() for key in keys]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ListPlan:
     """The columns of a list page and the statement that fetches one page of them."""
 
@@ -70,17 +71,20 @@ class ListPlan:
     positions: dict[str, int]
     key_names: list[str]
 
-    def __post_init__(self) -> None:
-        readers: list[tuple[int, int, Any]] = []
+    @cached_property
+    def readers(self) -> list[tuple[int, int, Any, bool]]:
+        """Per listed column: where its values sit in a row, how to show them, and whether
+        it is plain (one value shown as it is)."""
+        readers: list[tuple[int, int, Any, bool]] = []
         position = 0
         for column in self.columns:
             width = len(column.expressions)
-            readers.append((position, position + width, column.show))
+            readers.append((position, position + width, column.show, column.plain))
             position += width
-        object.__setattr__(self, "_readers", readers)
+        return readers
 
     def cells(self, row: Sequence[Any]) -> list[Cell]:
-        return [show(row[start:end]) for start, end, show in self._readers]  # type: ignore[attr-defined]
+        return [show(row[start:end]) for start, end, show, _ in self.readers]
 
     def value(self, row: Sequence[Any], column_name: str) -> Any:
         """The whole value of a key or foreign-key column in a fetched row."""

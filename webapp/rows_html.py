@@ -6,10 +6,12 @@ markupsafe.escape would; the markup is the same as the `cell` macro in _macros.h
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from markupsafe import Markup
 
-from .fields import Cell
+from .fields import PREVIEW_CHARS, Cell
+from .queries import ListPlan
 
 # The entities markupsafe.escape writes, applied with one C-level str.translate per value.
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
@@ -20,6 +22,37 @@ def escape(text: str) -> str:
 
 
 MORE = '<span class="more" title="shortened; open the record for the whole value">…</span>'
+
+
+NULL_TD = '<td class="k-null"><span class="null">NULL</span></td>'
+
+
+def row_cells_html(
+    plan: ListPlan, row: Sequence[Any], links: dict[int, tuple[str, str | None]]
+) -> Markup:
+    """One `<td>` per listed column of a fetched row; `links` gives, by column position, the
+    href (and label) of a foreign-key cell. Whole numbers, short text and NULL in a plain
+    column are written directly; everything else goes through the column's Cell."""
+    parts: list[str] = []
+    for index, (start, end, show, plain) in enumerate(plan.readers):
+        value = row[start]
+        link = links.get(index)
+        if plain and link is None:
+            kind = type(value)
+            if value is None:
+                parts.append(NULL_TD)
+                continue
+            if kind is int:
+                parts.append(f'<td class="k-number"><span class="v-number">{value}</span></td>')
+                continue
+            if kind is str and value and len(value) <= PREVIEW_CHARS:
+                parts.append(f'<td class="k-text"><span class="v-text">{escape(value)}</span></td>')
+                continue
+        cell = show(row[start:end])
+        if link is not None:
+            cell = Cell(cell.kind, cell.text, cell.truncated, link[0], link[1])
+        parts.append(f'<td class="k-{cell.kind}">{_cell(cell)}</td>')
+    return Markup("".join(parts))
 
 
 def cells_html(cells: Sequence[Cell]) -> Markup:

@@ -22,7 +22,7 @@ from ..keys import CATALOG, PAGE_COUNTS, SETTINGS
 from ..labels import labelled_columns, page_labels
 from ..paging import Page, fetch_page, keyset_columns
 from ..queries import ListPlan, list_plan, parse_sort, sortable
-from ..rows_html import cells_html
+from ..rows_html import row_cells_html
 from ..search import search_columns, search_condition
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from ..urls import record_url
@@ -196,33 +196,29 @@ def render_rows(
     rows: Sequence[Sequence[Any]],
     labels: dict[str, dict[Any, str]],
 ) -> list[dict[str, Any]]:
+    """Each row's record link and cells (as HTML: this is the page's hottest loop)."""
     index_of = {column.column.name: index for index, column in enumerate(plan.columns)}
-    return [render_row(info, plan, row, labels, index_of) for row in rows]
-
-
-def render_row(
-    info: TableInfo,
-    plan: ListPlan,
-    row: Sequence[Any],
-    labels: dict[str, dict[Any, str]],
-    index_of: dict[str, int],
-) -> dict[str, Any]:
-    cells = plan.cells(row)
-    for relation in info.outgoing:
-        values = [plan.value(row, name) for name in relation.columns]
-        if any(value is None for value in values):
-            continue
-        href = record_url(relation.target, [key_text(value) for value in values])
-        for name in relation.columns:
-            index = index_of.get(name)
-            cell = cells[index] if index is not None else None
-            if cell is not None and cell.href is None:
-                label = labels.get(name, {}).get(plan.value(row, name))
-                cells[index] = Cell(cell.kind, cell.text, cell.truncated, href, label)
-    href = None
-    if info.primary_key:
-        href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
-    return {"cells_html": cells_html(cells), "href": href}
+    linked = [
+        (relation, [(name, index_of.get(name)) for name in relation.columns])
+        for relation in info.outgoing
+    ]
+    has_key = bool(info.primary_key)
+    out = []
+    for row in rows:
+        links: dict[int, tuple[str, str | None]] = {}
+        for relation, columns in linked:
+            values = [plan.value(row, name) for name, _ in columns]
+            if any(value is None for value in values):
+                continue
+            href = record_url(relation.target, [key_text(value) for value in values])
+            for (name, index), value in zip(columns, values, strict=True):
+                if index is not None and index not in links:
+                    links[index] = (href, labels.get(name, {}).get(value))
+        href = None
+        if has_key:
+            href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
+        out.append({"cells_html": row_cells_html(plan, row, links), "href": href})
+    return out
 
 
 def str_type(type_: Any) -> str:
