@@ -263,6 +263,12 @@ async def test_small_table_count_is_exact(client) -> None:
     assert f"of {len(ids_where(lambda r: r['status'] == 'open'))}" in body
 
 
+async def test_page_past_the_end_has_no_rows_and_the_true_count(client) -> None:
+    body = await (await client.get("/t/items?size=10&page=50")).text()
+    assert page_ids(body) == []
+    assert "No rows" in body and "of 60" in body
+
+
 async def test_big_table_count_is_an_estimate_and_filtered_count_a_lower_bound(
     client, monkeypatch, engine: AsyncEngine, backend: str
 ) -> None:

@@ -118,7 +118,7 @@ async def page_count(
     estimate for a big table), or for a filtered set a time-limited, bounded count, cached
     too, saying "more than N" when it stops early."""
     seen = page.position + len(page.rows)
-    if not page.has_next:
+    if not page.has_next and (page.rows or page.position == 0):
         return RowCount(seen, "exact")
     cache = request.app[PAGE_COUNTS]
     count = cache.get(state.count_key)
@@ -130,6 +130,8 @@ async def page_count(
         else:
             count = await table_row_count(conn, state.info)
         cache.put(state.count_key, count)
+    if not page.rows:  # past the end: the rows before it say nothing
+        return count
     if count is UNKNOWN or (count.kind != "estimate" and count.value < seen):
         return RowCount(seen, "at_least")
     return count
