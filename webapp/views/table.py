@@ -5,12 +5,13 @@ labels and facets fetch what the page shows beside the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import Column, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import TableInfo
@@ -120,21 +121,46 @@ async def page_count(
     seen = page.position + len(page.rows)
     if not page.has_next and (page.rows or page.position == 0):
         return RowCount(seen, "exact")
-    cache = request.app[PAGE_COUNTS]
-    count = cache.get(state.count_key)
-    if count is None:
-        conn = await connection(request)
-        if state.narrowed:
-            statement = select(literal_column("1")).select_from(state.info.table).where(*where)
-            count = await filtered_count(conn, state.info, statement)
-        else:
-            count = await table_row_count(conn, state.info)
-        cache.put(state.count_key, count)
+    count = await cached_count(
+        request, state.count_key, lambda conn: count_rows(conn, state, where)
+    )
+    if count is None:  # another request is counting right now
+        count = UNKNOWN
     if not page.rows:  # past the end: the rows before it say nothing
         return count
     if count is UNKNOWN or (count.kind != "estimate" and count.value < seen):
         return RowCount(seen, "at_least")
     return count
+
+
+async def cached_count(
+    request: web.Request,
+    key: Hashable,
+    compute: Callable[[AsyncConnection], Awaitable[RowCount]],
+) -> RowCount | None:
+    """The app's cached count for `key`, computed by this request if it is the one to do
+    so; None while another request computes a count never made before."""
+    cache = request.app[PAGE_COUNTS]
+    count, should_count = cache.lookup(key)
+    if not should_count:
+        return count
+    try:
+        count = await compute(await connection(request))
+    except BaseException:
+        cache.release(key)
+        raise
+    cache.put(key, count)
+    return count
+
+
+async def count_rows(
+    conn: AsyncConnection, state: TableState, where: Sequence[ColumnElement[bool]]
+) -> RowCount:
+    """The table's count, or for a filtered or searched set a bounded, time-limited one."""
+    if state.narrowed:
+        statement = select(literal_column("1")).select_from(state.info.table).where(*where)
+        return await filtered_count(conn, state.info, statement)
+    return await table_row_count(conn, state.info)
 
 
 async def page_facets(
@@ -144,11 +170,14 @@ async def page_facets(
     itself stays fast."""
     info = state.info
     if not state.facets:
-        table_count = request.app[PAGE_COUNTS].get((info.name, (), ""))
-        if table_count is None:
-            table_count = await table_row_count(await connection(request), info)
-            request.app[PAGE_COUNTS].put((info.name, (), ""), table_count)
-        if table_count.kind != "exact" or table_count.value > AUTO_FACET_MAX_ROWS:
+        table_count = await cached_count(
+            request, (info.name, (), ""), lambda conn: table_row_count(conn, info)
+        )
+        if (
+            table_count is None
+            or table_count.kind != "exact"
+            or table_count.value > AUTO_FACET_MAX_ROWS
+        ):
             return [], state.href(facets=True)
 
     def toggle(column: Column, text: str | None) -> tuple[str, bool]:
