@@ -16,7 +16,7 @@ from playwright.async_api import async_playwright
 OUT = Path(__file__).resolve().parent / "screenshots"
 PAGES = {
     "index.png": "/",
-    "table.png": "/t/orders?sort=-total",
+    "table.png": "/t/orders?status__exact=shipped&sort=-total&facets=1",
     "record.png": "/t/authors/r/7",
 }
 EDIT_PATH = "/t/books/r/7/edit"

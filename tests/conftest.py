@@ -313,3 +313,13 @@ def open_form():  # type: ignore[no-untyped-def]
         return parse_form(await response.text())
 
     return open_
+
+
+def browser_cookies(client) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The test client's cookies (its signed-in session) in Playwright's form, so a browser
+    context starts signed in as the same user."""
+    base = str(client.make_url("/"))
+    return [
+        {"name": cookie.key, "value": cookie.value, "url": base}
+        for cookie in client.session.cookie_jar
+    ]

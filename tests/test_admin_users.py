@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TEST_PASSWORD, sign_in_as
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.keys import ACCOUNTS
+
+from .conftest import TEST_PASSWORD, sign_in_as
 
 
 async def users(engine: AsyncEngine) -> list[tuple]:

@@ -8,7 +8,6 @@ import re
 import time
 
 import pytest
-from conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from sqlalchemy import (
     Column,
     ForeignKey,
@@ -28,6 +27,8 @@ from webapp.accounts.passwords import Passwords
 from webapp.accounts.store import Accounts
 from webapp.keys import ACCOUNTS
 from webapp.settings import AuthSettings, PasswordHashSettings
+
+from .conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 
 COOKIE = "webapp_session"
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import TEST_PASSWORD, add_test_user
+from .conftest import TEST_PASSWORD, add_test_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -94,7 +94,11 @@ async def test_values_render_by_type(client, backend: str) -> None:
 
 async def test_foreign_key_values_link_to_the_referenced_record(client) -> None:
     body = await (await client.get("/t/books")).text()
-    assert re.search(r'<a href="/t/authors/r/\d+"><span class="v-number">\d+</span></a>', body)
+    assert re.search(
+        r'<a href="/t/authors/r/\d+" class="fk-label">[^<]+</a> '
+        r'<span class="fk-key"><span class="v-number">\d+</span></span>',
+        body,
+    )
 
 
 async def test_record_page_with_composite_key_and_referencing_rows(client, engine) -> None:

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from sqlalchemy import Column, Enum, MetaData, String, Table, inspect
+from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .dialects import adapt_reflected_type
 from .errors import NotFound
+from .settings import TableOptions
 from .urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,19 @@ class TableInfo:
     is_view: bool
     outgoing: list[Relation] = field(default_factory=list)
     incoming: list[Relation] = field(default_factory=list)
-    configured_read_only: bool = False
+    options: TableOptions = field(default_factory=TableOptions)
+    # Columns that lead a B-tree index (primary key and unique constraints included): an
+    # order on one of them, with the key as tie-breaker, can be paged by keyset.
+    indexed_columns: frozenset[str] = frozenset()
+    # The column sets of MySQL FULLTEXT indexes, which MATCH ... AGAINST can use.
+    fulltext_indexes: tuple[tuple[str, ...], ...] = ()
+    _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def configured_read_only(self) -> bool:
+        return self.options.read_only
 
     @property
     def read_only_reason(self) -> str | None:
@@ -56,25 +70,52 @@ class TableInfo:
             return "This table is configured as read-only."
         return None
 
-    @property
+    @cached_property
     def primary_key(self) -> tuple[Column, ...]:
         return tuple(self.table.primary_key.columns)
 
     @property
     def columns(self) -> list[Column]:
-        return list(self.table.columns)
+        """Every column a user may see, filter, sort or search on: all but the hidden ones."""
+        return list(self._column_lists()[0])
+
+    @property
+    def list_columns(self) -> list[Column]:
+        """The columns the table page lists, in the configured order (default: all)."""
+        return list(self._column_lists()[1])
+
+    def _column_lists(self) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
+        """Visible and listed columns, worked out once per options (every page asks)."""
+        options = self.options
+        cached = self._columns_cache
+        if cached is not None and cached[0] is options:
+            return cached[1], cached[2]
+        hidden = options.hidden_columns
+        visible = tuple(column for column in self.table.columns if column.name not in hidden)
+        listed = (
+            tuple(self.table.columns[name] for name in options.columns)
+            if options.columns
+            else visible
+        )
+        self._columns_cache = (options, visible, listed)
+        return visible, listed
 
     def column(self, name: str) -> Column | None:
+        """A visible column by name; None for an unknown or hidden one."""
+        if name in self.options.hidden_columns:
+            return None
         return self.table.columns.get(name)
 
     @property
     def label_column(self) -> Column | None:
-        """The column that names a row for people: one called name, title or label, else
-        the first short text column."""
+        """The column that names a row for people: the configured one, else one called name,
+        title or label, else the first short text column."""
+        if self.options.label_column:
+            return self.table.columns[self.options.label_column]
         key_names = {column.name for column in self.primary_key}
         candidates = [
             column
-            for column in self.table.columns
+            for column in self.columns
             if column.name not in key_names
             and isinstance(column.type, String)
             and not isinstance(column.type, Enum)
@@ -117,6 +158,69 @@ class Catalog:
         return info
 
 
+class CatalogOptionsError(ValueError):
+    """`tables:` in the config names something the database does not have."""
+
+
+def apply_table_options(catalog: Catalog, options: Mapping[str, TableOptions]) -> None:
+    """Attach each table's configured options, checking every name against the database;
+    then drop hidden tables, and relations through hidden columns, from the catalog."""
+    for name, table_options in options.items():
+        info = catalog.tables.get(name)
+        if info is None:
+            raise CatalogOptionsError(f"tables.{name}: there is no table or view named {name!r}")
+        _check_options(info, table_options)
+        info.options = table_options
+    hidden = {name for name, info in catalog.tables.items() if info.options.hidden}
+    for name in hidden:
+        del catalog.tables[name]
+    for info in catalog.tables.values():
+        info.outgoing = [rel for rel in info.outgoing if _relation_visible(catalog, rel)]
+        info.incoming = [rel for rel in info.incoming if _relation_visible(catalog, rel)]
+
+
+def _check_options(info: TableInfo, options: TableOptions) -> None:
+    prefix = f"tables.{info.name}"
+    known = set(info.table.columns.keys())
+    named = [
+        ("columns", options.columns),
+        ("hidden_columns", sorted(options.hidden_columns)),
+        ("search_columns", options.search_columns),
+        ("facet_columns", options.facet_columns),
+        ("label_column", [options.label_column] if options.label_column else []),
+        ("sort", [options.sort.removeprefix("-")] if options.sort else []),
+    ]
+    for key, names in named:
+        for name in names:
+            if name not in known:
+                raise CatalogOptionsError(f"{prefix}.{key}: {info.name!r} has no column {name!r}")
+            if key != "hidden_columns" and name in options.hidden_columns:
+                raise CatalogOptionsError(f"{prefix}.{key}: {name!r} is a hidden column")
+    for column in info.primary_key:
+        if column.name in options.hidden_columns:
+            raise CatalogOptionsError(
+                f"{prefix}.hidden_columns: {column.name!r} is part of the primary key, "
+                "which addresses each record, so it cannot be hidden"
+            )
+    text_names = [("search_columns", name) for name in options.search_columns]
+    if options.label_column:
+        text_names.append(("label_column", options.label_column))
+    for key, name in text_names:
+        if not isinstance(info.table.columns[name].type, String):
+            raise CatalogOptionsError(f"{prefix}.{key}: {name!r} is not a text column")
+
+
+def _relation_visible(catalog: Catalog, relation: Relation) -> bool:
+    child = catalog.tables.get(relation.table)
+    target = catalog.tables.get(relation.target)
+    if child is None or target is None:
+        return False
+    return not (
+        set(relation.columns) & child.options.hidden_columns
+        or set(relation.target_columns) & target.options.hidden_columns
+    )
+
+
 async def reflect_catalog(engine: AsyncEngine, hidden_prefix: str | None = None) -> Catalog:
     """Reflect every table and view in the connection's default schema, except those whose
     name starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
@@ -157,7 +261,13 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
     tables = {
-        table.name: TableInfo(name=table.name, table=table, is_view=table.name in view_names)
+        table.name: TableInfo(
+            name=table.name,
+            table=table,
+            is_view=table.name in view_names,
+            indexed_columns=_indexed_columns(table),
+            fulltext_indexes=_fulltext_indexes(table),
+        )
         for table in metadata.tables.values()
         if table.schema is None and not _is_hidden(table.name, hidden_prefix)
     }
@@ -175,3 +285,32 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             info.outgoing.append(relation)
             tables[target.name].incoming.append(relation)
     return Catalog(tables=tables, unreadable=unreadable)
+
+
+def _is_fulltext(index: Index) -> bool:
+    return str(index.dialect_options["mysql"].get("prefix") or "").upper() == "FULLTEXT"
+
+
+def _indexed_columns(table: Table) -> frozenset[str]:
+    leading: set[str] = set()
+    if table.primary_key.columns:
+        leading.add(next(iter(table.primary_key.columns)).name)
+    for index in table.indexes:
+        expressions = list(index.expressions)
+        if not expressions or _is_fulltext(index):
+            continue
+        first = expressions[0]
+        if isinstance(first, Column):
+            leading.add(first.name)
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and constraint.columns:
+            leading.add(next(iter(constraint.columns)).name)
+    return frozenset(leading)
+
+
+def _fulltext_indexes(table: Table) -> tuple[tuple[str, ...], ...]:
+    return tuple(
+        tuple(column.name for column in index.columns)
+        for index in table.indexes
+        if _is_fulltext(index)
+    )

@@ -4,6 +4,7 @@ small, otherwise the engine's own estimate, clearly marked as one."""
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,8 @@ EXACT_COUNT_LIMIT = 10_000
 COUNT_TIME_LIMIT_SECONDS = 1.0
 INDEX_COUNT_BUDGET_SECONDS = 3.0
 INDEX_CACHE_SECONDS = 30.0
+# A request counting for the cache is trusted to finish within this; then another may try.
+CLAIM_SECONDS = 10.0
 
 CountKind = Literal["exact", "estimate", "at_least", "unknown"]
 
@@ -66,6 +69,51 @@ class RowCountCache:
         self._stored_at = time.monotonic()
 
 
+class CountCache:
+    """Table-page counts by (table, filters), kept briefly: a big table's page never waits on
+    a count, and paging through a filtered set counts it once. When an entry is missing or
+    old, one request counts while concurrent ones go on with the old value (or none), so a
+    burst of requests never runs a burst of counts. Bounded in size."""
+
+    def __init__(self, ttl: float = INDEX_CACHE_SECONDS, max_entries: int = 1000) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, RowCount]] = {}
+        self._claims: dict[Hashable, float] = {}
+
+    def get(self, key: Hashable) -> RowCount | None:
+        """The count if it is fresh; None otherwise."""
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def lookup(self, key: Hashable) -> tuple[RowCount | None, bool]:
+        """The best count known (possibly old, possibly None) and whether the caller should
+        count now and `put` the result: true for one caller at a time per key."""
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self._ttl:
+            return entry[1], False
+        claimed = self._claims.get(key)
+        known = entry[1] if entry is not None else None
+        if claimed is not None and now - claimed < CLAIM_SECONDS:
+            return known, False
+        self._claims[key] = now
+        return known, True
+
+    def put(self, key: Hashable, count: RowCount) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # crude, but bounded; entries are cheap to recompute
+            self._claims.clear()
+        self._entries[key] = (time.monotonic(), count)
+        self._claims.pop(key, None)
+
+    def release(self, key: Hashable) -> None:
+        """Give up a claim (the count failed), so that the next request tries again."""
+        self._claims.pop(key, None)
+
+
 async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[str, RowCount]:
     """A count for every table and view, within a total time budget: tables past the budget
     are reported as unknown rather than making the index page slow."""
@@ -89,6 +137,23 @@ async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
     if estimate is not None and estimate > 2 * EXACT_COUNT_LIMIT:
         return RowCount(estimate, "estimate")
     return await bounded_count(conn, info, estimate=estimate)
+
+
+async def filtered_count(conn: AsyncConnection, info: TableInfo, statement: Select) -> RowCount:
+    """The number of rows `statement` selects, exact up to EXACT_COUNT_LIMIT; past that limit,
+    or past COUNT_TIME_LIMIT_SECONDS, a lower bound ("more than N") or unknown."""
+    limited = statement.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    query = select(func.count()).select_from(limited)
+    try:
+        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
+            value = int(await conn.scalar(query) or 0)
+    except DBAPIError as exc:
+        if not is_timeout(exc):
+            raise
+        return UNKNOWN
+    if value > EXACT_COUNT_LIMIT:
+        return RowCount(EXACT_COUNT_LIMIT, "at_least")
+    return RowCount(value, "exact")
 
 
 async def bounded_count(

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .catalog import reflect_catalog
-from .counts import RowCountCache
+from .catalog import CatalogOptionsError, apply_table_options, reflect_catalog
+from .counts import CountCache, RowCountCache
 from .demo import install_demo
 from .dialects import create_engine, describe_url
 from .errors import Handler
-from .keys import CATALOG, DB_SESSION, ENGINE, ROW_COUNTS, SESSIONMAKER, SETTINGS
+from .keys import CATALOG, DB_SESSION, ENGINE, PAGE_COUNTS, ROW_COUNTS, SESSIONMAKER, SETTINGS
 
 
 class StartupError(Exception):
@@ -36,10 +36,15 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             raise StartupError(
                 f"cannot use the database {describe_url(database.url)}: {reason}"
             ) from exc
+        try:
+            apply_table_options(catalog, app[SETTINGS].tables)
+        except CatalogOptionsError as exc:
+            raise StartupError(f"config: {exc}") from None
         app[ENGINE] = engine
         app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
         app[CATALOG] = catalog
         app[ROW_COUNTS] = RowCountCache()
+        app[PAGE_COUNTS] = CountCache()
         yield
     finally:
         await engine.dispose()

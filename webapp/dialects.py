@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -231,11 +232,20 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
     backend = backend_of(conn.dialect)
     if backend == "postgresql":
         async with conn.begin_nested() if conn.in_transaction() else conn.begin():
-            await conn.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"),
+            # A local setting outlives a released savepoint: put the previous value back.
+            # (PostgreSQL evaluates a select list left to right: the old value, then the new.)
+            previous = await conn.scalar(
+                text(
+                    "SELECT current_setting('statement_timeout'), "
+                    "set_config('statement_timeout', :ms, true)"
+                ),
                 {"ms": str(max(1, int(seconds * 1000)))},
             )
             yield
+            await conn.execute(
+                text("SELECT set_config('statement_timeout', :previous, true)"),
+                {"previous": previous},
+            )
         return
     if backend == "mysql":
         is_mariadb = conn.dialect.name == "mariadb" or getattr(conn.dialect, "is_mariadb", False)
@@ -291,3 +301,79 @@ def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any
     if backend_of(dialect) == "mysql":
         return column
     return cast(column, Text)
+
+
+LIKE_ESCAPE = "!"
+FULLTEXT_MIN_WORD = 3
+INNODB_STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "an",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "com",
+        "de",
+        "en",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "la",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "who",
+        "will",
+        "with",
+        "und",
+        "www",
+    ]
+)
+
+
+def escape_like(text: str) -> str:
+    """User text made literal inside a LIKE pattern: its % and _ match only themselves."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+def text_like(column: ColumnElement[Any], pattern: str, dialect: Dialect) -> ColumnElement[bool]:
+    """`column LIKE pattern` (pattern already escaped), ignoring case as people expect:
+    ILIKE on PostgreSQL, `lower(column) LIKE lower(pattern)` elsewhere, since a MySQL column
+    with a binary (`_bin`) collation would otherwise match case-sensitively. A LIKE with a
+    leading % scans anyway, so lower() costs no index."""
+    del dialect  # SQLAlchemy's ilike already renders the right form per backend
+    return column.ilike(pattern, escape=LIKE_ESCAPE)
+
+
+def fulltext_match(
+    columns: list[ColumnElement[Any]], words: list[str], dialect: Dialect
+) -> ColumnElement[bool] | None:
+    """A FULLTEXT search for rows holding every word (as a word prefix), or None where the
+    backend has no such index or the index cannot answer: InnoDB does not index words shorter
+    than its minimum token length (3) or its stopwords. Only words reach the boolean-mode
+    query, never operators."""
+    if backend_of(dialect) != "mysql" or not words:
+        return None
+    if any(len(word) < FULLTEXT_MIN_WORD or word.lower() in INNODB_STOPWORDS for word in words):
+        return None
+    against = " ".join(f"+{word}*" for word in words)
+    return mysql_match(*columns, against=against).in_boolean_mode()

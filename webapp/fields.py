@@ -24,7 +24,7 @@ PREVIEW_CHARS = 200
 BINARY_PREVIEW_BYTES = 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     """A value ready for a template: what to print, and how to style it."""
 
@@ -32,9 +32,13 @@ class Cell:
     text: str
     truncated: bool = False
     href: str | None = None
+    label: str | None = None  # a foreign key's referenced row, named for people
 
     def linked(self, href: str | None) -> Cell:
-        return Cell(self.kind, self.text, self.truncated, href)
+        return Cell(self.kind, self.text, self.truncated, href, self.label)
+
+    def labelled(self, label: str | None) -> Cell:
+        return Cell(self.kind, self.text, self.truncated, self.href, label)
 
 
 NULL_CELL = Cell("null", "NULL")
@@ -44,6 +48,11 @@ def show_value(value: Any, *, preview: bool) -> Cell:
     """A cell for a Python value; `preview` shortens long values for list pages."""
     if value is None:
         return NULL_CELL
+    kind = type(value)  # fast paths for the commonest types: this runs for every cell
+    if kind is str and value and (not preview or len(value) <= PREVIEW_CHARS):
+        return Cell("text", value)
+    if kind is int:
+        return Cell("number", str(value))
     if isinstance(value, Undecodable):
         return Cell("error", str(value))
     if isinstance(value, bool):
@@ -107,15 +116,18 @@ class ListColumn:
     column: Column
     expressions: tuple[ColumnElement[Any], ...]
     show: Callable[[tuple[Any, ...]], Cell]
+    plain: bool = False  # one value shown by show_value as it is (rows_html's fast path)
 
 
 def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListColumn:
     """The fetch plan for `column`; `keep_whole` for key columns, whose values make links."""
     kind = column_family(column.type)
     if keep_whole or kind in ("number", "bool", "date", "other"):
-        return ListColumn(
-            column, (column,), lambda values: show_column_value(column, values[0], preview=True)
-        )
+        if kind == "bool":
+            return ListColumn(
+                column, (column,), lambda values: show_column_value(column, values[0], preview=True)
+            )
+        return ListColumn(column, (column,), _show_first, plain=True)
     if kind == "binary":
         head = func.substr(column, 1, BINARY_PREVIEW_BYTES)
         size = binary_length(column, dialect)
@@ -124,7 +136,7 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
             (size, head),
             _show_binary_preview,
         )
-    whole_value = ListColumn(column, (column,), lambda values: show_value(values[0], preview=True))
+    whole_value = ListColumn(column, (column,), _show_first, plain=True)
     if kind == "text" and not _is_long_text(column.type):
         return whole_value
     if kind == "text":
@@ -146,6 +158,10 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
     return ListColumn(column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show)
 
 
+def _show_first(values: tuple[Any, ...]) -> Cell:
+    return show_value(values[0], preview=True)
+
+
 def record_expression(column: Column, dialect: Dialect) -> ColumnElement[Any]:
     """What to select for a record page: the value itself, or for a type SQLAlchemy does not
     know, a form the driver can return."""
@@ -160,7 +176,7 @@ def column_family(type_: TypeEngine[Any]) -> str:
         return "unknown"
     if isinstance(type_, JSON):
         return "json"
-    if isinstance(type_, LargeBinary) or _python_type(type_) is bytes:
+    if isinstance(type_, LargeBinary) or python_type_of(type_) is bytes:
         return "binary"
     if isinstance(type_, Enum):
         return "other"
@@ -168,7 +184,7 @@ def column_family(type_: TypeEngine[Any]) -> str:
         return "bool"  # MySQL's BOOLEAN is TINYINT(1)
     if isinstance(type_, String):
         return "text"
-    python_type = _python_type(type_)
+    python_type = python_type_of(type_)
     if python_type in (int, float, decimal.Decimal):
         return "number"
     if python_type is bool:
@@ -183,7 +199,8 @@ def _is_long_text(type_: TypeEngine[Any]) -> bool:
     return isinstance(type_, Text) or length is None or length > PREVIEW_CHARS
 
 
-def _python_type(type_: TypeEngine[Any]) -> type | None:
+def python_type_of(type_: TypeEngine[Any]) -> type | None:
+    """The Python type a column's values come back as, if SQLAlchemy knows it."""
     try:
         return type_.python_type
     except NotImplementedError:
@@ -211,7 +228,7 @@ class BadKey(ValueError):
 
 def parse_key(column: Column, text: str) -> Any:
     """The inverse of `key_text` for a column of the given type."""
-    python_type = _python_type(column.type)
+    python_type = python_type_of(column.type)
     try:
         if python_type is bool:
             return text in ("1", "true")
@@ -234,3 +251,93 @@ def parse_key(column: Column, text: str) -> Any:
     except (ValueError, decimal.InvalidOperation, OverflowError):
         raise BadKey(text) from None
     return text
+
+
+class BadValue(ValueError):
+    """Text from a request that is not a value of the column's type; the message says so."""
+
+
+TRUE_WORDS = ("1", "true", "yes", "on", "t")
+FALSE_WORDS = ("0", "false", "no", "off", "f")
+
+
+def parse_value(column: Column, text: str) -> Any:
+    """A value of `column`'s type from text typed by a person (a filter, a facet link):
+    whole numbers, decimals, ISO dates and times, true/false; anything else is BadValue.
+    Enum values must be one of the enum's."""
+    family = column_family(column.type)
+    if family == "bool":
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise BadValue(f"{column.name!r} holds true or false, not {text[:40]!r}")
+    if isinstance(column.type, Enum) and column.type.enums and text not in column.type.enums:
+        allowed = ", ".join(column.type.enums)
+        raise BadValue(f"{column.name!r} holds one of {allowed}, not {text[:40]!r}")
+    python_type = python_type_of(column.type)
+    if python_type is dt.datetime:
+        try:
+            moment = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise BadValue(
+                f"{column.name!r} holds dates and times (2024-01-31 or 2024-01-31 12:30), "
+                f"not {text[:40]!r}"
+            ) from None
+        return _match_time_zone(moment, bool(getattr(column.type, "timezone", False)))
+    if python_type is dt.date:
+        try:
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise BadValue(f"{column.name!r} holds dates (2024-01-31), not {text[:40]!r}") from None
+    if python_type in (int, float, decimal.Decimal, dt.time, uuid.UUID):
+        try:
+            value = parse_key(column, text.strip())
+            _check_range(column, value)
+            return value
+        except BadKey:
+            noun = {
+                int: "whole numbers",
+                float: "numbers",
+                decimal.Decimal: "numbers",
+                dt.time: "times (12:30:00)",
+                uuid.UUID: "UUIDs",
+            }[python_type]
+            raise BadValue(f"{column.name!r} holds {noun}, not {text[:40]!r}") from None
+    return text
+
+
+INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
+
+
+def _check_range(column: Column, value: Any) -> None:
+    """Numbers the database would refuse to compare (a driver error, not an answer)."""
+    if isinstance(value, float | decimal.Decimal) and not value.is_finite():
+        raise BadKey(str(value))
+    if isinstance(value, int):
+        bits = 64
+        for cls in type(column.type).__mro__:
+            if cls.__name__ in INTEGER_BITS:
+                bits = INTEGER_BITS[cls.__name__]
+                break
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1) * (1 if bits < 64 else 2):
+            raise BadKey(str(value))
+
+
+def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
+    """Drivers refuse to compare a naive column with an aware value and vice versa."""
+    if aware and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    if not aware and moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def is_date_only(text: str) -> bool:
+    """Whether filter text for a date-and-time column names a whole day (2024-01-31)."""
+    try:
+        dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return len(text.strip()) == 10

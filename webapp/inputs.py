@@ -18,7 +18,7 @@ from sqlalchemy.types import NullType
 
 from .decoding import Undecodable
 from .dialects import database_fills, decimal_digit_limit, time_is_duration
-from .fields import _python_type, column_family
+from .fields import column_family, python_type_of
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INPUT_MAX_CHARS = 200
@@ -108,7 +108,7 @@ def _parse_kind(column: Column) -> str:
         return "enum"
     if family in ("json", "binary", "bool", "text"):
         return family
-    python_type = _python_type(type_)
+    python_type = python_type_of(type_)
     if isinstance(type_, Integer) or python_type is int:
         return "int"
     if python_type is decimal.Decimal or (

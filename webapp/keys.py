@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .accounts.store import Accounts
 from .catalog import Catalog
-from .counts import RowCountCache
+from .counts import CountCache, RowCountCache
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,6 +16,7 @@ SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 CATALOG = web.AppKey("catalog", Catalog)
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 ACCOUNTS = web.AppKey("accounts", Accounts)
+PAGE_COUNTS = web.AppKey("page_counts", CountCache)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Select, and_, select
@@ -45,9 +46,12 @@ def parse_sort(info: TableInfo, raw: str | None) -> SortKey | None:
     return SortKey(column, descending)
 
 
-def order_by(info: TableInfo, sort: SortKey | None) -> list[ColumnElement[Any]]:
+def order_by(
+    info: TableInfo, sort: SortKey | None, *, reverse: bool = False
+) -> list[ColumnElement[Any]]:
     """The requested order, then the primary key (or, lacking one, every sortable column)
-    as tie-breaker, so that rows never swap places between pages."""
+    as tie-breaker, so that rows never swap places between pages; `reverse` walks it
+    backwards (for the page before a cursor)."""
     keys: list[SortKey] = [sort] if sort is not None else []
     tie_breakers = info.primary_key or tuple(c for c in info.columns if sortable(c))
     direction = sort.descending if sort is not None else False
@@ -56,10 +60,10 @@ def order_by(info: TableInfo, sort: SortKey | None) -> list[ColumnElement[Any]]:
         for column in tie_breakers
         if sort is None or column is not sort.column
     )
-    return [key.column.desc() if key.descending else key.column.asc() for key in keys]
+    return [key.column.desc() if key.descending != reverse else key.column.asc() for key in keys]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ListPlan:
     """The columns of a list page and the statement that fetches one page of them."""
 
@@ -67,14 +71,20 @@ class ListPlan:
     positions: dict[str, int]
     key_names: list[str]
 
-    def cells(self, row: Sequence[Any]) -> list[Cell]:
-        out: list[Cell] = []
+    @cached_property
+    def readers(self) -> list[tuple[int, int, Any, bool]]:
+        """Per listed column: where its values sit in a row, how to show them, and whether
+        it is plain (one value shown as it is)."""
+        readers: list[tuple[int, int, Any, bool]] = []
         position = 0
         for column in self.columns:
             width = len(column.expressions)
-            out.append(column.show(tuple(row[position : position + width])))
+            readers.append((position, position + width, column.show, column.plain))
             position += width
-        return out
+        return readers
+
+    def cells(self, row: Sequence[Any]) -> list[Cell]:
+        return [show(row[start:end]) for start, end, show, _ in self.readers]
 
     def value(self, row: Sequence[Any], column_name: str) -> Any:
         """The whole value of a key or foreign-key column in a fetched row."""
@@ -84,20 +94,29 @@ class ListPlan:
         return [self.value(row, name) for name in self.key_names]
 
 
-def list_plan(info: TableInfo, dialect: Dialect) -> tuple[ListPlan, list[ColumnElement[Any]]]:
-    """What to select for a list page: every column, long ones cut short in the database,
-    key and foreign-key columns whole (they make links)."""
-    whole = {column.name for column in info.primary_key}
+def list_plan(
+    info: TableInfo, dialect: Dialect, *, also_whole: Sequence[Column] = ()
+) -> tuple[ListPlan, list[ColumnElement[Any]]]:
+    """What to select for a list page: the listed columns, long ones cut short in the
+    database; key, foreign-key and `also_whole` columns whole (they make links and
+    cursors), fetched after the listed ones if they are not listed themselves."""
+    whole = {column.name: column for column in info.primary_key}
     for relation in info.outgoing:
-        whole.update(relation.columns)
+        whole.update((name, info.table.columns[name]) for name in relation.columns)
+    whole.update((column.name, column) for column in also_whole)
     columns = [
-        list_column(column, dialect, keep_whole=column.name in whole) for column in info.columns
+        list_column(column, dialect, keep_whole=column.name in whole)
+        for column in info.list_columns
     ]
     expressions: list[ColumnElement[Any]] = []
     positions: dict[str, int] = {}
     for column in columns:
         positions[column.column.name] = len(expressions)
         expressions.extend(column.expressions)
+    for name, column in whole.items():
+        if name not in positions:
+            positions[name] = len(expressions)
+            expressions.append(column)
     key_names = [column.name for column in info.primary_key]
     return ListPlan(columns, positions, key_names), expressions
 
@@ -107,16 +126,16 @@ def page_statement(
     expressions: list[ColumnElement[Any]],
     sort: SortKey | None,
     *,
-    offset: int,
+    where: Sequence[ColumnElement[bool]] = (),
+    offset: int = 0,
     limit: int,
+    reverse: bool = False,
 ) -> Select[Any]:
-    return (
-        select(*expressions)
-        .select_from(info.table)
-        .order_by(*order_by(info, sort))
-        .limit(limit)
-        .offset(offset)
-    )
+    """One slice of the (filtered) table, from the base table alone: labels of related rows
+    come from separate IN queries, never a JOIN (see the plain-JOIN trap in the notes)."""
+    statement = select(*expressions).select_from(info.table).where(*where)
+    statement = statement.order_by(*order_by(info, sort, reverse=reverse)).limit(limit)
+    return statement.offset(offset) if offset else statement
 
 
 def key_condition(info: TableInfo, key_parts: Sequence[str]) -> ColumnElement[bool]:

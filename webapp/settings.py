@@ -33,6 +33,26 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class TableOptions:
+    """What `config.yaml` says about one table under `tables:`. Every field is optional; the
+    names are checked against the reflected catalog at startup (catalog.apply_table_options).
+    Later per-table rules (roles, say) belong here too."""
+
+    columns: tuple[str, ...] = ()  # what the table page lists, in order; empty: all
+    hidden_columns: frozenset[str] = frozenset()  # never shown, filtered, sorted or searched
+    search_columns: tuple[str, ...] = ()  # empty: a FULLTEXT index's columns, else text columns
+    facet_columns: tuple[str, ...] = ()  # empty: enums, booleans and foreign keys
+    label_column: str | None = None  # names a row in links; None: a name-like text column
+    sort: str | None = None  # default order: `col` or `-col`; None: the primary key
+    page_size: int | None = None  # rows per page; None: pages.size
+    read_only: bool = False
+    hidden: bool = False  # not shown anywhere, as if the table did not exist
+
+
+TABLE_OPTION_KEYS = frozenset(TableOptions.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: URL
     demo: bool = False
@@ -77,7 +97,7 @@ class Settings:
     port: int = 8080
     page_size: int = DEFAULT_PAGE_SIZE
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
-    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tables: Mapping[str, TableOptions] = field(default_factory=dict)
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
     auth: AuthSettings = field(default_factory=AuthSettings)
 
@@ -170,9 +190,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         pages_raw.get("max_size", DEFAULT_MAX_PAGE_SIZE), "pages.max_size", 1, 10_000
     )
     page_size = _int(pages_raw.get("size", DEFAULT_PAGE_SIZE), "pages.size", 1, max_page_size)
-    tables = raw.get("tables") or {}
-    if not isinstance(tables, dict):
-        raise SettingsError("tables must be a mapping of table name to options")
+    tables = table_options(raw.get("tables") or {}, max_page_size)
     auth = _auth_settings(_section(raw, "auth"), environ, base_dir)
     try:
         secret_key = load_secret_key(environ, base_dir)
@@ -248,6 +266,58 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
         ),
         password_hash=password_hash,
     )
+
+
+def table_options(raw: Any, max_page_size: int = DEFAULT_MAX_PAGE_SIZE) -> dict[str, TableOptions]:
+    """The `tables:` section as typed options, checked for shape (names are checked against
+    the database at startup)."""
+    if not isinstance(raw, dict):
+        raise SettingsError("tables must be a mapping of table name to options")
+    out: dict[str, TableOptions] = {}
+    for name, options in raw.items():
+        prefix = f"tables.{name}"
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise SettingsError(f"{prefix} must be a mapping of options")
+        _reject_unknown(options, set(TABLE_OPTION_KEYS), f"{prefix}.")
+        page_size = options.get("page_size")
+        sort = options.get("sort")
+        if sort is not None and (not isinstance(sort, str) or sort.lstrip("-") == ""):
+            raise SettingsError(f"{prefix}.sort must be a column name, or -name for descending")
+        label = options.get("label_column")
+        if label is not None and not isinstance(label, str):
+            raise SettingsError(f"{prefix}.label_column must be a column name")
+        out[str(name)] = TableOptions(
+            columns=_names(options.get("columns"), f"{prefix}.columns"),
+            hidden_columns=frozenset(
+                _names(options.get("hidden_columns"), f"{prefix}.hidden_columns")
+            ),
+            search_columns=_names(options.get("search_columns"), f"{prefix}.search_columns"),
+            facet_columns=_names(options.get("facet_columns"), f"{prefix}.facet_columns"),
+            label_column=label,
+            sort=sort,
+            page_size=(
+                None
+                if page_size is None
+                else _int(page_size, f"{prefix}.page_size", 1, max_page_size)
+            ),
+            read_only=_bool(options.get("read_only", False), f"{prefix}.read_only"),
+            hidden=_bool(options.get("hidden", False), f"{prefix}.hidden"),
+        )
+    return out
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    """A list of column names without repeats."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise SettingsError(f"{key} must be a list of column names")
+    if len(set(value)) != len(value):
+        repeated = next(item for item in value if value.count(item) > 1)
+        raise SettingsError(f"{key} names {repeated!r} more than once")
+    return tuple(value)
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import urlencode
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -23,6 +24,8 @@ class UrlDecodeError(ValueError):
 def tilde_encode(value: str) -> str:
     if value == "":
         return EMPTY  # a segment must not be empty, or the route would not match
+    if value.isascii() and value.isalnum():
+        return value  # the common case (whole-number keys), kept cheap
     out: list[str] = []
     for byte in value.encode("utf-8"):
         if byte in _SAFE:
@@ -64,16 +67,26 @@ def decode_key(segment: str) -> list[str]:
     return [tilde_decode(part) for part in segment.split(",")]
 
 
-def table_url(table_name: str, **query: str | int) -> str:
-    url = f"/t/{tilde_encode(table_name)}"
-    if query:
-        url += "?" + urlencode(query)
+@lru_cache(maxsize=4096)
+def _table_path(table_name: str) -> str:
+    """A table's URL path; kept, since every row of a page links into one or two tables."""
+    return f"/t/{tilde_encode(table_name)}"
+
+
+def table_url(
+    table_name: str, params: Sequence[tuple[str, str | int]] = (), **query: str | int
+) -> str:
+    """A table page's URL; `params` may repeat a name (two filters on one column)."""
+    url = _table_path(table_name)
+    pairs = [*query.items(), *params]
+    if pairs:
+        url += "?" + urlencode(pairs)
     return url
 
 
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
-    return f"/t/{tilde_encode(table_name)}/r/{encode_key(key_parts)}"
+    return f"{_table_path(table_name)}/r/{encode_key(key_parts)}"
 
 
 def new_record_url(table_name: str) -> str:
-    return f"/t/{tilde_encode(table_name)}/new"
+    return f"{_table_path(table_name)}/new"

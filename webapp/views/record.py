@@ -17,6 +17,7 @@ from ..decoding import fetch_rows
 from ..errors import NotFound
 from ..fields import key_text, record_expression, show_column_value, show_value
 from ..keys import CATALOG
+from ..labels import load_labels
 from ..permissions import write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
@@ -40,6 +41,8 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             cell = cell.linked(
                 record_url(relation.target, [key_text(row[name]) for name in relation.columns])
             )
+            labels = await load_labels(conn, catalog, relation, [row[column.name]])
+            cell = cell.labelled(labels.get(row[column.name]))
         fields.append(
             {
                 "download_href": (
@@ -134,10 +137,15 @@ async def referencing_rows(
     samples = []
     if child.primary_key and count.value:
         samples = await _sample(conn, child, condition)
+    filters = [
+        (f"{column}__exact", key_text(row[target]))
+        for column, target in zip(relation.columns, relation.target_columns, strict=True)
+    ]
     return {
         "table": child.name,
         "columns": relation.columns,
         "table_href": table_url(child.name),
+        "filtered_href": table_url(child.name, filters),
         "count": count,
         "samples": samples,
         "more": count.kind != "exact" or count.value > len(samples),

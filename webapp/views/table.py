@@ -1,96 +1,216 @@
-"""The table page: one page of rows, sortable by any column, with links to each record
-and to the records its foreign keys point at."""
+"""The table page: one page of rows, narrowed by search and filters, sorted, with facets,
+counts, and links to each record and to the records its foreign keys point at. The handler
+only composes: table_state parses the URL, filters/search build conditions, paging slices,
+labels and facets fetch what the page shows beside the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import Column, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import TableInfo
-from ..counts import RowCount, table_row_count
-from ..decoding import fetch_rows
-from ..errors import BadRequest
+from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from ..fields import Cell, key_text
-from ..keys import CATALOG, SETTINGS
-from ..queries import ListPlan, SortKey, list_plan, page_statement, parse_sort, sortable
-from ..urls import record_url, table_url
+from ..filters import OPERATORS, Filter, filter_choices
+from ..keys import CATALOG, PAGE_COUNTS, SETTINGS
+from ..labels import labelled_columns, page_labels
+from ..paging import Page, fetch_page, keyset_columns
+from ..permissions import write_refusal
+from ..queries import ListPlan, list_plan, parse_sort, sortable
+from ..rows_html import row_cells_html
+from ..search import search_columns, search_condition
+from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
+from ..urls import record_url
 from .common import connection
-
-MAX_PAGE_NUMBER = 1_000_000
 
 
 @aiohttp_jinja2.template("table.html")
 async def table_page(request: web.Request) -> dict[str, Any]:
     settings = request.app[SETTINGS]
-    info = request.app[CATALOG].by_slug(request.match_info["table"])
-    size = parse_positive(
-        request.query.get("size"), "size", settings.page_size, settings.max_page_size
-    )
-    page = parse_positive(request.query.get("page"), "page", 1, MAX_PAGE_NUMBER)
-    sort = parse_sort(info, request.query.get("sort"))
+    catalog = request.app[CATALOG]
+    info = catalog.by_slug(request.match_info["table"])
+    state = parse_table_state(info, request.query, settings)
+    redirect = added_filter_href(state, request.query)
+    if redirect is not None:
+        raise web.HTTPFound(redirect)
 
     conn = await connection(request)
-    plan, expressions = list_plan(info, conn.dialect)
-    statement = page_statement(info, expressions, sort, offset=(page - 1) * size, limit=size + 1)
-    rows = await fetch_rows(conn, statement, expressions)
-    has_next = len(rows) > size
-    rows = rows[:size]
-    if page == 1 and not has_next:
-        count = RowCount(len(rows), "exact")
-    else:
-        count = await table_row_count(conn, info)
-
-    def link(**changes: str | int | None) -> str:
-        query = {
-            "sort": sort.param if sort else None,
-            "size": size if size != settings.page_size else None,
-            "page": page,
-        }
-        query.update(changes)
-        if query.get("page") == 1:
-            query["page"] = None
-        return table_url(info.name, **{k: v for k, v in query.items() if v is not None})
-
+    where: list[ColumnElement[bool]] = [item.condition(conn.dialect) for item in state.filters]
+    if state.search:
+        where.append(search_condition(info, state.search, conn.dialect))
+    plan, expressions = list_plan(
+        info, conn.dialect, also_whole=keyset_columns(info, state.sort) or ()
+    )
+    page = await fetch_page(
+        conn,
+        info,
+        plan,
+        expressions,
+        sort=state.sort,
+        where=where,
+        size=state.size,
+        page_number=state.page,
+        cursor_text=state.cursor,
+        secret_key=settings.secret_key,
+    )
+    label_names = labelled_columns(catalog, info)
+    labels = await page_labels(
+        conn,
+        catalog,
+        info,
+        {name: [plan.value(row, name) for row in page.rows] for name in label_names},
+    )
+    count = await page_count(request, state, page, where)
+    facets, facets_note = await page_facets(request, state, where)
     return {
         "info": info,
-        "headers": headers(info, sort, link),
-        "rows": [render_row(info, plan, row) for row in rows],
-        "page": page,
-        "size": size,
-        "first_row": (page - 1) * size + 1,
+        "read_only_reason": write_refusal(request, info),
+        "headers": headers(info, state),
+        "rows": render_rows(info, plan, page.rows, labels),
+        "page": page.position // state.size + 1,
+        "size": state.size,
+        "first_row": page.position + 1,
         "count": count,
-        "previous_href": link(page=page - 1) if page > 1 else None,
-        "next_href": link(page=page + 1) if has_next else None,
-        "first_href": link(page=1) if page > 1 else None,
+        "previous_href": previous_href(state, page),
+        "next_href": next_href(state, page),
+        "too_deep": page.has_next and not page.keyset and not state.offset_allowed(state.page + 1),
+        "deep_page_message": deep_page_message(),
+        "first_href": state.first_page() if page.has_previous else None,
+        "search": state.search,
+        "search_columns": [column.name for column in search_columns(info)],
+        "hidden_inputs": state.hidden_inputs(keep_search=False),
+        "filter_inputs": state.hidden_inputs(),
+        "filters": [describe_filter(state, item) for item in state.filters],
+        "filter_choices": filter_choices(info),
+        "operators": OPERATORS,
+        "clear_href": state.first_page(filters=(), search="") if state.narrowed else None,
+        "facets": facets,
+        "facets_note": facets_note,
     }
 
 
-def parse_positive(raw: str | None, name: str, default: int, maximum: int) -> int:
-    if raw is None or raw == "":
-        return default
+def previous_href(state: TableState, page: Page) -> str | None:
+    if not page.has_previous:
+        return None
+    if page.previous_cursor:
+        return state.href(cursor=page.previous_cursor, page=1)
+    return state.href(page=max(1, state.page - 1), cursor=None)
+
+
+def next_href(state: TableState, page: Page) -> str | None:
+    if not page.has_next:
+        return None
+    if page.next_cursor:
+        return state.href(cursor=page.next_cursor, page=1)
+    if not state.offset_allowed(state.page + 1):
+        return None
+    return state.href(page=state.page + 1, cursor=None)
+
+
+async def page_count(
+    request: web.Request, state: TableState, page: Page, where: Sequence[ColumnElement[bool]]
+) -> RowCount:
+    """Exact when the page shows the last row; otherwise the table's cached count (an
+    estimate for a big table), or for a filtered set a time-limited, bounded count, cached
+    too, saying "more than N" when it stops early."""
+    seen = page.position + len(page.rows)
+    if not page.has_next and (page.rows or page.position == 0):
+        return RowCount(seen, "exact")
+    count = await cached_count(
+        request, state.count_key, lambda conn: count_rows(conn, state, where)
+    )
+    if count is None:  # another request is counting right now
+        count = UNKNOWN
+    if not page.rows:  # past the end: the rows before it say nothing
+        return count
+    if count is UNKNOWN or (count.kind != "estimate" and count.value < seen):
+        return RowCount(seen, "at_least")
+    return count
+
+
+async def cached_count(
+    request: web.Request,
+    key: Hashable,
+    compute: Callable[[AsyncConnection], Awaitable[RowCount]],
+) -> RowCount | None:
+    """The app's cached count for `key`, computed by this request if it is the one to do
+    so; None while another request computes a count never made before."""
+    cache = request.app[PAGE_COUNTS]
+    count, should_count = cache.lookup(key)
+    if not should_count:
+        return count
     try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= maximum:
-        raise BadRequest(f"{name} must be a whole number from 1 to {maximum:,}, not {raw[:40]!r}.")
-    return value
+        count = await compute(await connection(request))
+    except BaseException:
+        cache.release(key)
+        raise
+    cache.put(key, count)
+    return count
 
 
-def headers(info: TableInfo, sort: SortKey | None, link: Any) -> list[dict[str, Any]]:
-    """Each column's heading; a sortable one links to ascending order, or to descending
-    when it is already the ascending sort."""
+async def count_rows(
+    conn: AsyncConnection, state: TableState, where: Sequence[ColumnElement[bool]]
+) -> RowCount:
+    """The table's count, or for a filtered or searched set a bounded, time-limited one."""
+    if state.narrowed:
+        statement = select(literal_column("1")).select_from(state.info.table).where(*where)
+        return await filtered_count(conn, state.info, statement)
+    return await table_row_count(conn, state.info)
+
+
+async def page_facets(
+    request: web.Request, state: TableState, where: Sequence[ColumnElement[bool]]
+) -> tuple[list[Facet], str | None]:
+    """Facets for the current set; on a big table only when asked for, so that the page
+    itself stays fast."""
+    info = state.info
+    if not state.facets:
+        table_count = await cached_count(
+            request, (info.name, (), ""), lambda conn: table_row_count(conn, info)
+        )
+        if (
+            table_count is None
+            or table_count.kind != "exact"
+            or table_count.value > AUTO_FACET_MAX_ROWS
+        ):
+            return [], state.href(facets=True)
+
+    def toggle(column: Column, text: str | None) -> tuple[str, bool]:
+        op, value = ("isnull", "1") if text is None else ("exact", text)
+        for item in state.filters:
+            if item.column is column and item.op == op and (text is None or item.text == text):
+                return state.without_filter(item), True
+        added = Filter(column, op, value)
+        return state.first_page(filters=(*state.filters, added)), False
+
+    conn = await connection(request)
+    facets = await compute_facets(conn, request.app[CATALOG], info, where, toggle_href=toggle)
+    return facets, None
+
+
+def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
+    return {"text": item.description, "remove_href": state.without_filter(item)}
+
+
+def headers(info: TableInfo, state: TableState) -> list[dict[str, Any]]:
+    """Each listed column's heading; a sortable one links to ascending order, or to
+    descending when it is already the ascending sort."""
+    sort = state.sort
     out = []
-    for column in info.columns:
+    for column in info.list_columns:
         current = sort is not None and sort.column is column
         direction = ("desc" if sort.descending else "asc") if current and sort else None
         href = None
         if sortable(column):
             target = "-" + column.name if current and sort and not sort.descending else column.name
-            href = link(sort=target, page=1)
+            href = state.first_page(sort=parse_sort(info, target))
         out.append(
             {
                 "name": column.name,
@@ -103,22 +223,35 @@ def headers(info: TableInfo, sort: SortKey | None, link: Any) -> list[dict[str, 
     return out
 
 
-def render_row(info: TableInfo, plan: ListPlan, row: Sequence[Any]) -> dict[str, Any]:
-    cells = plan.cells(row)
-    names = [column.column.name for column in plan.columns]
-    for relation in info.outgoing:
-        values = [plan.value(row, name) for name in relation.columns]
-        if any(value is None for value in values):
-            continue
-        href = record_url(relation.target, [key_text(value) for value in values])
-        for name in relation.columns:
-            index = names.index(name)
-            if cells[index].href is None:
-                cells[index] = cells[index].linked(href)
-    href = None
-    if info.primary_key:
-        href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
-    return {"cells": cells, "href": href}
+def render_rows(
+    info: TableInfo,
+    plan: ListPlan,
+    rows: Sequence[Sequence[Any]],
+    labels: dict[str, dict[Any, str]],
+) -> list[dict[str, Any]]:
+    """Each row's record link and cells (as HTML: this is the page's hottest loop)."""
+    index_of = {column.column.name: index for index, column in enumerate(plan.columns)}
+    linked = [
+        (relation, [(name, index_of.get(name)) for name in relation.columns])
+        for relation in info.outgoing
+    ]
+    has_key = bool(info.primary_key)
+    out = []
+    for row in rows:
+        links: dict[int, tuple[str, str | None]] = {}
+        for relation, columns in linked:
+            values = [plan.value(row, name) for name, _ in columns]
+            if any(value is None for value in values):
+                continue
+            href = record_url(relation.target, [key_text(value) for value in values])
+            for (name, index), value in zip(columns, values, strict=True):
+                if index is not None and index not in links:
+                    links[index] = (href, labels.get(name, {}).get(value))
+        href = None
+        if has_key:
+            href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
+        out.append({"cells_html": row_cells_html(plan, row, links), "href": href})
+    return out
 
 
 def str_type(type_: Any) -> str:
