@@ -32,6 +32,8 @@ from sqlalchemy.exc import ArgumentError
 from bench.dataset import DatabaseServer, ensure_dataset
 from bench.report import evaluate_targets, render_report
 from bench.scenarios import (
+    BENCH_PASSWORD,
+    BENCH_USER,
     SCENARIO_NAMES,
     SCENARIOS,
     NotAnswering,
@@ -149,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     servers = build_servers(server_url.set(database=args.database), stamp)
+    ensure_bench_user(servers["app"])
     results: dict[str, WrkResult] = {}
     paths: dict[str, str] = {}
     raw: list[str] = []
@@ -209,6 +212,26 @@ def run(args: argparse.Namespace) -> int:
     print(report)
     print(f"saved: {report_path.relative_to(ROOT)}")
     return 0
+
+
+def ensure_bench_user(app: Server) -> None:
+    """The viewer account the benchmark signs in with, made (or its password reset) through
+    the app's own `user` command in the benchmark database."""
+    for action in ("add", "set-password"):
+        words = ["user", action, BENCH_USER] + (["--role", "viewer"] if action == "add" else [])
+        done = subprocess.run(
+            [python_for_app(), "-m", "webapp", *words],
+            input=BENCH_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, **app.env},
+        )
+        if done.returncode == 0:
+            return
+        if action == "add" and "exists" in done.stderr:
+            continue
+        raise SetupError(f"cannot make the benchmark user: {done.stderr.strip()}")
 
 
 def build_servers(database_url: URL, stamp: str) -> dict[str, Server]:

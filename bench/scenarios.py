@@ -3,6 +3,10 @@ deep, and how the benchmark gets in (request headers)."""
 
 from __future__ import annotations
 
+import http.cookiejar
+import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -41,12 +45,36 @@ SCENARIOS = (
 SCENARIO_NAMES = tuple(scenario.name for scenario in SCENARIOS)
 
 
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench password 1"  # a local throwaway account in the benchmark database
+
+
 def app_request_headers(base_url: str) -> dict[str, str]:
-    """The headers every request to the app carries. Empty while the app needs no login;
-    when it does, log in here (e.g. POST the login form once) and return the session
-    cookie as {"Cookie": "webapp_session=..."}: wrk and the deep walk both use this."""
-    del base_url
-    return {}
+    """The headers every request to the app carries: the session cookie of the benchmark's
+    viewer account (made by `ensure_bench_user`), got by signing in through /login like a
+    browser. wrk and the deep walk both use this."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    with opener.open(base_url + "/login", timeout=30) as response:
+        page = response.read().decode("utf-8")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if match is None:
+        raise RuntimeError("sign-in: the login page has no form token")
+    body = urlencode(
+        {"csrf_token": match.group(1), "username": BENCH_USER, "password": BENCH_PASSWORD}
+    ).encode()
+    try:
+        opener.open(base_url + "/login", data=body, timeout=30)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 303:
+            raise RuntimeError(f"sign-in as {BENCH_USER!r} answered {exc.code}") from None
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+    return {"Cookie": cookies} if cookies else {}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
 
 
 def record_id(rows: int) -> int:
