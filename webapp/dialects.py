@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import decimal
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,6 +38,8 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
     options: dict[str, Any] = {
         "pool_pre_ping": True,
         "pool_timeout": database.pool_timeout,
+        # JSON is stored as people wrote it: "Malmö", not "Malm\\u00f6".
+        "json_serializer": _json_dumps,
     }
     backend = database.backend
     if backend == "sqlite":
@@ -63,6 +66,10 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
             },
         }
     return create_async_engine(database.url, **options)
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def backend_of(dialect: Dialect) -> str:
