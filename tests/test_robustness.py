@@ -168,3 +168,74 @@ async def test_database_going_away_gives_503_then_recovers(
     assert response.status == 200
     await client.close()
     await relay.stop()
+
+
+async def test_a_read_after_the_server_dropped_pooled_connections_still_answers(
+    engine: AsyncEngine, backend: str, make_client
+) -> None:
+    """No ping before each checkout: a dead pooled connection is noticed when used, and the
+    read is repeated once on a fresh one, so the user never sees the restart."""
+    if backend == "sqlite":
+        pytest.skip("an embedded database has no server connections to drop")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INT PRIMARY KEY)"))
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    client = await make_client()
+    assert (await client.get("/t/t/r/1")).status == 200
+    async with engine.connect() as conn:
+        if backend == "mysql":
+            ids = await conn.scalars(
+                text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            )
+            for connection_id in list(ids):
+                await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+        else:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    response = await client.get("/t/t/r/1")
+    assert response.status == 200
+    assert (await client.get("/t/t")).status == 200
+
+
+async def test_an_idle_pooled_connection_is_pinged_and_replaced_before_use(
+    engine: AsyncEngine, db_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write never starts on a connection the server dropped while it sat in the pool."""
+    if backend == "sqlite":
+        pytest.skip("an embedded database has no server connections to drop")
+    from webapp import dialects
+    from webapp.settings import DatabaseSettings
+
+    monkeypatch.setattr(dialects, "IDLE_PING_SECONDS", 0.0)
+    app_engine = dialects.create_engine(DatabaseSettings(url=make_url(db_url)))
+    try:
+        async with app_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        async with engine.connect() as conn:
+            if backend == "mysql":
+                ids = await conn.scalars(
+                    text(
+                        "SELECT id FROM information_schema.processlist "
+                        "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                    )
+                )
+                for connection_id in list(ids):
+                    await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+            else:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+        async with app_engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await app_engine.dispose()

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from .accounts.lifecycle import accounts_context
 from .csrf import csrf_middleware, csrf_token
-from .db import database_context, session_middleware
+from .db import database_context, session_middleware, stale_connection_retry_middleware
 from .errors import error_middleware
 from .flash import flash_processor
 from .keys import SESSION_COOKIE, SETTINGS
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
             security_headers_middleware,
             error_middleware,
             cookie_session_middleware(session_storage(settings)),
+            stale_connection_retry_middleware,
             auth_middleware,
             csrf_middleware,
             session_middleware,

@@ -3,9 +3,11 @@ engine disposed at cleanup; each request gets its own session, always closed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from .catalog import CatalogOptionsError, apply_table_options, reflect_catalog
@@ -14,6 +16,8 @@ from .demo import install_demo
 from .dialects import create_engine, describe_url
 from .errors import Handler
 from .keys import CATALOG, DB_SESSION, ENGINE, PAGE_COUNTS, ROW_COUNTS, SESSIONMAKER, SETTINGS
+
+log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
@@ -69,3 +73,24 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         except BaseException:
             await session.rollback()
             raise
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+@web.middleware
+async def stale_connection_retry_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Run a read request once more when a pooled connection turned out to be dead (the
+    database restarted, a proxy dropped idle connections). SQLAlchemy then invalidates every
+    connection older than the failure, so the retry starts on a fresh one. This replaces a
+    ping before every checkout, a round trip on every request, at no cost in robustness:
+    reads are safe to repeat, and writes are never retried."""
+    try:
+        return await handler(request)
+    except DBAPIError as exc:
+        if request.method not in READ_METHODS or not exc.connection_invalidated:
+            raise
+        log.info("retrying %s %s on a fresh connection", request.method, request.path)
+        return await handler(request)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import decimal
+import functools
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,7 +38,10 @@ MYSQL_IDLE_RECYCLE_SECONDS = 3600
 def create_engine(database: DatabaseSettings) -> AsyncEngine:
     """An engine with pool and driver options fit for serving web requests on `database`."""
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
+        # No ping before every checkout (a round trip on every request): only a connection
+        # that sat idle is pinged (_ping_idle_connection); one that died in between is
+        # noticed when used, and db.stale_connection_retry_middleware repeats the read.
+        "pool_pre_ping": False,
         "pool_timeout": database.pool_timeout,
         # JSON is stored as people wrote it: "Malmö", not "Malm\\u00f6".
         "json_serializer": _json_dumps,
@@ -65,7 +70,39 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
                 "application_name": "webapp",
             },
         }
-    return create_async_engine(database.url, **options)
+    engine = create_async_engine(database.url, **options)
+    event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
+    event.listen(
+        engine.sync_engine.pool, "checkout", functools.partial(_ping_idle_connection, engine)
+    )
+    return engine
+
+
+IDLE_PING_SECONDS = 5.0
+_IDLE_SINCE = "webapp_idle_since"
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_idle_connection(
+    engine: AsyncEngine, dbapi_connection: Any, record: Any, _proxy: Any
+) -> None:
+    """Ping a pooled connection that has been idle for a while before handing it out, so a
+    database restart is noticed before a write starts; under load connections are reused
+    within milliseconds and never pay for the ping. Raising DisconnectionError makes the
+    pool replace the connection."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    try:
+        alive = engine.dialect.do_ping(dbapi_connection)
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
+    if alive is False:
+        raise DisconnectionError("the connection did not answer a ping")
 
 
 def _json_dumps(value: Any) -> str:
