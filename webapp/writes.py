@@ -81,12 +81,18 @@ async def write_transaction(
     await trail.finish(committed=True)
 
 
-async def _audit(conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult) -> None:
-    """Record `result` in the transaction's trail; a write outside write_transaction is a
-    bug, refused before it could commit unrecorded."""
+def _trail(conn: AsyncConnection) -> AuditTrail:
+    """The transaction's trail; a write outside write_transaction is a bug, refused before
+    anything is written."""
     trail = conn.info.get(AUDIT_TRAIL)
     if trail is None:
         raise RuntimeError("writes must run inside write_transaction, which audits them")
+    return trail
+
+
+async def _audit(conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult) -> None:
+    """Record `result` in the transaction's trail."""
+    trail = _trail(conn)
     row = result.after if result.after is not None else result.before
     key = result.key
     if row is not None and info.primary_key:
@@ -124,9 +130,10 @@ async def insert_row(
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
     require_editable(info)
+    _trail(conn)
     result = await conn.execute(insert(info.table).values(_bind(info, values)))
     key = tuple(result.inserted_primary_key or ())
-    condition = _key_condition(info, key)
+    condition = values_condition(info, key)
     after = await read_row(conn, info, condition, lock=False) if condition is not None else None
     written = WriteResult(before=None, after=after, key=key)
     await _audit(conn, "create", info, written)
@@ -139,16 +146,23 @@ async def update_row(
     condition: ColumnElement[bool],
     expected_version: str,
     values: Mapping[str, Any],
+    *,
+    exact: bool = False,
 ) -> WriteResult:
     """Update the row if it is still the one the user saw (`expected_version`), writing only
-    the columns whose value differs; raises RowChanged otherwise."""
+    the columns whose value differs; raises RowChanged otherwise. Form input is compared as a
+    browser sends it (line breaks); `exact` values (a revert's) are written as they are."""
     require_editable(info)
+    _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
     if before is None or row_version(before) != expected_version:
         raise RowChanged(before)
     changes = {}
     for name, value in values.items():
-        new = resolve(before[name], value)
+        if exact:
+            new = UNCHANGED if _canonical(before[name]) == _canonical(value) else value
+        else:
+            new = resolve(before[name], value)
         if new is not UNCHANGED:
             changes[name] = new
     key = tuple(before[column.name] for column in info.primary_key)
@@ -169,6 +183,7 @@ async def delete_row(
 ) -> WriteResult:
     """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
     require_editable(info)
+    _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
     if before is None or row_version(before) != expected_version:
         raise RowChanged(before)
@@ -189,7 +204,8 @@ def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
     return bound
 
 
-def _key_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
+def values_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
+    """WHERE clause for the row whose primary key has these values (None if it cannot)."""
     columns = info.primary_key
     if not columns or len(key) != len(columns) or any(value is None for value in key):
         return None
