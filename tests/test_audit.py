@@ -116,7 +116,7 @@ def as_json(value: Any) -> Any:
 
 
 def values(entry: dict[str, Any], which: str) -> dict[str, Any] | None:
-    return decode_row(entry[which])
+    return decode_row(entry[{"before": "old_values", "after": "new_values"}[which]])
 
 
 # --- entries ----------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ async def test_create_records_who_when_key_and_every_value(
     assert entry["table_name"] == "items"
     assert entry["state"] == "committed"
     assert decode_key(entry["row_key"]) == (2,)
-    assert entry["before"] is None
+    assert entry["old_values"] is None
     at = entry["at"]
     at = dt.datetime.fromisoformat(at) if isinstance(at, str) else at  # SQLite: text
     assert started - dt.timedelta(seconds=1) <= at <= started + dt.timedelta(minutes=1)
@@ -210,7 +210,7 @@ async def test_delete_records_the_whole_row_before(
     assert (await form.submit(client)).status == 303
     [entry] = await audit_rows(engine)
     assert entry["action"] == "delete"
-    assert entry["after"] is None
+    assert entry["new_values"] is None
     before = values(entry, "before")
     assert before is not None
     assert (before["at"], before["data"], before["note"], as_json(before["doc"])) == (

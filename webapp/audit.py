@@ -103,8 +103,8 @@ class AuditTrail:
             "table_name": info.name,
             "key_hash": record_hash(info.name, key),
             "row_key": encode_key(key),
-            "before": encode_row(before),
-            "after": encode_row(after),
+            "old_values": encode_row(before),
+            "new_values": encode_row(after),
             "reverts_id": self.reverts_id,
         }
         if self.log.separate is None:

@@ -47,8 +47,8 @@ class RevertRefused(Exception):
 
 async def revert_change(conn: AsyncConnection, info: TableInfo, entry: Any) -> WriteResult:
     """Undo `entry` (an audit_log row) on `info` inside the caller's write transaction."""
-    before = decode_row(entry.before)
-    after = decode_row(entry.after)
+    before = decode_row(entry.old_values)
+    after = decode_row(entry.new_values)
     key = decode_key(entry.row_key)
     condition = values_condition(info, key)
     if condition is None:

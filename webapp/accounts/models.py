@@ -100,8 +100,8 @@ def account_models(prefix: str) -> AccountModels:
         table_name: Mapped[str] = mapped_column(String(255))
         key_hash: Mapped[str] = mapped_column(String(64))
         row_key: Mapped[str] = mapped_column(LONG_TEXT)
-        before: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
-        after: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+        old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+        new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
         reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
         state: Mapped[str] = mapped_column(String(10))
 

@@ -31,7 +31,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
 from ..fields import Cell, key_text, show_value
 from ..flash import flash
 from ..keys import CATALOG, DB_SESSION
-from ..permissions import write_refusal
+from ..permissions import require_role, write_refusal
 from ..revert import RevertConflict, RevertRefused, revert_change
 from ..urls import record_url, table_url
 from ..writes import write_transaction
@@ -48,8 +48,8 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
     """What the history templates show of one entry: who, when, what, the changed columns
     as before -> after cells, where the record is, and where to revert it (if allowed)."""
     info = request.app[CATALOG].tables.get(entry.table_name)
-    before = decode_row(entry.before) or {}
-    after = decode_row(entry.after) or {}
+    before = decode_row(entry.old_values) or {}
+    after = decode_row(entry.new_values) or {}
     key = decode_key(entry.row_key)
     key_parts = [key_text(value) for value in key]
     columns = list(after or before) if entry.action != "update" else list(after)
@@ -209,6 +209,7 @@ async def revert(request: web.Request) -> web.Response:
 async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
     """The entry the URL names and its table, if the user may revert it: 404 for an unknown
     entry or a table no longer shown, 403 without write permission, 409 if not committed."""
+    require_role(request, "editor")  # before the lookup: viewers get 403 for any change
     entry = await entry_by_id(request, _entry_id(request.match_info["entry"], "change"))
     if entry is None:
         raise NotFound("There is no such change.")

@@ -15,6 +15,7 @@ from ..decoding import fetch_rows
 from ..errors import BadRequest
 from ..fields import Cell, key_text
 from ..keys import CATALOG, SETTINGS
+from ..permissions import write_refusal
 from ..queries import ListPlan, SortKey, list_plan, page_statement, parse_sort, sortable
 from ..urls import record_url, table_url
 from .common import connection
@@ -56,6 +57,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
 
     return {
         "info": info,
+        "write_refusal": write_refusal(request, info),
         "headers": headers(info, sort, link),
         "rows": [render_row(info, plan, row) for row in rows],
         "page": page,
