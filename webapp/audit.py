@@ -26,10 +26,9 @@ from .accounts.models import AccountModels
 from .audit_values import encode_key, encode_row, same_value
 from .catalog import TableInfo
 from .fields import key_text
-from .keys import ACCOUNTS, SETTINGS
+from .keys import ACCOUNTS, DB_SESSION, SETTINGS
 from .permissions import current_user
 from .urls import encode_key as url_key
-from .views.common import connection
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ async def reading(request: web.Request) -> AsyncIterator[AsyncConnection]:
     database (no second pool connection per page), else one to the separate database."""
     audit = AuditLog.of(request.app)
     if audit.separate is None:
-        yield await connection(request)
+        yield await request[DB_SESSION].connection()
         return
     async with audit.separate() as session:
         yield await session.connection()
