@@ -278,6 +278,36 @@ async def test_separate_accounts_database_marks_entries_committed(
     assert "elsewhere" in history
 
 
+async def test_separate_accounts_database_marks_a_rolled_back_change_failed(
+    tables, make_client, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    accounts_url = f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}"
+    auth = FAST_HASHING.__class__(
+        password_hash=FAST_HASHING.password_hash, database_url=make_url(accounts_url)
+    )
+    client = await make_client(role="editor", auth=auth)
+    app = client.server.app
+    info = app[CATALOG].tables["items"]
+    trail = AuditTrail(AuditLog.of(app), user_id=None, username="script")
+    async with app[SESSIONMAKER]() as session:
+        with pytest.raises(IntegrityError):
+            async with write_transaction(session, trail) as conn:
+                await insert_row(conn, info, {"id": 5, "code": "five"})
+                await insert_row(conn, info, {"id": 6, "code": "one"})  # the database refuses
+    accounts = create_async_engine(accounts_url)
+    try:
+        states = [(row["action"], row["state"]) for row in await audit_rows(accounts)]
+    finally:
+        await accounts.dispose()
+    assert states == [("create", "failed")]
+    assert await item(engine, 5) is None
+    page = await (await client.get("/activity")).text()
+    assert ">failed<" in page and "/activity/1/revert" not in page
+
+
 # --- revert -----------------------------------------------------------------------------------
 
 
