@@ -20,6 +20,7 @@ PAGES = {
     "record.png": "/t/authors/r/7",
 }
 EDIT_PATH = "/t/books/r/7/edit"
+HISTORY_PATH = "/t/books/r/3"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -47,6 +48,7 @@ async def main(base: str) -> None:
             await page.screenshot(path=str(OUT / name))
             print(f"{OUT / name}")
         await edit_error(page, base)
+        await history(page, base)
         await browser.close()
 
 
@@ -63,6 +65,21 @@ async def edit_error(page, base: str) -> None:  # type: ignore[no-untyped-def]
     await page.wait_for_load_state()
     await page.screenshot(path=str(OUT / "edit-error.png"))
     print(f"{OUT / 'edit-error.png'}")
+
+
+async def history(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    """A record's history with its Revert buttons: makes one real edit (a new price) on
+    HISTORY_PATH first, so run it against a demo database."""
+    await page.goto(base + HISTORY_PATH + "/edit")
+    await page.get_by_label("price").fill("24.90")
+    async with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        await page.get_by_role("button", name="Save").click()
+    response = await posted.value
+    assert response.status == 303, response.status
+    await page.wait_for_load_state()
+    await page.locator("section.record-history").scroll_into_view_if_needed()
+    await page.screenshot(path=str(OUT / "history.png"))
+    print(f"{OUT / 'history.png'}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Every statement that changes the user's data goes through this module: `insert_row`,
 `update_row` and `delete_row`, each run inside `write_transaction`. That gives one place to
 decide whether a table may be written (`require_editable`), one place where a row is locked
-and checked against what the user saw (lost-update protection), and one place where a later
-audit trail can record before/after values in the same transaction."""
+and checked against what the user saw (lost-update protection), and one place where the
+audit trail (webapp/audit.py) records before/after values in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, delete, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -23,6 +23,11 @@ from .dialects import WRITE_TRANSACTION
 from .errors import Forbidden
 from .fields import record_expression
 from .inputs import UNCHANGED, resolve
+
+if TYPE_CHECKING:
+    from .audit import AuditTrail
+
+AUDIT_TRAIL = "webapp_audit_trail"  # key of the transaction's AuditTrail in conn.info
 
 
 class RowChanged(Exception):
@@ -53,14 +58,46 @@ def require_editable(info: TableInfo) -> None:
 
 
 @asynccontextmanager
-async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+async def write_transaction(
+    session: AsyncSession, trail: AuditTrail
+) -> AsyncIterator[AsyncConnection]:
     """A transaction meant to write, on the request's session: committed when the block
-    ends, rolled back on any exception. On SQLite it starts with BEGIN IMMEDIATE, so
-    concurrent writers queue for the lock instead of failing."""
+    ends, rolled back on any exception. Every write inside it is recorded in `trail`. On
+    SQLite it starts with BEGIN IMMEDIATE, so concurrent writers queue for the lock instead
+    of failing."""
     if session.in_transaction():
         await session.rollback()  # a fresh transaction, so its first statement takes the lock
-    async with session.begin():
-        yield await session.connection(execution_options={WRITE_TRANSACTION: True})
+    try:
+        async with session.begin():
+            conn = await session.connection(execution_options={WRITE_TRANSACTION: True})
+            conn.info[AUDIT_TRAIL] = trail
+            try:
+                yield conn
+            finally:
+                conn.info.pop(AUDIT_TRAIL, None)
+    except BaseException:
+        await trail.finish(committed=False)
+        raise
+    await trail.finish(committed=True)
+
+
+def _trail(conn: AsyncConnection) -> AuditTrail:
+    """The transaction's trail; a write outside write_transaction is a bug, refused before
+    anything is written."""
+    trail = conn.info.get(AUDIT_TRAIL)
+    if trail is None:
+        raise RuntimeError("writes must run inside write_transaction, which audits them")
+    return trail
+
+
+async def _audit(conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult) -> None:
+    """Record `result` in the transaction's trail."""
+    trail = _trail(conn)
+    row = result.after if result.after is not None else result.before
+    key = result.key
+    if row is not None and info.primary_key:
+        key = tuple(row[column.name] for column in info.primary_key)
+    await trail.record(conn, action, info, key, result.before, result.after)
 
 
 def row_version(row: Mapping[str, Any]) -> str:
@@ -93,11 +130,14 @@ async def insert_row(
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
     require_editable(info)
+    _trail(conn)
     result = await conn.execute(insert(info.table).values(_bind(info, values)))
     key = tuple(result.inserted_primary_key or ())
-    condition = _key_condition(info, key)
+    condition = values_condition(info, key)
     after = await read_row(conn, info, condition, lock=False) if condition is not None else None
-    return WriteResult(before=None, after=after, key=key)
+    written = WriteResult(before=None, after=after, key=key)
+    await _audit(conn, "create", info, written)
+    return written
 
 
 async def update_row(
@@ -106,16 +146,23 @@ async def update_row(
     condition: ColumnElement[bool],
     expected_version: str,
     values: Mapping[str, Any],
+    *,
+    exact: bool = False,
 ) -> WriteResult:
     """Update the row if it is still the one the user saw (`expected_version`), writing only
-    the columns whose value differs; raises RowChanged otherwise."""
+    the columns whose value differs; raises RowChanged otherwise. Form input is compared as a
+    browser sends it (line breaks); `exact` values (a revert's) are written as they are."""
     require_editable(info)
+    _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
     if before is None or row_version(before) != expected_version:
         raise RowChanged(before)
     changes = {}
     for name, value in values.items():
-        new = resolve(before[name], value)
+        if exact:
+            new = UNCHANGED if _canonical(before[name]) == _canonical(value) else value
+        else:
+            new = resolve(before[name], value)
         if new is not UNCHANGED:
             changes[name] = new
     key = tuple(before[column.name] for column in info.primary_key)
@@ -123,7 +170,9 @@ async def update_row(
         return WriteResult(before=before, after=before, key=key)
     await conn.execute(update(info.table).where(condition).values(_bind(info, changes)))
     after = await read_row(conn, info, condition, lock=False)
-    return WriteResult(before=before, after=after, key=key)
+    written = WriteResult(before=before, after=after, key=key)
+    await _audit(conn, "update", info, written)
+    return written
 
 
 async def delete_row(
@@ -134,12 +183,15 @@ async def delete_row(
 ) -> WriteResult:
     """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
     require_editable(info)
+    _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
     if before is None or row_version(before) != expected_version:
         raise RowChanged(before)
     await conn.execute(delete(info.table).where(condition))
     key = tuple(before[column.name] for column in info.primary_key)
-    return WriteResult(before=before, after=None, key=key)
+    written = WriteResult(before=before, after=None, key=key)
+    await _audit(conn, "delete", info, written)
+    return written
 
 
 def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,7 +204,8 @@ def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
     return bound
 
 
-def _key_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
+def values_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
+    """WHERE clause for the row whose primary key has these values (None if it cannot)."""
     columns = info.primary_key
     if not columns or len(key) != len(columns) or any(value is None for value in key):
         return None

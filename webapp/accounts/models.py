@@ -8,11 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, select
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 USERNAME_MAX = 150
+# Microseconds on every backend (MySQL's plain DATETIME drops them), so entries sort exactly.
+PRECISE_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# Whole rows as JSON: MySQL's TEXT stops at 64 KiB.
+LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 def utc_now() -> dt.datetime:
@@ -29,6 +34,7 @@ class AccountModels:
     user: type
     login_failure: type
     sign_in_token: type
+    audit_entry: type
 
 
 @cache
@@ -75,7 +81,31 @@ def account_models(prefix: str) -> AccountModels:
         token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
         expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
-    return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken)
+    class AuditEntry(Base):
+        """One create, update or delete of a user's row (see webapp/audit.py). Values are
+        typed JSON (webapp/audit_values.py); `key_hash` finds a record's history by index.
+        `state` is `committed`, or `pending`/`failed` when the data lives in another
+        database than this table (`auth.database_url`)."""
+
+        __tablename__ = f"{prefix}audit_log"
+        __table_args__ = (
+            Index(f"ix_{prefix}audit_log_record", "key_hash", "id"),
+            Index(f"ix_{prefix}audit_log_at", "at"),
+        )
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+        action: Mapped[str] = mapped_column(String(8))
+        table_name: Mapped[str] = mapped_column(String(255))
+        key_hash: Mapped[str] = mapped_column(String(64))
+        row_key: Mapped[str] = mapped_column(LONG_TEXT)
+        old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+        new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        state: Mapped[str] = mapped_column(String(10))
+
+    return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry)
 
 
 def _create_first_tables(conn: Connection, models: AccountModels) -> None:
@@ -87,9 +117,16 @@ def _create_first_tables(conn: Connection, models: AccountModels) -> None:
     models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
+def _create_audit_log(conn: Connection, models: AccountModels) -> None:
+    models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
+
+
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
 # steps; never change one that has shipped.
-MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [_create_first_tables]
+MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
+    _create_first_tables,
+    _create_audit_log,
+]
 
 
 def migrate(conn: Connection, models: AccountModels) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, edit, index, login, record, table
+from . import admin, edit, history, index, login, record, table
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,6 +19,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}/r/{key}/delete", edit.delete_form, name="delete")
     app.router.add_post("/t/{table}/r/{key}/delete", edit.delete_record)
     app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")
+    app.router.add_get(history.ACTIVITY_PAGE, history.activity_page, name="activity")
+    app.router.add_get(
+        history.ACTIVITY_PAGE + "/{entry}/revert", history.revert_form, name="revert"
+    )
+    app.router.add_post(history.ACTIVITY_PAGE + "/{entry}/revert", history.revert)
     app.router.add_get("/login", login.login_page, name="login")
     app.router.add_post("/login", login.login)
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")

@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..audit import request_trail
 from ..catalog import Catalog, TableInfo
 from ..csrf import request_csrf_token
 from ..errors import NotFound, is_unavailable
@@ -72,7 +73,7 @@ async def create_record(request: web.Request) -> web.Response:
     if values is None:
         return await _render_form(request, info, "create", fields, row=None, status=400)
     try:
-        async with write_transaction(request[DB_SESSION]) as conn:
+        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
             result = await insert_row(conn, info, {k: new_text(v) for k, v in values.items()})
     except StatementError as exc:
         problem = _explain_database_error(exc, info, fields)
@@ -108,7 +109,7 @@ async def save_record(request: web.Request) -> web.Response:
             request, info, "edit", fields, row=current, status=400, key=key_parts, version=version
         )
     try:
-        async with write_transaction(request[DB_SESSION]) as conn:
+        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
             await update_row(conn, info, condition, version, values)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, values, "edit")
@@ -142,7 +143,7 @@ async def delete_record(request: web.Request) -> web.Response:
     form = await request.post()
     version = str(form.get("row_version", ""))
     try:
-        async with write_transaction(request[DB_SESSION]) as conn:
+        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
             result = await delete_row(conn, info, condition, version)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, None, "delete")

@@ -22,6 +22,7 @@ from ..permissions import write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
+from .history import record_history
 from .table import str_type
 
 REFERENCING_SAMPLE = 10
@@ -72,6 +73,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
         "referenced_by": [
             await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
         ],
+        "history": await record_history(request, info, row),
     }
 
 

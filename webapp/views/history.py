@@ -1,0 +1,253 @@
+"""History pages: a record's own changes (a part of the record page), the activity page of
+every change with filters, and reverting one change (confirmation page, POST, 409 when the
+row moved on). `entry_view` is the one place an entry's values are turned into cells, so a
+later per-column rule can hide values there for every page at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import StatementError
+
+from ..audit import (
+    ACTIONS,
+    COMMITTED,
+    AuditLog,
+    entry_by_id,
+    reading,
+    record_entries,
+    request_trail,
+)
+from ..audit_values import decode_key, decode_row
+from ..catalog import TableInfo
+from ..csrf import request_csrf_token
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
+from ..fields import Cell, key_text, show_value
+from ..flash import flash
+from ..keys import CATALOG, DB_SESSION
+from ..permissions import require_role, write_refusal
+from ..revert import RevertConflict, RevertRefused, revert_change
+from ..urls import record_url, table_url
+from ..writes import write_transaction
+
+ACTIVITY_PAGE = "/activity"
+RECORD_HISTORY_LIMIT = 20
+ACTIVITY_PAGE_SIZE = 50
+
+
+# --- one entry, ready for a template ---------------------------------------------------------
+
+
+def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
+    """What the history templates show of one entry: who, when, what, the changed columns
+    as before -> after cells, where the record is, and where to revert it (if allowed)."""
+    info = request.app[CATALOG].tables.get(entry.table_name)
+    before = decode_row(entry.old_values) or {}
+    after = decode_row(entry.new_values) or {}
+    key = decode_key(entry.row_key)
+    key_parts = [key_text(value) for value in key]
+    columns = list(after or before) if entry.action != "update" else list(after)
+    changes = [
+        {
+            "column": name,
+            "before": _cell(before[name]) if name in before else None,
+            "after": _cell(after[name]) if name in after else None,
+        }
+        for name in columns
+    ]
+    may_revert = (
+        info is not None and entry.state == COMMITTED and write_refusal(request, info) is None
+    )
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(sep=" ", timespec="seconds"),
+        "username": entry.username,
+        "action": entry.action,
+        "table": entry.table_name,
+        "key": ", ".join(key_parts),
+        "record_href": record_url(entry.table_name, key_parts) if info is not None else None,
+        "changes": changes,
+        "state": entry.state,
+        "reverts_id": entry.reverts_id,
+        "revert_href": f"{ACTIVITY_PAGE}/{entry.id}/revert" if may_revert else None,
+    }
+
+
+def _cell(value: Any) -> Cell:
+    return show_value(value, preview=True)
+
+
+# --- the record page's part ------------------------------------------------------------------
+
+
+async def record_history(
+    request: web.Request, info: TableInfo, row: dict[str, Any]
+) -> dict[str, Any]:
+    """The newest changes of the record `row` for record.html's history part."""
+    key = [row[column.name] for column in info.primary_key]
+    entries = await record_entries(request, info, key, RECORD_HISTORY_LIMIT + 1) if key else []
+    return {
+        "entries": [entry_view(request, entry) for entry in entries[:RECORD_HISTORY_LIMIT]],
+        "more_href": (
+            ACTIVITY_PAGE + "?" + urlencode({"table": info.name})
+            if len(entries) > RECORD_HISTORY_LIMIT
+            else None
+        ),
+    }
+
+
+# --- the activity page -----------------------------------------------------------------------
+
+
+@aiohttp_jinja2.template("activity.html")
+async def activity_page(request: web.Request) -> dict[str, Any]:
+    """Every change, newest first, filtered by user, table, action and time; paged by entry
+    id (`before`), so a deep page costs what the first does."""
+    query = request.query
+    filters = {name: query.get(name, "").strip() for name in ("user", "table", "action")}
+    since_text, until_text = query.get("since", "").strip(), query.get("until", "").strip()
+    if filters["action"] and filters["action"] not in ACTIONS:
+        raise BadRequest(f"action must be one of {', '.join(ACTIONS)}, not {filters['action']!r}.")
+    since = _moment(since_text, "since", end_of_day=False)
+    until = _moment(until_text, "until", end_of_day=True)
+    before = _entry_id(query.get("before"), "before") if query.get("before") else None
+    table = AuditLog.of(request.app).table
+    statement = select(table).order_by(table.c.id.desc()).limit(ACTIVITY_PAGE_SIZE + 1)
+    if filters["user"]:
+        statement = statement.where(table.c.username == filters["user"])
+    if filters["table"]:
+        statement = statement.where(table.c.table_name == filters["table"])
+    if filters["action"]:
+        statement = statement.where(table.c.action == filters["action"])
+    if since is not None:
+        statement = statement.where(table.c.at >= since)
+    if until is not None:
+        statement = statement.where(table.c.at < until)
+    if before is not None:
+        statement = statement.where(table.c.id < before)
+    async with reading(request) as conn:
+        entries = list((await conn.execute(statement)).all())
+    shown = entries[:ACTIVITY_PAGE_SIZE]
+    kept = {name: value for name, value in filters.items() if value}
+    kept.update({k: v for k, v in (("since", since_text), ("until", until_text)) if v})
+    older_href = None
+    if len(entries) > ACTIVITY_PAGE_SIZE:
+        older_href = ACTIVITY_PAGE + "?" + urlencode({**kept, "before": shown[-1].id})
+    return {
+        "entries": [entry_view(request, entry) for entry in shown],
+        "filters": {**filters, "since": since_text, "until": until_text},
+        "actions": ACTIONS,
+        "tables": sorted(request.app[CATALOG].tables),
+        "older_href": older_href,
+        "newest_href": (ACTIVITY_PAGE + "?" + urlencode(kept)) if before is not None else None,
+    }
+
+
+def _moment(text: str, name: str, *, end_of_day: bool) -> dt.datetime | None:
+    """A filter's time (UTC): a date, or a date and time; a bare `until` date includes
+    that whole day."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            moment = dt.datetime.combine(day, dt.time())
+            return moment + dt.timedelta(days=1) if end_of_day else moment
+        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a date (2024-05-31) or a date and time (2024-05-31T14:30), "
+            f"not {text[:40]!r}."
+        ) from None
+
+
+def _entry_id(text: str | None, name: str) -> int:
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise BadRequest(f"{name} must be a change number, not {str(text)[:40]!r}.")
+    return int(text)
+
+
+# --- revert ----------------------------------------------------------------------------------
+
+
+async def revert_form(request: web.Request) -> web.Response:
+    entry, _ = await _revertible(request)
+    return _render_revert(request, entry, await request_csrf_token(request))
+
+
+async def revert(request: web.Request) -> web.Response:
+    entry, info = await _revertible(request)
+    try:
+        async with write_transaction(
+            request[DB_SESSION], request_trail(request, reverts_id=entry.id)
+        ) as conn:
+            result = await revert_change(conn, info, entry)
+    except RevertConflict as exc:
+        return _render_conflict(request, entry, exc)
+    except RevertRefused as exc:
+        raise Conflict(str(exc)) from None
+    except StatementError as exc:
+        if is_unavailable(exc):
+            raise
+        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        raise Conflict(
+            "The database refused the revert: " + (detail[0][:300] if detail else "")
+        ) from None
+    await flash(request, f"Change {entry.id} reverted.")
+    if result.after is not None and info.primary_key:
+        parts = [key_text(result.after[column.name]) for column in info.primary_key]
+        raise web.HTTPSeeOther(record_url(info.name, parts))
+    raise web.HTTPSeeOther(table_url(info.name))
+
+
+async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
+    """The entry the URL names and its table, if the user may revert it: 404 for an unknown
+    entry or a table no longer shown, 403 without write permission, 409 if not committed."""
+    require_role(request, "editor")  # before the lookup: viewers get 403 for any change
+    entry = await entry_by_id(request, _entry_id(request.match_info["entry"], "change"))
+    if entry is None:
+        raise NotFound("There is no such change.")
+    info = request.app[CATALOG].tables.get(entry.table_name)
+    if info is None:
+        raise NotFound(f"The table {entry.table_name!r} of this change is not available.")
+    reason = write_refusal(request, info)
+    if reason is not None:
+        raise Forbidden(reason)
+    if entry.state != COMMITTED:
+        raise Conflict(
+            "This change is not known to have been committed (its audit entry is "
+            f"{entry.state}), so it cannot be reverted."
+        )
+    return entry, info
+
+
+def _render_revert(request: web.Request, entry: Any, token: str) -> web.Response:
+    view = entry_view(request, entry)
+    return aiohttp_jinja2.render_template(
+        "revert.html", request, {"entry": view, "csrf_token": token}
+    )
+
+
+def _render_conflict(request: web.Request, entry: Any, exc: RevertConflict) -> web.Response:
+    """409: what the row holds now beside what the change left. Nothing was written."""
+    rows: Sequence[dict[str, Any]] = [
+        {
+            "column": difference.column,
+            "expected": _cell(difference.expected) if entry.action != "delete" else None,
+            "current": _cell(difference.current),
+        }
+        for difference in exc.differences
+    ]
+    response = aiohttp_jinja2.render_template(
+        "revert_conflict.html",
+        request,
+        {"entry": entry_view(request, entry), "reason": exc.reason, "rows": rows},
+    )
+    response.set_status(409)
+    return response
