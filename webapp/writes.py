@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +52,17 @@ def require_editable(info: TableInfo) -> None:
         raise Forbidden(reason)
 
 
+def require_changeable_columns(info: TableInfo, names: Iterable[str]) -> None:
+    """Refuse (403) a write that sets a read-only column or one the user cannot see; the
+    forms never offer them, this is the server's own check. A hidden name is not repeated."""
+    visible = {column.name for column in info.columns}
+    for name in names:
+        if name not in visible:
+            raise Forbidden("This change names a column you may not change.")
+        if name in info.read_only_columns:
+            raise Forbidden(f"The column {name!r} is read-only.")
+
+
 @asynccontextmanager
 async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
     """A transaction meant to write, on the request's session: committed when the block
@@ -93,6 +104,7 @@ async def insert_row(
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
     require_editable(info)
+    require_changeable_columns(info, values)
     result = await conn.execute(insert(info.table).values(_bind(info, values)))
     key = tuple(result.inserted_primary_key or ())
     condition = _key_condition(info, key)
@@ -110,6 +122,7 @@ async def update_row(
     """Update the row if it is still the one the user saw (`expected_version`), writing only
     the columns whose value differs; raises RowChanged otherwise."""
     require_editable(info)
+    require_changeable_columns(info, values)
     before = await read_row(conn, info, condition, lock=True)
     if before is None or row_version(before) != expected_version:
         raise RowChanged(before)
