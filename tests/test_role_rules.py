@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.app import create_app
@@ -415,3 +415,110 @@ async def test_role_rules_narrow_listed_label_and_sort_columns(
     body = await (await client.get("/t/items?size=500")).text()
     assert_absent(body, ("secret", "s3cr3t", "C1", "C2"), "narrowed listing")
     assert page_ids(body) == list(range(1, 61))  # no configured sort left: the primary key
+
+
+# --- the permission matrix for roles narrowed by rules ----------------------------------------
+
+NARROWING = {
+    "secrets": {"roles": {"viewer": {"hidden": True}, "editor": {"read_only": True}}},
+    "notes": {"roles": {"editor": {"hidden_columns": ["pin"], "read_only_columns": ["tag"]}}},
+}
+# (method, path, expected status for viewer, editor, admin); a POST sends the form its GET
+# page shows when that page opens, else a made-up one.
+NARROWED_MATRIX = [
+    ("GET", "/", (200, 200, 200)),
+    ("GET", "/t/secrets", (404, 200, 200)),
+    ("GET", "/t/secrets?facets=1", (404, 200, 200)),
+    ("GET", "/t/secrets/r/1", (404, 200, 200)),
+    ("GET", "/t/secrets/r/1/raw/body", (404, 200, 200)),
+    ("GET", "/t/secrets/lookup?q=1", (404, 200, 200)),
+    ("GET", "/t/secrets/new", (404, 403, 200)),
+    ("POST", "/t/secrets/new", (404, 403, 303)),
+    ("GET", "/t/secrets/r/1/edit", (404, 403, 200)),
+    ("POST", "/t/secrets/r/1/edit", (404, 403, 303)),
+    ("GET", "/t/secrets/r/2/delete", (404, 403, 200)),
+    ("POST", "/t/secrets/r/2/delete", (404, 403, 303)),
+    ("GET", "/t/notes", (200, 200, 200)),
+    ("GET", "/t/notes/r/1", (200, 200, 200)),
+    ("GET", "/t/notes/r/1/raw/pin", (200, 404, 200)),
+    ("GET", "/t/notes?pin__exact=pin-1", (200, 400, 200)),
+    ("GET", "/t/notes?sort=-pin", (200, 400, 200)),
+    ("GET", "/t/notes/new", (403, 200, 200)),
+    ("POST", "/t/notes/new", (403, 303, 303)),
+    ("GET", "/t/notes/r/1/edit", (403, 200, 200)),
+    ("POST", "/t/notes/r/1/edit", (403, 303, 303)),
+    ("GET", "/t/notes/r/2/delete", (403, 200, 200)),
+    ("POST", "/t/notes/r/2/delete", (403, 303, 303)),
+]
+# What each role must never see anywhere: the hidden table, or the hidden column.
+NEVER_SEEN = {"viewer": ("secrets", "sec-"), "editor": ("pin",), "admin": ()}
+
+
+async def both_snapshots(engine: AsyncEngine) -> list[list[tuple]]:
+    async with engine.connect() as conn:
+        return [
+            [tuple(row) for row in await conn.execute(text(f"SELECT * FROM {name} ORDER BY id"))]
+            for name in ("notes", "secrets")
+        ]
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+async def test_every_data_route_answers_a_narrowed_role_as_expected(
+    engine: AsyncEngine, make_client, open_form, role: str
+) -> None:
+    metadata = MetaData()
+    for name, extra in (("notes", ("pin", "tag")), ("secrets", ())):
+        Table(
+            name,
+            metadata,
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            Column("body", String(50)),
+            *(Column(column, String(50)) for column in extra),
+        )
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        for n in (1, 2, 3):
+            await conn.execute(
+                metadata.tables["notes"]
+                .insert()
+                .values(id=n, body=f"note-{n}", pin=f"pin-{n}", tag=f"tag-{n}")
+            )
+            await conn.execute(metadata.tables["secrets"].insert().values(id=n, body=f"sec-{n}"))
+    client = await make_client(role=role, tables=table_options(NARROWING))
+    token = await form_token(client, "/")
+    seen = []
+    for method, path, expected in NARROWED_MATRIX:
+        want = expected[["viewer", "editor", "admin"].index(role)]
+        before = await both_snapshots(engine)
+        if method == "GET":
+            response = await client.get(path, allow_redirects=False)
+        elif (await client.get(path)).status == 200:
+            form = await open_form(client, path)
+            if path.endswith("/new"):
+                form.set("id", "9")
+            if "body" in form.labels and not path.endswith("/delete"):
+                form.set("body", "changed")
+            response = await form.submit(client)
+        else:
+            data = {"csrf_token": token, "c0": "9", "c1": "x", "row_version": "x"}
+            response = await client.post(path, data=data, allow_redirects=False)
+        body = await response.text()
+        seen.append((method, path, response.status, want))
+        named = [secret for secret in NEVER_SEEN[role] if secret in path]
+        if not named:
+            assert_absent(body, NEVER_SEEN[role], f"{method} {path}")
+        elif method == "GET":
+            # A URL naming a hidden table or column gets the very answer a name that does
+            # not exist gets (which repeats the name asked for, and nothing else).
+            other = await client.get(path.replace(named[0], "nosuch"), allow_redirects=False)
+            assert other.status == response.status, path
+            assert body.replace(named[0], "nosuch") == await other.text(), path
+        if want >= 400:
+            assert await both_snapshots(engine) == before, (method, path)
+    assert [(m, p, got) for m, p, got, _ in seen] == [(m, p, want) for m, p, _, want in seen]
+    notes = (await both_snapshots(engine))[0]
+    if role == "editor":
+        # The editor's writes kept the hidden pin and the read-only tag as they were.
+        assert (1, "changed", "pin-1", "tag-1") in notes
+        created = [row for row in notes if row[0] not in (1, 2, 3)]
+        assert [row[1:] for row in created] == [("changed", None, None)]
