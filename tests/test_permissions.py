@@ -89,7 +89,7 @@ async def current_version(app, key: str) -> str:  # type: ignore[no-untyped-def]
         row = await read_row(
             await session.connection(), info, key_condition(info, [key]), lock=False
         )
-    return row_version(row) if row is not None else "gone"
+    return row_version(info, row) if row is not None else "gone"
 
 
 async def make_first_entry(app) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .dialects import adapt_reflected_type
 from .errors import NotFound
-from .settings import TableOptions
+from .settings import ROLES, TableOptions
 from .urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,14 @@ class TableInfo:
             return "This table has no primary key, so a row cannot be addressed to edit it."
         if self.configured_read_only:
             return "This table is configured as read-only."
+        if self.options.read_only_for_role:
+            return f"This table is read-only for your role ({self.options.read_only_for_role})."
         return None
+
+    @property
+    def read_only_columns(self) -> frozenset[str]:
+        """Visible columns whose values are shown but never changed through the app."""
+        return self.options.read_only_columns
 
     @cached_property
     def primary_key(self) -> tuple[Column, ...]:
@@ -162,6 +169,47 @@ class CatalogOptionsError(ValueError):
     """`tables:` in the config names something the database does not have."""
 
 
+def copy_catalog(catalog: Catalog) -> Catalog:
+    """A catalog of its own over the same reflected tables, so options (and the tables and
+    relations they remove) can differ per role."""
+    return Catalog(
+        tables={
+            name: replace(
+                info,
+                outgoing=list(info.outgoing),
+                incoming=list(info.incoming),
+                _columns_cache=None,
+            )
+            for name, info in catalog.tables.items()
+        },
+        unreadable=dict(catalog.unreadable),
+    )
+
+
+def role_catalogs(catalog: Catalog, options: Mapping[str, TableOptions]) -> dict[str, Catalog]:
+    """One catalog per role, from the freshly reflected `catalog` (left as it is), with each
+    table's options narrowed by that role's rules: everything that reads the catalog (pages,
+    links, filters, sorting, search, facets, lookups, forms) then sees only what the role may.
+    Check `options` with apply_table_options first: its errors name the key at fault."""
+    out = {}
+    for role in ROLES:
+        narrowed = copy_catalog(catalog)
+        apply_table_options(
+            narrowed, {name: table.for_role(role) for name, table in options.items()}
+        )
+        out[role] = narrowed
+    return out
+
+
+def hidden_names(info: TableInfo, catalog: Catalog) -> frozenset[str]:
+    """Names a page about `info` must not show for `catalog`'s role: the reflected tables
+    the role does not see, and `info`'s hidden columns (database messages may name them)."""
+    tables = {name for name in info.table.metadata.tables if name not in catalog.tables}
+    visible = {column.name for column in info.columns}
+    columns = {column.name for column in info.table.columns if column.name not in visible}
+    return frozenset(tables | columns)
+
+
 def apply_table_options(catalog: Catalog, options: Mapping[str, TableOptions]) -> None:
     """Attach each table's configured options, checking every name against the database;
     then drop hidden tables, and relations through hidden columns, from the catalog."""
@@ -189,6 +237,7 @@ def _check_options(info: TableInfo, options: TableOptions) -> None:
         ("facet_columns", options.facet_columns),
         ("label_column", [options.label_column] if options.label_column else []),
         ("sort", [options.sort.removeprefix("-")] if options.sort else []),
+        ("read_only_columns", sorted(options.read_only_columns)),
     ]
     for key, names in named:
         for name in names:
@@ -202,6 +251,22 @@ def _check_options(info: TableInfo, options: TableOptions) -> None:
                 f"{prefix}.hidden_columns: {column.name!r} is part of the primary key, "
                 "which addresses each record, so it cannot be hidden"
             )
+    for role, rules in options.roles.items():
+        for key, names in (
+            ("hidden_columns", rules.hidden_columns),
+            ("read_only_columns", rules.read_only_columns),
+        ):
+            for name in sorted(names):
+                if name not in known:
+                    raise CatalogOptionsError(
+                        f"{prefix}.roles.{role}.{key}: {info.name!r} has no column {name!r}"
+                    )
+        for column in info.primary_key:
+            if column.name in rules.hidden_columns:
+                raise CatalogOptionsError(
+                    f"{prefix}.roles.{role}.hidden_columns: {column.name!r} is part of the "
+                    "primary key, which addresses each record, so it cannot be hidden"
+                )
     text_names = [("search_columns", name) for name in options.search_columns]
     if options.label_column:
         text_names.append(("label_column", options.label_column))

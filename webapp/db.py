@@ -10,12 +10,27 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .catalog import CatalogOptionsError, apply_table_options, reflect_catalog
+from .catalog import (
+    CatalogOptionsError,
+    apply_table_options,
+    copy_catalog,
+    reflect_catalog,
+    role_catalogs,
+)
 from .counts import CountCache, RowCountCache
 from .demo import install_demo
 from .dialects import create_engine, describe_url
 from .errors import Handler
-from .keys import CATALOG, DB_SESSION, ENGINE, PAGE_COUNTS, ROW_COUNTS, SESSIONMAKER, SETTINGS
+from .keys import (
+    CATALOG,
+    DB_SESSION,
+    ENGINE,
+    PAGE_COUNTS,
+    ROLE_CATALOGS,
+    ROW_COUNTS,
+    SESSIONMAKER,
+    SETTINGS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +49,18 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         try:
             if database.demo:
                 await _install_demo_if_empty(engine, hidden)
-            catalog = await reflect_catalog(engine, hidden)
+            reflected = await reflect_catalog(engine, hidden)
         except Exception as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
             raise StartupError(
                 f"cannot use the database {describe_url(database.url)}: {reason}"
             ) from exc
+        catalog = copy_catalog(reflected)
         try:
             apply_table_options(catalog, app[SETTINGS].tables)
         except CatalogOptionsError as exc:
             raise StartupError(f"config: {exc}") from None
+        app[ROLE_CATALOGS] = role_catalogs(reflected, app[SETTINGS].tables)
         app[ENGINE] = engine
         app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
         app[CATALOG] = catalog

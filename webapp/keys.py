@@ -13,7 +13,11 @@ from .settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+# The catalog with the table-wide options of config.yaml: every table any role may see.
 CATALOG = web.AppKey("catalog", Catalog)
+# One catalog per role, narrowed by its rules; pages read it through
+# permissions.request_catalog, never directly.
+ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs", dict)
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 PAGE_COUNTS = web.AppKey("page_counts", CountCache)

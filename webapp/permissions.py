@@ -17,10 +17,10 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 
 from .accounts.store import ROLES, UserState
-from .catalog import TableInfo
+from .catalog import Catalog, TableInfo
 from .csrf import csrf_token
 from .errors import Forbidden, Handler
-from .keys import ACCOUNTS, SETTINGS
+from .keys import ACCOUNTS, ROLE_CATALOGS, SETTINGS
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 SEEN_REFRESH_SECONDS = 60
@@ -58,6 +58,15 @@ def require_role(request: web.Request, role: str) -> UserState:
         raise Forbidden(f"This needs the {role} role.")
     assert user is not None
     return user
+
+
+def request_catalog(request: web.Request) -> Catalog:
+    """The tables, columns and relations the signed-in user's role may see: what every page
+    reads instead of the whole catalog, so a hidden table or column is on none of them."""
+    user = current_user(request)
+    if user is None:
+        raise Forbidden("Sign in first.")
+    return request.app[ROLE_CATALOGS][user.role]
 
 
 def sign_in(session: Session, user_id: int, session_version: int) -> None:

@@ -65,7 +65,9 @@ async def revert_change(conn: AsyncConnection, info: TableInfo, entry: Any) -> W
             raise RevertConflict("The record was deleted since this change.", [])
         _require_same(current, after, "The record was changed again since this change.")
         values = _writable(info, before)
-        return await update_row(conn, info, condition, row_version(current), values, exact=True)
+        return await update_row(
+            conn, info, condition, row_version(info, current), values, exact=True
+        )
     if entry.action == "delete":
         assert before is not None
         if current is not None:
@@ -79,7 +81,7 @@ async def revert_change(conn: AsyncConnection, info: TableInfo, entry: Any) -> W
         if current is None:
             raise RevertConflict("The record was deleted since it was created.", [])
         _require_same(current, after, "The record was changed since it was created.")
-        return await delete_row(conn, info, condition, row_version(current))
+        return await delete_row(conn, info, condition, row_version(info, current))
     raise RevertRefused(f"Unknown action {entry.action!r}.")
 
 

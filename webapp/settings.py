@@ -26,10 +26,25 @@ SUPPORTED_DRIVERS = {
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 500
 TABLE_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
+ROLES = ("viewer", "editor", "admin")  # from least to most trusted
 
 
 class SettingsError(Exception):
     """A configuration mistake, phrased for the person who made it."""
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """What `tables.<name>.roles.<role>:` takes away from one role on one table; rules only
+    narrow what the role may do, never widen it."""
+
+    hidden: bool = False  # the table is a 404 for the role, as if it did not exist
+    read_only: bool = False  # the role may view rows but not create, edit or delete them
+    hidden_columns: frozenset[str] = frozenset()
+    read_only_columns: frozenset[str] = frozenset()
+
+
+ROLE_RULE_KEYS = frozenset(RoleRules.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -47,9 +62,40 @@ class TableOptions:
     page_size: int | None = None  # rows per page; None: pages.size
     read_only: bool = False
     hidden: bool = False  # not shown anywhere, as if the table did not exist
+    read_only_columns: frozenset[str] = frozenset()  # shown, never changed through the app
+    roles: Mapping[str, RoleRules] = field(default_factory=dict)  # narrowing per role
+    # Set only on a role's merged options (see `for_role`): the table is read-only because of
+    # the role's rules, so the refusal can say so.
+    read_only_for_role: str | None = None
+
+    def for_role(self, role: str) -> TableOptions:
+        """These options narrowed by `role`'s rules: its hidden and read-only columns added,
+        and listed, searched, faceted, label and sort columns it may not see dropped."""
+        rules = self.roles.get(role)
+        if rules is None:
+            return self
+        hidden = self.hidden_columns | rules.hidden_columns
+
+        def visible(names: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(name for name in names if name not in hidden)
+
+        sort = self.sort if self.sort and self.sort.removeprefix("-") not in hidden else None
+        return replace(
+            self,
+            columns=visible(self.columns),
+            hidden_columns=hidden,
+            search_columns=visible(self.search_columns),
+            facet_columns=visible(self.facet_columns),
+            label_column=self.label_column if self.label_column not in hidden else None,
+            sort=sort,
+            hidden=self.hidden or rules.hidden,
+            read_only_columns=(self.read_only_columns | rules.read_only_columns) - hidden,
+            read_only_for_role=role if rules.read_only and not self.read_only else None,
+            roles={},
+        )
 
 
-TABLE_OPTION_KEYS = frozenset(TableOptions.__dataclass_fields__)
+TABLE_OPTION_KEYS = frozenset(TableOptions.__dataclass_fields__) - {"read_only_for_role"}
 
 
 @dataclass(frozen=True)
@@ -304,6 +350,36 @@ def table_options(raw: Any, max_page_size: int = DEFAULT_MAX_PAGE_SIZE) -> dict[
             ),
             read_only=_bool(options.get("read_only", False), f"{prefix}.read_only"),
             hidden=_bool(options.get("hidden", False), f"{prefix}.hidden"),
+            read_only_columns=frozenset(
+                _names(options.get("read_only_columns"), f"{prefix}.read_only_columns")
+            ),
+            roles=_role_rules(options.get("roles"), f"{prefix}.roles"),
+        )
+    return out
+
+
+def _role_rules(raw: Any, prefix: str) -> dict[str, RoleRules]:
+    """`tables.<name>.roles:` as typed rules per role."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{prefix} must be a mapping of role to rules")
+    out: dict[str, RoleRules] = {}
+    for role, rules in raw.items():
+        if role not in ROLES:
+            raise SettingsError(f"{prefix}: unknown role {role!r} (roles: {', '.join(ROLES)})")
+        key = f"{prefix}.{role}"
+        rules = {} if rules is None else rules
+        if not isinstance(rules, dict):
+            raise SettingsError(f"{key} must be a mapping of rules")
+        _reject_unknown(rules, set(ROLE_RULE_KEYS), f"{key}.")
+        out[role] = RoleRules(
+            hidden=_bool(rules.get("hidden", False), f"{key}.hidden"),
+            read_only=_bool(rules.get("read_only", False), f"{key}.read_only"),
+            hidden_columns=frozenset(_names(rules.get("hidden_columns"), f"{key}.hidden_columns")),
+            read_only_columns=frozenset(
+                _names(rules.get("read_only_columns"), f"{key}.read_only_columns")
+            ),
         )
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,17 @@ def require_editable(info: TableInfo) -> None:
         raise Forbidden(reason)
 
 
+def require_changeable_columns(info: TableInfo, names: Iterable[str]) -> None:
+    """Refuse (403) a write that sets a read-only column or one the user cannot see; the
+    forms never offer them, this is the server's own check. A hidden name is not repeated."""
+    visible = {column.name for column in info.columns}
+    for name in names:
+        if name not in visible:
+            raise Forbidden("This change names a column you may not change.")
+        if name in info.read_only_columns:
+            raise Forbidden(f"The column {name!r} is read-only.")
+
+
 @asynccontextmanager
 async def write_transaction(
     session: AsyncSession, trail: AuditTrail
@@ -100,11 +111,15 @@ async def _audit(conn: AsyncConnection, action: str, info: TableInfo, result: Wr
     await trail.record(conn, action, info, key, result.before, result.after)
 
 
-def row_version(row: Mapping[str, Any]) -> str:
-    """A digest of a row's values: the form carries it, and a save goes ahead only while the
-    row still has the same digest."""
+def row_version(info: TableInfo, row: Mapping[str, Any]) -> str:
+    """A digest of a row's values as the user sees them (`info`'s columns): the form carries
+    it, and a save goes ahead only while the row still has the same digest."""
     digest = hashlib.sha256()
-    for name, value in row.items():
+    for column in info.columns:
+        name = column.name
+        if name not in row:
+            continue
+        value = row[name]
         digest.update(name.encode("utf-8", "surrogatepass") + b"\x00")
         digest.update(_canonical(value) + b"\x01")
     return digest.hexdigest()
@@ -113,16 +128,18 @@ def row_version(row: Mapping[str, Any]) -> str:
 async def read_row(
     conn: AsyncConnection, info: TableInfo, condition: ColumnElement[bool], *, lock: bool
 ) -> dict[str, Any] | None:
-    """The row `condition` names, by column name, or None; `lock` holds it until the
-    transaction ends (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE already locks)."""
-    expressions = [record_expression(column, conn.dialect) for column in info.columns]
+    """The row `condition` names, by column name (every column of the table, hidden ones
+    too: the audit trail keeps whole rows, so a revert loses nothing), or None; `lock` holds
+    it until the transaction ends (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE locks)."""
+    columns = list(info.table.columns)
+    expressions = [record_expression(column, conn.dialect) for column in columns]
     statement = select(*expressions).where(condition).limit(2)
     if lock:
         statement = statement.with_for_update()
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:
         return None
-    return dict(zip([column.name for column in info.columns], rows[0], strict=True))
+    return dict(zip([column.name for column in columns], rows[0], strict=True))
 
 
 async def insert_row(
@@ -130,6 +147,7 @@ async def insert_row(
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
     require_editable(info)
+    require_changeable_columns(info, values)
     _trail(conn)
     result = await conn.execute(insert(info.table).values(_bind(info, values)))
     key = tuple(result.inserted_primary_key or ())
@@ -153,9 +171,10 @@ async def update_row(
     the columns whose value differs; raises RowChanged otherwise. Form input is compared as a
     browser sends it (line breaks); `exact` values (a revert's) are written as they are."""
     require_editable(info)
+    require_changeable_columns(info, values)
     _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
-    if before is None or row_version(before) != expected_version:
+    if before is None or row_version(info, before) != expected_version:
         raise RowChanged(before)
     changes = {}
     for name, value in values.items():
@@ -185,7 +204,7 @@ async def delete_row(
     require_editable(info)
     _trail(conn)
     before = await read_row(conn, info, condition, lock=True)
-    if before is None or row_version(before) != expected_version:
+    if before is None or row_version(info, before) != expected_version:
         raise RowChanged(before)
     await conn.execute(delete(info.table).where(condition))
     key = tuple(before[column.name] for column in info.primary_key)

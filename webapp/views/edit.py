@@ -17,7 +17,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import request_trail
-from ..catalog import Catalog, TableInfo
+from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
@@ -33,8 +33,8 @@ from ..inputs import (
     new_text,
     parse_input,
 )
-from ..keys import CATALOG, DB_SESSION
-from ..permissions import require_write
+from ..keys import DB_SESSION
+from ..permissions import request_catalog, require_write
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 from ..writes import (
@@ -76,7 +76,7 @@ async def create_record(request: web.Request) -> web.Response:
         async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
             result = await insert_row(conn, info, {k: new_text(v) for k, v in values.items()})
     except StatementError as exc:
-        problem = _explain_database_error(exc, info, fields)
+        problem = _explain_database_error(exc, info, fields, _hidden(request, info))
         return await _render_form(
             request, info, "create", fields, row=None, status=400, form_error=problem
         )
@@ -114,7 +114,7 @@ async def save_record(request: web.Request) -> web.Response:
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, values, "edit")
     except StatementError as exc:
-        problem = _explain_database_error(exc, info, fields)
+        problem = _explain_database_error(exc, info, fields, _hidden(request, info))
         return await _render_form(
             request,
             info,
@@ -133,7 +133,7 @@ async def save_record(request: web.Request) -> web.Response:
 async def delete_form(request: web.Request) -> web.Response:
     info, key_parts, row = await load_record(request)
     require_write(request, info)
-    return await _render_delete(request, info, key_parts, row, row_version(row), None, 200)
+    return await _render_delete(request, info, key_parts, row, row_version(info, row), None, 200)
 
 
 async def delete_record(request: web.Request) -> web.Response:
@@ -154,9 +154,10 @@ async def delete_record(request: web.Request) -> web.Response:
         row = await read_row(conn, info, condition, lock=False)
         if row is None:
             raise NotFound(f"{info.name!r} has no record with this key.") from None
-        message = await _referenced_message(
-            conn, request.app[CATALOG], info, row
-        ) or _database_message(exc)
+        catalog = request_catalog(request)
+        message = await _referenced_message(conn, catalog, info, row) or _database_message(
+            exc, hidden_names(info, catalog)
+        )
         return await _render_delete(request, info, key_parts, row, version, message, 409)
     await flash(request, f"Record {', '.join(key_text(v) for v in result.key)} deleted.")
     raise web.HTTPSeeOther(table_url(info.name))
@@ -165,7 +166,7 @@ async def delete_record(request: web.Request) -> web.Response:
 async def lookup(request: web.Request) -> web.Response:
     """JSON for the foreign-key picker: rows of this table whose key is the query or whose
     label starts with it, as [{key, label}]."""
-    info = request.app[CATALOG].by_slug(request.match_info["table"])
+    info = request_catalog(request).by_slug(request.match_info["table"])
     if len(info.primary_key) != 1:
         raise NotFound(f"{info.name!r} has no single-column primary key to pick by.")
     query = request.query.get("q", "")[:200]
@@ -216,6 +217,8 @@ async def form_fields(
         widget = spec.kind
         if (mode == "create" and spec.database_fills) or (mode == "edit" and column.primary_key):
             widget = "fixed"
+        elif column.name in info.read_only_columns:
+            widget = "readonly"
         field: dict[str, Any] = {
             "spec": spec,
             "name": column.name,
@@ -249,7 +252,7 @@ async def _foreign_key_widget(
     relation = info.relation_for(column.name)
     if relation is None or len(relation.columns) != 1:
         return
-    target = request.app[CATALOG].tables[relation.target]
+    target = request_catalog(request).tables[relation.target]
     if len(target.primary_key) != 1 or target.primary_key[0].name != relation.target_columns[0]:
         return
     key_column = target.primary_key[0]
@@ -362,7 +365,7 @@ async def _render_form(
         "mode": mode,
         "fields": fields,
         "csrf_token": await request_csrf_token(request),
-        "row_version": version or (row_version(row) if row is not None else ""),
+        "row_version": version or (row_version(info, row) if row is not None else ""),
         "table_href": table_url(info.name),
         "record_href": record_href,
         "title_key": ", ".join(key) if key else "",
@@ -468,12 +471,14 @@ REFUSALS = (
 )
 
 
-def _explain_database_error(exc: StatementError, info: TableInfo, fields: list[dict]) -> str | None:
+def _explain_database_error(
+    exc: StatementError, info: TableInfo, fields: list[dict], hidden: frozenset[str]
+) -> str | None:
     """Turn a database refusal into a message on the field it names, or (returned) one
     for above the form. Unreachable databases stay 503s."""
     if is_unavailable(exc):
         raise exc
-    message = _database_message(exc)
+    message = _database_message(exc, hidden)
     named = [field for field in fields if _names_column(message, info.name, field["name"])]
     if named and named[0]["widget"] not in ("fixed", "readonly"):
         named[0]["error"] = message
@@ -488,16 +493,21 @@ def _names_column(message: str, table: str, column: str) -> bool:
     return re.search(pattern, message, re.IGNORECASE) is not None
 
 
-def _database_message(exc: StatementError) -> str:
+def _database_message(exc: StatementError, hidden: frozenset[str]) -> str:
+    """The refusal in words, with the database's own text unless that text names a table or
+    column hidden from the user (`hidden`), which no message may show."""
     detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
     text = detail[0] if detail else type(exc).__name__
     if len(text) > 300:
         text = text[:300] + "…"
     lowered = text.lower()
+    said = f" The database said: {text}"
+    if any(name.lower() in lowered for name in hidden):
+        said = ""
     for markers, sentence in REFUSALS:
         if any(marker in lowered for marker in markers):
-            return f"{sentence} The database said: {text}"
-    return f"The database refused the change: {text}"
+            return sentence + said
+    return "The database refused the change." + said
 
 
 async def _referenced_message(
@@ -528,9 +538,13 @@ async def _referenced_message(
 
 
 def _editable_table(request: web.Request) -> TableInfo:
-    info = request.app[CATALOG].by_slug(request.match_info["table"])
+    info = request_catalog(request).by_slug(request.match_info["table"])
     require_write(request, info)
     return info
+
+
+def _hidden(request: web.Request, info: TableInfo) -> frozenset[str]:
+    return hidden_names(info, request_catalog(request))
 
 
 def _key_parts(request: web.Request) -> list[str]:

@@ -30,8 +30,8 @@ from ..csrf import request_csrf_token
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
 from ..fields import Cell, key_text, show_value
 from ..flash import flash
-from ..keys import CATALOG, DB_SESSION
-from ..permissions import require_role, write_refusal
+from ..keys import DB_SESSION
+from ..permissions import request_catalog, require_role, write_refusal
 from ..revert import RevertConflict, RevertRefused, revert_change
 from ..urls import record_url, table_url
 from ..writes import write_transaction
@@ -47,9 +47,16 @@ ACTIVITY_PAGE_SIZE = 50
 def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
     """What the history templates show of one entry: who, when, what, the changed columns
     as before -> after cells, where the record is, and where to revert it (if allowed)."""
-    info = request.app[CATALOG].tables.get(entry.table_name)
-    before = decode_row(entry.old_values) or {}
-    after = decode_row(entry.new_values) or {}
+    info = request_catalog(request).tables.get(entry.table_name)
+    visible = {column.name for column in info.columns} if info is not None else set()
+    # Entries keep every column of the row; a role sees only the columns it may see, and
+    # may revert only a change whose columns it may all change.
+    whole_before = decode_row(entry.old_values) or {}
+    whole_after = decode_row(entry.new_values) or {}
+    before = {k: v for k, v in whole_before.items() if k in visible}
+    after = {k: v for k, v in whole_after.items() if k in visible}
+    changeable = visible - set(info.read_only_columns) if info is not None else set()
+    touched = set(whole_after) if entry.action == "update" else set(whole_before | whole_after)
     key = decode_key(entry.row_key)
     key_parts = [key_text(value) for value in key]
     columns = list(after or before) if entry.action != "update" else list(after)
@@ -62,7 +69,10 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
         for name in columns
     ]
     may_revert = (
-        info is not None and entry.state == COMMITTED and write_refusal(request, info) is None
+        info is not None
+        and entry.state == COMMITTED
+        and write_refusal(request, info) is None
+        and (entry.action == "create" or touched <= changeable)
     )
     return {
         "id": entry.id,
@@ -131,6 +141,8 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
         statement = statement.where(table.c.at < until)
     if before is not None:
         statement = statement.where(table.c.id < before)
+    # Only tables the role may see: a hidden one leaves no trace here either.
+    statement = statement.where(table.c.table_name.in_(sorted(request_catalog(request).tables)))
     async with reading(request) as conn:
         entries = list((await conn.execute(statement)).all())
     shown = entries[:ACTIVITY_PAGE_SIZE]
@@ -143,7 +155,7 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
         "entries": [entry_view(request, entry) for entry in shown],
         "filters": {**filters, "since": since_text, "until": until_text},
         "actions": ACTIONS,
-        "tables": sorted(request.app[CATALOG].tables),
+        "tables": sorted(request_catalog(request).tables),
         "older_href": older_href,
         "newest_href": (ACTIVITY_PAGE + "?" + urlencode(kept)) if before is not None else None,
     }
@@ -213,9 +225,9 @@ async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
     entry = await entry_by_id(request, _entry_id(request.match_info["entry"], "change"))
     if entry is None:
         raise NotFound("There is no such change.")
-    info = request.app[CATALOG].tables.get(entry.table_name)
+    info = request_catalog(request).tables.get(entry.table_name)
     if info is None:
-        raise NotFound(f"The table {entry.table_name!r} of this change is not available.")
+        raise NotFound("There is no such change.")
     reason = write_refusal(request, info)
     if reason is not None:
         raise Forbidden(reason)

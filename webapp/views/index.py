@@ -9,17 +9,19 @@ from aiohttp import web
 
 from ..counts import catalog_row_counts
 from ..keys import CATALOG, ROW_COUNTS
+from ..permissions import request_catalog
 from ..urls import table_url
 from .common import connection
 
 
 @aiohttp_jinja2.template("index.html")
 async def index_page(request: web.Request) -> dict[str, Any]:
-    catalog = request.app[CATALOG]
+    catalog = request_catalog(request)
     cache = request.app[ROW_COUNTS]
     counts = cache.get()
     if counts is None:
-        counts = await catalog_row_counts(await connection(request), catalog)
+        # Counted over every table any role sees, so the one cache serves all roles.
+        counts = await catalog_row_counts(await connection(request), request.app[CATALOG])
         cache.put(counts)
     entries = [
         {

@@ -16,9 +16,8 @@ from ..counts import bounded_count
 from ..decoding import fetch_rows
 from ..errors import NotFound
 from ..fields import key_text, record_expression, show_column_value, show_value
-from ..keys import CATALOG
 from ..labels import load_labels
-from ..permissions import write_refusal
+from ..permissions import request_catalog, write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
@@ -30,7 +29,7 @@ REFERENCING_SAMPLE = 10
 
 @aiohttp_jinja2.template("record.html")
 async def record_page(request: web.Request) -> dict[str, Any]:
-    catalog = request.app[CATALOG]
+    catalog = request_catalog(request)
     info, key_parts, row = await load_record(request)
     conn = await connection(request)
     record_href = record_url(info.name, key_parts)
@@ -108,7 +107,7 @@ async def record_value(request: web.Request) -> web.Response:
 
 async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[str, Any]]:
     """The table, key and row (by column name) that the request's URL names, or NotFound."""
-    info = request.app[CATALOG].by_slug(request.match_info["table"])
+    info = request_catalog(request).by_slug(request.match_info["table"])
     try:
         key_parts = decode_key(request.match_info["key"])
     except UrlDecodeError:

@@ -19,10 +19,10 @@ from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from ..fields import Cell, key_text
 from ..filters import OPERATORS, Filter, filter_choices
-from ..keys import CATALOG, PAGE_COUNTS, SETTINGS
+from ..keys import PAGE_COUNTS, SETTINGS
 from ..labels import labelled_columns, page_labels
 from ..paging import Page, fetch_page, keyset_columns
-from ..permissions import write_refusal
+from ..permissions import request_catalog, write_refusal
 from ..queries import ListPlan, list_plan, parse_sort, sortable
 from ..rows_html import row_cells_html
 from ..search import search_columns, search_condition
@@ -34,7 +34,7 @@ from .common import connection
 @aiohttp_jinja2.template("table.html")
 async def table_page(request: web.Request) -> dict[str, Any]:
     settings = request.app[SETTINGS]
-    catalog = request.app[CATALOG]
+    catalog = request_catalog(request)
     info = catalog.by_slug(request.match_info["table"])
     state = parse_table_state(info, request.query, settings)
     redirect = added_filter_href(state, request.query)
@@ -191,7 +191,7 @@ async def page_facets(
         return state.first_page(filters=(*state.filters, added)), False
 
     conn = await connection(request)
-    facets = await compute_facets(conn, request.app[CATALOG], info, where, toggle_href=toggle)
+    facets = await compute_facets(conn, request_catalog(request), info, where, toggle_href=toggle)
     return facets, None
 
 
