@@ -182,23 +182,7 @@ async def test_a_read_after_the_server_dropped_pooled_connections_still_answers(
         await conn.execute(text("INSERT INTO t VALUES (1)"))
     client = await make_client()
     assert (await client.get("/t/t/r/1")).status == 200
-    async with engine.connect() as conn:
-        if backend == "mysql":
-            ids = await conn.scalars(
-                text(
-                    "SELECT id FROM information_schema.processlist "
-                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-                )
-            )
-            for connection_id in list(ids):
-                await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
-        else:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
+    await drop_server_connections(engine, backend)
     response = await client.get("/t/t/r/1")
     assert response.status == 200
     assert (await client.get("/t/t")).status == 200
@@ -218,24 +202,30 @@ async def test_an_idle_pooled_connection_is_pinged_and_replaced_before_use(
     try:
         async with app_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        async with engine.connect() as conn:
-            if backend == "mysql":
-                ids = await conn.scalars(
-                    text(
-                        "SELECT id FROM information_schema.processlist "
-                        "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-                    )
-                )
-                for connection_id in list(ids):
-                    await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
-            else:
-                await conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
+        await drop_server_connections(engine, backend)
         async with app_engine.connect() as conn:
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await app_engine.dispose()
+
+
+async def drop_server_connections(engine: AsyncEngine, backend: str) -> None:
+    """End, from the server side, every connection to the test database but this one: what a
+    database restart does to the app's pool."""
+    async with engine.connect() as conn:
+        if backend == "mysql":
+            ids = await conn.scalars(
+                text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            )
+            for connection_id in list(ids):
+                await conn.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+        else:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
