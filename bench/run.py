@@ -29,7 +29,7 @@ import pymysql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bench.dataset import DatabaseServer, ensure_dataset
+from bench.dataset import DatabaseServer, ensure_buffer_pool, ensure_dataset
 from bench.report import evaluate_targets, render_report
 from bench.scenarios import (
     BENCH_PASSWORD,
@@ -146,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
     except (pymysql.err.Error, ValueError) as exc:
         raise SetupError(f"cannot load the data into {args.database}: {exc}") from None
 
+    try:
+        pool_note = ensure_buffer_pool(DatabaseServer.from_url(server_url), args.database)
+    except pymysql.err.Error as exc:
+        pool_note = f"InnoDB buffer pool left as it is ({exc})"
+    print(pool_note)
+
     started = dt.datetime.now(dt.UTC)
     load_at_start = os.getloadavg()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -198,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = render_report(
         title=f"Benchmark {started:%Y-%m-%d %H:%M} UTC",
-        settings=describe_run(args, load_at_start),
+        settings=[*describe_run(args, load_at_start), pool_note],
         results=results,
         paths=paths,
         verdicts=evaluate_targets(results, memory.get("app")),
