@@ -142,14 +142,8 @@ async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
 async def filtered_count(conn: AsyncConnection, info: TableInfo, statement: Select) -> RowCount:
     """The number of rows `statement` selects, exact up to EXACT_COUNT_LIMIT; past that limit,
     or past COUNT_TIME_LIMIT_SECONDS, a lower bound ("more than N") or unknown."""
-    limited = statement.limit(EXACT_COUNT_LIMIT + 1).subquery()
-    query = select(func.count()).select_from(limited)
-    try:
-        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
-            value = int(await conn.scalar(query) or 0)
-    except DBAPIError as exc:
-        if not is_timeout(exc):
-            raise
+    value = await _count_within_limits(conn, statement)
+    if value is None:
         return UNKNOWN
     if value > EXACT_COUNT_LIMIT:
         return RowCount(EXACT_COUNT_LIMIT, "at_least")
@@ -169,17 +163,25 @@ async def bounded_count(
     base = (
         statement if statement is not None else select(literal_column("1")).select_from(info.table)
     )
-    limited = base.limit(EXACT_COUNT_LIMIT + 1).subquery()
-    query = select(func.count()).select_from(limited)
-    try:
-        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
-            value = int(await conn.scalar(query) or 0)
-    except DBAPIError as exc:
-        if not is_timeout(exc):
-            raise
+    value = await _count_within_limits(conn, base)
+    if value is None:
         return RowCount(estimate, "estimate") if estimate else UNKNOWN
     if value <= EXACT_COUNT_LIMIT:
         return RowCount(value, "exact")
     if estimate and estimate > EXACT_COUNT_LIMIT:
         return RowCount(estimate, "estimate")
     return RowCount(EXACT_COUNT_LIMIT, "at_least")
+
+
+async def _count_within_limits(conn: AsyncConnection, statement: Select) -> int | None:
+    """How many rows `statement` selects, counting at most EXACT_COUNT_LIMIT + 1 of them
+    within COUNT_TIME_LIMIT_SECONDS; None when the time ran out."""
+    limited = statement.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    query = select(func.count()).select_from(limited)
+    try:
+        async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
+            return int(await conn.scalar(query) or 0)
+    except DBAPIError as exc:
+        if not is_timeout(exc):
+            raise
+        return None

@@ -173,9 +173,7 @@ async def update_row(
     require_editable(info)
     require_changeable_columns(info, values)
     _trail(conn)
-    before = await read_row(conn, info, condition, lock=True)
-    if before is None or row_version(info, before) != expected_version:
-        raise RowChanged(before)
+    before = await _lock_unchanged_row(conn, info, condition, expected_version)
     changes = {}
     for name, value in values.items():
         if exact:
@@ -203,14 +201,23 @@ async def delete_row(
     """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
     require_editable(info)
     _trail(conn)
-    before = await read_row(conn, info, condition, lock=True)
-    if before is None or row_version(info, before) != expected_version:
-        raise RowChanged(before)
+    before = await _lock_unchanged_row(conn, info, condition, expected_version)
     await conn.execute(delete(info.table).where(condition))
     key = tuple(before[column.name] for column in info.primary_key)
     written = WriteResult(before=before, after=None, key=key)
     await _audit(conn, "delete", info, written)
     return written
+
+
+async def _lock_unchanged_row(
+    conn: AsyncConnection, info: TableInfo, condition: ColumnElement[bool], expected_version: str
+) -> dict[str, Any]:
+    """The row, locked until the transaction ends, if it still has the version the user saw;
+    RowChanged (with what it holds now, or None if it is gone) otherwise."""
+    current = await read_row(conn, info, condition, lock=True)
+    if current is None or row_version(info, current) != expected_version:
+        raise RowChanged(current)
+    return current
 
 
 def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
