@@ -323,3 +323,24 @@ def browser_cookies(client) -> list[dict[str, str]]:  # type: ignore[no-untyped-
         {"name": cookie.key, "value": cookie.value, "url": base}
         for cookie in client.session.cookie_jar
     ]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium for the browser tests, or a skip; in CI (CI set) a missing browser
+    is a failure."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing")
+    return CHROMIUM

@@ -3,7 +3,6 @@ record, edit it through the form, save, and see the new value. Runs on SQLite.""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,26 +10,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .conftest import TEST_PASSWORD, add_test_user
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """Chromium, or a skip; in CI (CI set) a missing browser is a failure."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing")
-    return CHROMIUM
+from .conftest import CHROMIUM_ARGS, TEST_PASSWORD, add_test_user
 
 
 @pytest.mark.browser

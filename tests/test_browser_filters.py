@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .conftest import browser_cookies
+from .conftest import CHROMIUM_ARGS, browser_cookies
 from .find_fixtures import ids_where, install, page_ids
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [pytest.mark.browser]
 
 
-@pytest.fixture(autouse=True)
-def chromium() -> None:
-    """A skip without Chromium, except in CI (CI set), where that is a failure."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing")
-
-
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_adding_a_filter_in_the_browser(
-    engine: AsyncEngine, make_client, javascript: bool
+    engine: AsyncEngine, make_client, javascript: bool, chromium: Path
 ) -> None:
     await install(engine)
     client = await make_client(page_size=100)
     base = str(client.make_url("/t/items")).rstrip("/")
     async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
         try:
             context = await browser.new_context(java_script_enabled=javascript)
             await context.add_cookies(browser_cookies(client))
