@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
 from sqlalchemy.engine import Connection
@@ -21,6 +22,7 @@ from .settings import ROLES, TableOptions
 from .urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "username", "email")
 LABEL_MAX_LENGTH = 500
@@ -54,6 +56,9 @@ class TableInfo:
     _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
         default=None, repr=False, compare=False
     )
+    # What the table page derives from the options alone (statement columns, row writer),
+    # by options and a key of the caller's; see `derived`.
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def configured_read_only(self) -> bool:
@@ -106,6 +111,16 @@ class TableInfo:
         )
         self._columns_cache = (options, visible, listed)
         return visible, listed
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """`make()`, worked out once per options and `key`: the table page builds its
+        statement columns and row writer from the catalog alone, not on every request."""
+        cached = self._derived.get(key)
+        if cached is not None and cached[0] is self.options:
+            return cached[1]  # type: ignore[no-any-return]
+        value = make()
+        self._derived[key] = (self.options, value)
+        return value
 
     def column(self, name: str) -> Column | None:
         """A visible column by name; None for an unknown or hidden one."""
@@ -179,6 +194,7 @@ def copy_catalog(catalog: Catalog) -> Catalog:
                 outgoing=list(info.outgoing),
                 incoming=list(info.incoming),
                 _columns_cache=None,
+                _derived={},
             )
             for name, info in catalog.tables.items()
         },

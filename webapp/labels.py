@@ -1,6 +1,8 @@
-"""Labels for foreign-key values: the referenced row's label column, fetched with one
-`WHERE key IN (...)` query per relation per page, never one query per row and never a JOIN
-(which can send MariaDB's optimizer off sorting the whole big table)."""
+"""Labels for foreign-key values: the referenced row's label column. A table page selects
+them with its rows, one correlated scalar subquery per labelled column (a primary-key lookup
+per row shown, in the same statement); other pages fetch them with one `WHERE key IN (...)`
+query per relation. Never one query per row, and never a JOIN (which can send MariaDB's
+optimizer off sorting the whole big table)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import Catalog, Relation, TableInfo
 from .decoding import Undecodable, fetch_rows
@@ -45,28 +48,44 @@ async def load_labels(
     if source is None or not wanted:
         return {}
     key, label = source
-    label_text = func.substr(label, 1, LABEL_CHARS + 1).label("label")
-    statement = select(key, label_text).where(key.in_(wanted))
+    cut_label = func.substr(label, 1, LABEL_CHARS + 1).label("label")
+    statement = select(key, cut_label).where(key.in_(wanted))
     labels: dict[Any, str] = {}
-    for key_value, text in await fetch_rows(conn, statement, [key, label_text]):
-        if text is None or text == "" or isinstance(text, Undecodable):
-            continue
-        shown = show_value(text, preview=False).text
-        labels[key_value] = shown if len(shown) <= LABEL_CHARS else shown[:LABEL_CHARS] + "…"
+    for key_value, text in await fetch_rows(conn, statement, [key, cut_label]):
+        shown = label_text(text)
+        if shown is not None:
+            labels[key_value] = shown
     return labels
 
 
-async def page_labels(
-    conn: AsyncConnection, catalog: Catalog, info: TableInfo, column_values: dict[str, list[Any]]
-) -> dict[str, dict[Any, str]]:
-    """Labels for every labelled foreign-key column of a page, by column name, given the
-    page's values of each such column."""
-    out: dict[str, dict[Any, str]] = {}
-    for name, values in column_values.items():
+def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElement[Any]]:
+    """For each labelled foreign-key column of the table page, by column name: the label of
+    the referenced row, cut to LABEL_CHARS + 1 characters, as a scalar subquery correlated
+    with the page's row (the referenced table aliased, so a table may point at itself)."""
+    out: dict[str, ColumnElement[Any]] = {}
+    for name in labelled_columns(catalog, info):
         relation = info.relation_for(name)
-        if relation is not None:
-            out[name] = await load_labels(conn, catalog, relation, values)
+        source = label_source(catalog, relation) if relation is not None else None
+        if source is None:
+            continue
+        key, label = source
+        target = key.table.alias(f"label_{len(out)}")
+        out[name] = (
+            select(func.substr(target.c[label.name], 1, LABEL_CHARS + 1))
+            .where(target.c[key.name] == info.table.c[name])
+            .scalar_subquery()
+            .label(f"label_{len(out)}")
+        )
     return out
+
+
+def label_text(value: Any) -> str | None:
+    """How a fetched label reads in a link: None for no label (NULL, empty, undecodable),
+    else the text cut to LABEL_CHARS with an ellipsis."""
+    if value is None or value == "" or isinstance(value, Undecodable):
+        return None
+    shown = value if type(value) is str else show_value(value, preview=False).text
+    return shown if len(shown) <= LABEL_CHARS else shown[:LABEL_CHARS] + "…"
 
 
 def labelled_columns(catalog: Catalog, info: TableInfo) -> list[str]:

@@ -4,7 +4,7 @@ parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -70,6 +70,8 @@ class ListPlan:
     columns: list[ListColumn]
     positions: dict[str, int]
     key_names: list[str]
+    # Where each labelled foreign-key column's label sits in a row, by column name.
+    label_positions: dict[str, int]
 
     @cached_property
     def readers(self) -> list[tuple[int, int, Any, bool]]:
@@ -95,11 +97,17 @@ class ListPlan:
 
 
 def list_plan(
-    info: TableInfo, dialect: Dialect, *, also_whole: Sequence[Column] = ()
+    info: TableInfo,
+    dialect: Dialect,
+    *,
+    also_whole: Sequence[Column] = (),
+    labels: Mapping[str, ColumnElement[Any]] | None = None,
 ) -> tuple[ListPlan, list[ColumnElement[Any]]]:
     """What to select for a list page: the listed columns, long ones cut short in the
     database; key, foreign-key and `also_whole` columns whole (they make links and
-    cursors), fetched after the listed ones if they are not listed themselves."""
+    cursors), fetched after the listed ones if they are not listed themselves; then the
+    `labels` of foreign-key columns (by column name: expressions naming the referenced
+    rows, from labels.label_expressions)."""
     whole = {column.name: column for column in info.primary_key}
     for relation in info.outgoing:
         whole.update((name, info.table.columns[name]) for name in relation.columns)
@@ -117,8 +125,12 @@ def list_plan(
         if name not in positions:
             positions[name] = len(expressions)
             expressions.append(column)
+    label_positions: dict[str, int] = {}
+    for name, expression in (labels or {}).items():
+        label_positions[name] = len(expressions)
+        expressions.append(expression)
     key_names = [column.name for column in info.primary_key]
-    return ListPlan(columns, positions, key_names), expressions
+    return ListPlan(columns, positions, key_names, label_positions), expressions
 
 
 def page_statement(
@@ -132,7 +144,9 @@ def page_statement(
     reverse: bool = False,
 ) -> Select[Any]:
     """One slice of the (filtered) table, from the base table alone: labels of related rows
-    come from separate IN queries, never a JOIN (see the plain-JOIN trap in the notes)."""
+    come from scalar subqueries in the select list (labels.label_expressions), never a JOIN,
+    so the base table's plan stays what it would be alone (see the plain-JOIN trap in the
+    notes)."""
     statement = select(*expressions).select_from(info.table).where(*where)
     statement = statement.order_by(*order_by(info, sort, reverse=reverse)).limit(limit)
     return statement.offset(offset) if offset else statement

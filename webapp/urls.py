@@ -85,7 +85,12 @@ def table_url(
 
 
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
-    return f"{_table_path(table_name)}/r/{encode_key(key_parts)}"
+    return f"{record_url_prefix(table_name)}{encode_key(key_parts)}"
+
+
+def record_url_prefix(table_name: str) -> str:
+    """What every record URL of a table starts with; its encoded key follows."""
+    return f"{_table_path(table_name)}/r/"
 
 
 def new_record_url(table_name: str) -> str:

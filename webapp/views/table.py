@@ -11,23 +11,23 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import Column, literal_column, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..catalog import TableInfo
+from ..catalog import Catalog, TableInfo
 from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
-from ..fields import Cell, key_text
+from ..fields import Cell
 from ..filters import OPERATORS, Filter, filter_choices
 from ..keys import PAGE_COUNTS, SETTINGS
-from ..labels import labelled_columns, page_labels
+from ..labels import label_expressions
 from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
-from ..queries import ListPlan, list_plan, parse_sort, sortable
-from ..rows_html import row_cells_html
+from ..queries import ListPlan, SortKey, list_plan, parse_sort, sortable
+from ..rows_html import RowsWriter, rows_writer
 from ..search import search_columns, search_condition
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
-from ..urls import record_url
 from .common import connection
 
 
@@ -45,9 +45,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
     where: list[ColumnElement[bool]] = [item.condition(conn.dialect) for item in state.filters]
     if state.search:
         where.append(search_condition(info, state.search, conn.dialect))
-    plan, expressions = list_plan(
-        info, conn.dialect, also_whole=keyset_columns(info, state.sort) or ()
-    )
+    plan, expressions, writer = page_plan(catalog, info, conn.dialect, state.sort)
     page = await fetch_page(
         conn,
         info,
@@ -60,20 +58,14 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         cursor_text=state.cursor,
         secret_key=settings.secret_key,
     )
-    label_names = labelled_columns(catalog, info)
-    labels = await page_labels(
-        conn,
-        catalog,
-        info,
-        {name: [plan.value(row, name) for row in page.rows] for name in label_names},
-    )
     count = await page_count(request, state, page, where)
     facets, facets_note = await page_facets(request, state, where)
     return {
         "info": info,
         "read_only_reason": write_refusal(request, info),
         "headers": headers(info, state),
-        "rows": render_rows(info, plan, page.rows, labels),
+        "rows_html": writer.html(page.rows),
+        "row_count": len(page.rows),
         "page": page.position // state.size + 1,
         "size": state.size,
         "first_row": page.position + 1,
@@ -204,17 +196,17 @@ def headers(info: TableInfo, state: TableState) -> list[dict[str, Any]]:
     descending when it is already the ascending sort."""
     sort = state.sort
     out = []
-    for column in info.list_columns:
+    for column, type_text, can_sort in info.derived("headings", lambda: headings(info)):
         current = sort is not None and sort.column is column
         direction = ("desc" if sort.descending else "asc") if current and sort else None
         href = None
-        if sortable(column):
+        if can_sort:
             target = "-" + column.name if current and sort and not sort.descending else column.name
             href = state.first_page(sort=parse_sort(info, target))
         out.append(
             {
                 "name": column.name,
-                "type": str_type(column.type),
+                "type": type_text,
                 "href": href,
                 "direction": direction,
                 "is_key": column.primary_key,
@@ -223,35 +215,25 @@ def headers(info: TableInfo, state: TableState) -> list[dict[str, Any]]:
     return out
 
 
-def render_rows(
-    info: TableInfo,
-    plan: ListPlan,
-    rows: Sequence[Sequence[Any]],
-    labels: dict[str, dict[Any, str]],
-) -> list[dict[str, Any]]:
-    """Each row's record link and cells (as HTML: this is the page's hottest loop)."""
-    index_of = {column.column.name: index for index, column in enumerate(plan.columns)}
-    linked = [
-        (relation, [(name, index_of.get(name)) for name in relation.columns])
-        for relation in info.outgoing
-    ]
-    has_key = bool(info.primary_key)
-    out = []
-    for row in rows:
-        links: dict[int, tuple[str, str | None]] = {}
-        for relation, columns in linked:
-            values = [plan.value(row, name) for name, _ in columns]
-            if any(value is None for value in values):
-                continue
-            href = record_url(relation.target, [key_text(value) for value in values])
-            for (name, index), value in zip(columns, values, strict=True):
-                if index is not None and index not in links:
-                    links[index] = (href, labels.get(name, {}).get(value))
-        href = None
-        if has_key:
-            href = record_url(info.name, [key_text(value) for value in plan.key_values(row)])
-        out.append({"cells_html": row_cells_html(plan, row, links), "href": href})
-    return out
+def headings(info: TableInfo) -> list[tuple[Column, str, bool]]:
+    """Per listed column: the column, its type as text, whether it can be sorted on (what
+    the headings take from the catalog alone; naming a type compiles it, so it is kept)."""
+    return [(column, str_type(column.type), sortable(column)) for column in info.list_columns]
+
+
+def page_plan(
+    catalog: Catalog, info: TableInfo, dialect: Dialect, sort: SortKey | None
+) -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
+    """What the page selects (listed columns, keys, the keyset order's columns, labels of
+    foreign keys) and the writer of its rows, worked out once per table, order and role."""
+    whole = keyset_columns(info, sort) or ()
+
+    def make() -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
+        labels = label_expressions(catalog, info)
+        plan, expressions = list_plan(info, dialect, also_whole=whole, labels=labels)
+        return plan, expressions, rows_writer(info, plan)
+
+    return info.derived(("page", dialect.name, tuple(column.name for column in whole)), make)
 
 
 def str_type(type_: Any) -> str:
