@@ -183,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{scenario.name:>9}: not measured: {exc}")
                     continue
                 paths[scenario.name] = path
+                if scenario.server == "app":
+                    # A browser keeps the cookie the app refreshes (once a minute, see
+                    # permissions.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
+                    # a fresh sign-in, as a browser's recent cookie would be.
+                    headers["app"] = app_request_headers(server.base_url)
                 result, output = measure(args, server.base_url + path, headers[scenario.server])
                 results[scenario.name] = result
                 raw.append(f"## {scenario.name}\n\n{output}")

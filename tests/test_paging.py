@@ -136,12 +136,12 @@ async def test_composite_key_keyset_paging(engine: AsyncEngine, make_client) -> 
         )
     client = await make_client()
     body = await (await client.get("/t/pairs?size=20")).text()
-    expected = re.findall(r'<td class="open"><a href="/t/pairs/r/(\d+,\d+)"', body)
+    expected = re.findall(r'<td class="pk"><a href="/t/pairs/r/(\d+,\d+)"', body)
     walked = []
     href: str | None = "/t/pairs?size=3"
     while href:
         page = await (await client.get(href)).text()
-        walked += re.findall(r'<td class="open"><a href="/t/pairs/r/(\d+,\d+)"', page)
+        walked += re.findall(r'<td class="pk"><a href="/t/pairs/r/(\d+,\d+)"', page)
         href = link(page, "next")
     assert walked == expected == [f"{a},{b}" for a in range(5) for b in range(4)]
 

@@ -20,6 +20,7 @@ from .errors import error_middleware
 from .flash import flash_processor
 from .keys import SESSION_COOKIE, SETTINGS
 from .permissions import auth_middleware, current_user
+from .rows_html import cell_class, cell_html
 from .secret import fernet_key
 from .security import security_headers_middleware
 from .settings import Settings
@@ -85,6 +86,8 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)
     env.globals["new_record_url"] = new_record_url
+    env.globals["cell_html"] = cell_html
+    env.globals["cell_class"] = cell_class
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(accounts_context)
     setup_routes(app)

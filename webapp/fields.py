@@ -117,6 +117,8 @@ class ListColumn:
     expressions: tuple[ColumnElement[Any], ...]
     show: Callable[[tuple[Any, ...]], Cell]
     plain: bool = False  # one value shown by show_value as it is (rows_html's fast path)
+    # For one text value cut short in the database: the kind of cell it makes (text, json).
+    cut_kind: str | None = None
 
 
 def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListColumn:
@@ -155,7 +157,9 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
             return show_value(value, preview=True)
         return _text_cell(cell_kind, str(value), preview=True)
 
-    return ListColumn(column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show)
+    return ListColumn(
+        column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
+    )
 
 
 def _show_first(values: tuple[Any, ...]) -> Cell:

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
 from .errors import BadRequest, NotFound
-from .fields import BadKey, Cell, ListColumn, column_family, list_column, parse_key
+from .fields import BadKey, ListColumn, column_family, list_column, parse_key
 
 UNSORTABLE_FAMILIES = {"json", "binary", "unknown"}
 
@@ -84,9 +84,6 @@ class ListPlan:
             readers.append((position, position + width, column.show, column.plain))
             position += width
         return readers
-
-    def cells(self, row: Sequence[Any]) -> list[Cell]:
-        return [show(row[start:end]) for start, end, show, _ in self.readers]
 
     def value(self, row: Sequence[Any], column_name: str) -> Any:
         """The whole value of a key or foreign-key column in a fetched row."""

@@ -37,37 +37,43 @@ def escape(text: str) -> str:
 
 MORE = '<span class="more" title="shortened; open the record for the whole value">…</span>'
 NULL_INNER = '<span class="null">NULL</span>'
-NULL_TD = f'<td class="k-null">{NULL_INNER}</td>'
+NULL_TD = '<td class="null">NULL</td>'
+# A cell's `<td>` by kind: numbers are set right, dates in the monospace font; text (most
+# cells) carries no class at all, which keeps a page of rows small.
+TD_BY_KIND = {"number": '<td class="n">', "date": '<td class="d">'}
+TD = "<td>"
+# Kinds whose value sits in a span of its own, styled (booleans, JSON, binary previews).
+SPANNED_KINDS = frozenset({"bool", "json", "binary"})
 
 Row = Sequence[Any]
-# A cell's inner HTML and kind for a value, or None when the value needs the column's Cell.
+# A value's kind and inner HTML, or None when the value needs the column's Cell.
 Inner = tuple[str, str] | None
 
 
 def _int_inner(value: int) -> Inner:
-    return "number", f'<span class="v-number">{value}</span>'
+    return "number", str(value)
 
 
 def _str_inner(value: str) -> Inner:
     if value and len(value) <= PREVIEW_CHARS:
-        return "text", f'<span class="v-text">{escape(value)}</span>'
+        return "text", escape(value)
     return None
 
 
 def _decimal_inner(value: decimal.Decimal) -> Inner:
-    return "number", f'<span class="v-number">{format(value, "f")}</span>'
+    return "number", format(value, "f")
 
 
 def _float_inner(value: float) -> Inner:
-    return "number", f'<span class="v-number">{escape(repr(value))}</span>'
+    return "number", escape(repr(value))
 
 
 def _datetime_inner(value: dt.datetime) -> Inner:
-    return "date", f'<span class="v-date">{value.isoformat(sep=" ")}</span>'
+    return "date", value.isoformat(sep=" ")
 
 
 def _date_inner(value: dt.date | dt.time) -> Inner:
-    return "date", f'<span class="v-date">{value.isoformat()}</span>'
+    return "date", value.isoformat()
 
 
 # How `show_value(value, preview=True)` reads for the commonest exact types, written
@@ -83,20 +89,28 @@ FAST_INNER: dict[type, Callable[[Any], Inner]] = {
 }
 
 
-def cell_inner(cell: Cell) -> str:
-    """A Cell's HTML inside its `<td>` (link and label included)."""
+def td_open(kind: str) -> str:
+    """The opening `<td>` of a cell of this kind."""
+    return TD_BY_KIND.get(kind, TD)
+
+
+def cell_html(cell: Cell) -> Markup:
+    """A Cell's HTML inside its `<td>` (or inline), link and label included: the one
+    markup of a value on every page (the `cell` macro of _macros.html calls this)."""
     inner = _value(cell)
     if cell.href is None:
-        return inner
-    return _link(escape(cell.href), cell.label, inner)
+        return Markup(inner)
+    return Markup(_link(escape(cell.href), cell.label, inner))
+
+
+def cell_class(kind: str) -> str:
+    """The class of a `<td>` holding a cell of this kind ("" for none)."""
+    return {"number": "n", "date": "d"}.get(kind, "")
 
 
 def _link(href: str, label: str | None, inner: str) -> str:
     if label is not None:
-        return (
-            f'<a href="{href}" class="fk-label">{escape(label)}</a> '
-            f'<span class="fk-key">{inner}</span>'
-        )
+        return f'<a href="{href}">{escape(label)}</a> <span class="fk-key">{inner}</span>'
     return f'<a href="{href}">{inner}</a>'
 
 
@@ -109,7 +123,9 @@ def _value(cell: Cell) -> str:
     if kind == "error":
         return f'<span class="decode-error">{escape(cell.text)}</span>'
     more = MORE if cell.truncated else ""
-    return f'<span class="v-{kind}">{escape(cell.text)}</span>{more}'
+    if kind in SPANNED_KINDS:
+        return f'<span class="v-{kind}">{escape(cell.text)}</span>{more}'
+    return f"{escape(cell.text)}{more}"
 
 
 CellWriter = Callable[[Row], str]
@@ -127,8 +143,31 @@ def _plain_writer(index: int, show: Callable[[tuple[Any, ...]], Cell]) -> CellWr
         made = maker(value) if maker is not None else None
         if made is None:
             cell = show((value,))
-            return f'<td class="k-{cell.kind}">{cell_inner(cell)}</td>'
-        return f'<td class="k-{made[0]}">{made[1]}</td>'
+            return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
+        return f"{td_open(made[0])}{made[1]}</td>"
+
+    return write
+
+
+def _cut_writer(
+    index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]
+) -> CellWriter:
+    """A text column cut short in the database: text is written here, marked when cut; any
+    other value (NULL, empty, undecodable) goes through the column's Cell."""
+    spanned = kind in SPANNED_KINDS
+    td = td_open(kind)
+
+    def write(row: Row) -> str:
+        value = row[index]
+        if type(value) is not str or not value:
+            cell = show((value,))
+            return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
+        more = ""
+        if len(value) > PREVIEW_CHARS:
+            value, more = value[:PREVIEW_CHARS], MORE
+        if spanned:
+            return f'{td}<span class="v-{kind}">{escape(value)}</span>{more}</td>'
+        return f"{td}{escape(value)}{more}</td>"
 
     return write
 
@@ -138,7 +177,7 @@ def _shown_writer(start: int, end: int, show: Callable[[tuple[Any, ...]], Cell])
 
     def write(row: Row) -> str:
         cell = show(tuple(row[start:end]))
-        return f'<td class="k-{cell.kind}">{cell_inner(cell)}</td>'
+        return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
 
     return write
 
@@ -191,38 +230,59 @@ def _linked_writer(
         kind, inner = inner_of(row[index])
         values = [row[index]] if single else [row[position] for position in link_positions]
         if any(value is None for value in values):
-            return f'<td class="k-{kind}">{inner}</td>'
+            return f"{td_open(kind)}{inner}</td>"
         label = label_text(row[label_position]) if label_position is not None else None
-        return f'<td class="k-{kind}">{_link(href_of(values), label, inner)}</td>'
+        return f"{td_open(kind)}{_link(href_of(values), label, inner)}</td>"
+
+    return write
+
+
+def _key_writer(
+    index: int, show: Callable[[tuple[Any, ...]], Cell], plain: bool, prefix: str
+) -> CellWriter:
+    """The cell of a table's one-column primary key: its value links to the record."""
+    inner_of = _inner_of(show, plain)
+    href_of = _key_href(prefix)
+
+    def write(row: Row) -> str:
+        value = row[index]
+        kind, inner = inner_of(value)
+        if value is None:
+            return f"{td_open(kind)}{inner}</td>"
+        classes = f"{cell_class(kind)} pk".lstrip()
+        return f'<td class="{classes}"><a href="{href_of((value,))}">{inner}</a></td>'
 
     return write
 
 
 @dataclass(frozen=True)
 class RowsWriter:
-    """Writes a page's fetched rows as `<tr>`s: the record link, then one cell per listed
-    column, as the plan fetched them."""
+    """Writes a page's fetched rows as `<tr>`s: one cell per listed column, as the plan
+    fetched them, led by an "open" cell linking to the record when no key cell does."""
 
-    record_href: Callable[[Row], str] | None
+    open_href: Callable[[Row], str] | None
     cells: tuple[CellWriter, ...]
+
+    @property
+    def open_column(self) -> bool:
+        return self.open_href is not None
 
     def html(self, rows: Sequence[Row]) -> Markup:
         parts: list[str] = []
-        record_href, cells = self.record_href, self.cells
+        open_href, cells = self.open_href, self.cells
         for row in rows:
-            parts.append("<tr>\n")
-            if record_href is not None:
-                parts.append(
-                    f'<td class="open"><a href="{record_href(row)}" '
-                    'title="Open this record">open</a></td>'
-                )
+            parts.append("<tr>")
+            if open_href is not None:
+                parts.append(f'<td class="pk"><a href="{open_href(row)}">open</a></td>')
             parts.extend([write(row) for write in cells])
-            parts.append("\n</tr>\n")
+            parts.append("</tr>\n")
         return Markup("".join(parts))
 
 
 def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
-    """The writer for `plan`'s rows of `info`: which cells link where, worked out once."""
+    """The writer for `plan`'s rows of `info`: which cells link where, worked out once. A
+    one-column primary key that is listed (and is no foreign key) links to the record from
+    its own cell; otherwise, a table with a key gets an "open" column."""
     links: dict[str, tuple[list[int], str]] = {}  # column name -> key positions, target prefix
     for relation in info.outgoing:
         if not all(name in plan.positions for name in relation.columns):
@@ -230,32 +290,34 @@ def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
         positions = [plan.positions[name] for name in relation.columns]
         for name in relation.columns:
             links.setdefault(name, (positions, record_url_prefix(relation.target)))
+    record_prefix = record_url_prefix(info.name)
+    key_cell = None
+    if len(plan.key_names) == 1 and plan.key_names[0] not in links:
+        key_cell = plan.key_names[0]
     cells: list[CellWriter] = []
+    key_linked = False
     for column, (start, end, show, plain) in zip(plan.columns, plan.readers, strict=True):
         name = column.column.name
         link = links.get(name) if end - start == 1 else None
-        if link is not None:
+        if name == key_cell and end - start == 1:
+            cells.append(_key_writer(start, show, plain, record_prefix))
+            key_linked = True
+        elif link is not None:
             cells.append(
-                _linked_writer(
-                    start, show, plain, link[0], link[1], plan.label_positions.get(name)
-                )
+                _linked_writer(start, show, plain, link[0], link[1], plan.label_positions.get(name))
             )
         elif plain:
             cells.append(_plain_writer(start, show))
+        elif column.cut_kind is not None:
+            cells.append(_cut_writer(start, column.cut_kind, show))
         else:
             cells.append(_shown_writer(start, end, show))
-    record_href = None
-    if info.primary_key:
+    open_href = None
+    if info.primary_key and not key_linked:
         key_positions = [plan.positions[name] for name in plan.key_names]
-        key_href = _key_href(record_url_prefix(info.name))
-        if len(key_positions) == 1:
-            only = key_positions[0]
+        key_href = _key_href(record_prefix)
 
-            def record_href(row: Row) -> str:
-                return key_href((row[only],))
-        else:
+        def open_href(row: Row) -> str:
+            return key_href([row[position] for position in key_positions])
 
-            def record_href(row: Row) -> str:
-                return key_href([row[position] for position in key_positions])
-
-    return RowsWriter(record_href, tuple(cells))
+    return RowsWriter(open_href, tuple(cells))

@@ -65,6 +65,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "read_only_reason": write_refusal(request, info),
         "headers": headers(info, state),
         "rows_html": writer.html(page.rows),
+        "open_column": writer.open_column,
         "row_count": len(page.rows),
         "page": page.position // state.size + 1,
         "size": state.size,
