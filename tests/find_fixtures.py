@@ -102,7 +102,9 @@ def ids_where(predicate: Callable[[dict[str, Any]], bool]) -> list[int]:
 
 
 def page_ids(body: str, table: str = "items") -> list[int]:
-    return [int(k) for k in re.findall(rf'<td class="(?:\w+ )?pk"><a href="/t/{table}/r/(\d+)"', body)]
+    return [
+        int(k) for k in re.findall(rf'<td class="(?:\w+ )?pk"><a href="/t/{table}/r/(\d+)"', body)
+    ]
 
 
 def link(body: str, rel: str) -> str | None:

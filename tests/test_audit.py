@@ -408,9 +408,7 @@ async def test_revert_of_a_create_refuses_when_the_row_changed(
     assert response.status == 409
     page = await response.text()
     assert "changed since it was created" in page
-    assert re.search(
-        r"<th scope=\"row\">note</th><td>.*</td><td>edited", page
-    )
+    assert re.search(r"<th scope=\"row\">note</th><td>.*</td><td>edited", page)
     assert (await item(engine, key))["note"] == "edited"
 
 

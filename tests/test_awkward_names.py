@@ -95,7 +95,7 @@ async def test_sorting_by_awkward_column_names(awkward, make_client) -> None:
     response = await client.get(table_url("select", sort="-Group Name"))
     assert response.status == 200
     body = await response.text()
-    groups = re.findall(r'<td>(g \d)</td>', body)
+    groups = re.findall(r"<td>(g \d)</td>", body)
     assert groups == sorted(groups, reverse=True) and len(groups) == len(KEY_VALUES)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .dialects import adapt_reflected_type
 from .errors import NotFound
+from .fulltext import scan_orders
 from .settings import ROLES, TableOptions
 from .urls import UrlDecodeError, tilde_decode
 
@@ -53,6 +54,9 @@ class TableInfo:
     indexed_columns: frozenset[str] = frozenset()
     # The column sets of MySQL FULLTEXT indexes, which MATCH ... AGAINST can use.
     fulltext_indexes: tuple[tuple[str, ...], ...] = ()
+    # MariaDB InnoDB: column orders (by name) an index keeps its entries in, with that
+    # index's name, for a scan that must read rows in order (fulltext.scan_orders).
+    scan_orders: Mapping[tuple[str, ...], str] = field(default_factory=dict)
     _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -341,6 +345,7 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     for table in metadata.tables.values():
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
+    orders = scan_orders(conn)
     tables = {
         table.name: TableInfo(
             name=table.name,
@@ -348,6 +353,7 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             is_view=table.name in view_names,
             indexed_columns=_indexed_columns(table),
             fulltext_indexes=_fulltext_indexes(table),
+            scan_orders=orders.get(table.name, {}),
         )
         for table in metadata.tables.values()
         if table.schema is None and not _is_hidden(table.name, hidden_prefix)

@@ -24,7 +24,6 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -112,6 +111,11 @@ def _json_dumps(value: Any) -> str:
 def backend_of(dialect: Dialect) -> str:
     """`mysql`, `postgresql` or `sqlite` for a SQLAlchemy dialect."""
     return "mysql" if dialect.name in ("mysql", "mariadb") else dialect.name
+
+
+def is_mariadb(dialect: Dialect) -> bool:
+    """Whether the server is MariaDB (not Oracle's MySQL), whatever the URL's scheme said."""
+    return dialect.name == "mariadb" or bool(getattr(dialect, "is_mariadb", False))
 
 
 def describe_url(url: URL) -> str:
@@ -292,8 +296,7 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
             )
         return
     if backend == "mysql":
-        is_mariadb = conn.dialect.name == "mariadb" or getattr(conn.dialect, "is_mariadb", False)
-        if is_mariadb:
+        if is_mariadb(conn.dialect):
             await conn.execute(text("SET SESSION max_statement_time = :s"), {"s": seconds})
             reset = text("SET SESSION max_statement_time = 0")
         else:
@@ -348,46 +351,6 @@ def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any
 
 
 LIKE_ESCAPE = "!"
-FULLTEXT_MIN_WORD = 3
-INNODB_STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "an",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "com",
-        "de",
-        "en",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "la",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "who",
-        "will",
-        "with",
-        "und",
-        "www",
-    ]
-)
 
 
 def escape_like(text: str) -> str:
@@ -406,18 +369,3 @@ def text_like(column: ColumnElement[Any], pattern: str, dialect: Dialect) -> Col
     leading % scans anyway, so lower() costs no index."""
     del dialect  # SQLAlchemy's ilike already renders the right form per backend
     return column.ilike(pattern, escape=LIKE_ESCAPE)
-
-
-def fulltext_match(
-    columns: list[ColumnElement[Any]], words: list[str], dialect: Dialect
-) -> ColumnElement[bool] | None:
-    """A FULLTEXT search for rows holding every word (as a word prefix), or None where the
-    backend has no such index or the index cannot answer: InnoDB does not index words shorter
-    than its minimum token length (3) or its stopwords. Only words reach the boolean-mode
-    query, never operators."""
-    if backend_of(dialect) != "mysql" or not words:
-        return None
-    if any(len(word) < FULLTEXT_MIN_WORD or word.lower() in INNODB_STOPWORDS for word in words):
-        return None
-    against = " ".join(f"+{word}*" for word in words)
-    return mysql_match(*columns, against=against).in_boolean_mode()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, and_, or_
+from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,7 @@ from .catalog import TableInfo
 from .decoding import fetch_rows
 from .errors import BadRequest
 from .fields import BadKey, key_text, parse_key
+from .fulltext import bounded_scan
 from .queries import ListPlan, SortKey, page_statement, sortable
 from .secret import sign, verify
 
@@ -147,26 +148,40 @@ async def fetch_page(
     page_number: int,
     cursor_text: str | None,
     secret_key: bytes,
+    scan_where: Sequence[ColumnElement[bool]] | None = None,
 ) -> Page:
     """The rows of one page: after or before a cursor (keyset), else by page number (OFFSET,
-    which also serves a keyset order's first pages and old `?page=` links)."""
+    which also serves a keyset order's first pages and old `?page=` links). `scan_where`
+    selects the same rows as `where` without needing an index: where an index keeps the
+    page's order, a scan through it bounded in rows examined is tried first, and kept if it
+    found a full page (then those are the first rows in order), else `where` answers."""
     columns = keyset_columns(info, sort)
     sort_param = sort.param if sort is not None else ""
     descending = sort.descending if sort is not None else False
+    scan_index = None
+    if scan_where is not None and columns is not None:
+        scan_index = info.scan_orders.get(tuple(column.name for column in columns))
 
     async def run(
         extra: Sequence[ColumnElement[bool]] = (), *, offset: int = 0, reverse: bool = False
     ) -> list[Sequence[Any]]:
-        statement = page_statement(
-            info,
-            expressions,
-            sort,
-            where=[*where, *extra],
-            offset=offset,
-            limit=size + 1,
-            reverse=reverse,
-        )
-        return await fetch_rows(conn, statement, expressions)
+        def statement(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+            return page_statement(
+                info,
+                expressions,
+                sort,
+                where=[*conditions, *extra],
+                offset=offset,
+                limit=size + 1,
+                reverse=reverse,
+            )
+
+        if scan_index is not None and scan_where is not None:
+            scan = bounded_scan(statement(scan_where), info.table, scan_index)
+            rows = await fetch_rows(conn, scan, expressions)
+            if len(rows) > size:
+                return rows
+        return await fetch_rows(conn, statement(where), expressions)
 
     cursor = decode_cursor(secret_key, cursor_text) if cursor_text else None
     if cursor is not None and columns is None:

@@ -149,9 +149,7 @@ def _plain_writer(index: int, show: Callable[[tuple[Any, ...]], Cell]) -> CellWr
     return write
 
 
-def _cut_writer(
-    index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]
-) -> CellWriter:
+def _cut_writer(index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]) -> CellWriter:
     """A text column cut short in the database: text is written here, marked when cut; any
     other value (NULL, empty, undecodable) goes through the column's Cell."""
     spanned = kind in SPANNED_KINDS

@@ -1,19 +1,24 @@
 """The table page's search box: `?q=words` matched across the table's search columns, with
-LIKE wildcards in the input escaped; on MySQL a FULLTEXT index covering exactly those columns
-answers instead of a scan."""
+LIKE wildcards in the input escaped; on MySQL, where a FULLTEXT index covers exactly those
+columns, every word as the start of a word, found through the index or, on MariaDB, by a
+bounded scan in the page's order when the words are frequent (see fulltext.py)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Enum, String, or_
+from sqlalchemy import Column, Enum, String, and_, or_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
+from . import fulltext
 from .catalog import TableInfo
-from .dialects import escape_like, fulltext_match, text_like
+from .counts import RowCount
+from .dialects import escape_like, text_like
 from .errors import BadRequest
+from .fulltext import fulltext_match, scan_finds_the_same, word_prefixes
 
 MAX_SEARCH_LENGTH = 200
 WORD = re.compile(r"\w+")
@@ -42,16 +47,42 @@ def parse_search(raw: str | None) -> str:
     return text
 
 
-def search_condition(info: TableInfo, text: str, dialect: Dialect) -> ColumnElement[bool]:
-    """Rows where any search column holds `text` (FULLTEXT: every word, as a word prefix)."""
+@dataclass(frozen=True)
+class Search:
+    """The rows a search selects, as the condition that every count, facet and page uses;
+    and, where a scan in index order can find exactly those rows without the FULLTEXT
+    index, the condition for that scan."""
+
+    condition: ColumnElement[bool]
+    scan_condition: ColumnElement[bool] | None = None
+
+
+def search_for(info: TableInfo, text: str, dialect: Dialect) -> Search:
+    """Rows where any search column holds `text`; with a FULLTEXT index, where every word
+    starts a word of some search column (see fulltext.py)."""
     columns = search_columns(info)
     if not columns:
         raise BadRequest(f"{info.name!r} has no text columns to search.")
     names = {column.name for column in columns}
     if any(set(index) == names for index in info.fulltext_indexes):
         expressions: list[ColumnElement[Any]] = list(columns)
-        matched = fulltext_match(expressions, WORD.findall(text), dialect)
+        words = WORD.findall(text)
+        matched = fulltext_match(expressions, words, dialect)
         if matched is not None:
-            return matched
+            prefixes = word_prefixes(expressions, words)
+            scan = prefixes if scan_finds_the_same(words, dialect) else None
+            return Search(and_(matched, prefixes), scan)
     pattern = f"%{escape_like(text)}%"
-    return or_(*(text_like(column, pattern, dialect) for column in columns))
+    return Search(or_(*(text_like(column, pattern, dialect) for column in columns)))
+
+
+def scan_worth_trying(matches: RowCount | None, table_rows: RowCount | None, size: int) -> bool:
+    """Whether a bounded scan is likely to fill a page of `size` before its bound, judged
+    by the cached counts of the searched rows and of the table when both are known: a rare
+    word is left to the FULLTEXT index, which answers it in a fraction of a millisecond,
+    instead of first scanning in vain."""
+    if matches is None or table_rows is None or matches.kind != "exact":
+        return True
+    if table_rows.kind not in ("exact", "estimate"):
+        return True
+    return matches.value * fulltext.SCAN_ROWS_EXAMINED >= (size + 1) * table_rows.value

@@ -26,7 +26,7 @@ from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
 from ..queries import ListPlan, SortKey, list_plan, parse_sort, sortable
 from ..rows_html import RowsWriter, rows_writer
-from ..search import search_columns, search_condition
+from ..search import scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from .common import connection
 
@@ -43,8 +43,12 @@ async def table_page(request: web.Request) -> dict[str, Any]:
 
     conn = await connection(request)
     where: list[ColumnElement[bool]] = [item.condition(conn.dialect) for item in state.filters]
+    scan_where = None
     if state.search:
-        where.append(search_condition(info, state.search, conn.dialect))
+        search = search_for(info, state.search, conn.dialect)
+        if search.scan_condition is not None and scan_worth_trying_now(request, state):
+            scan_where = [*where, search.scan_condition]
+        where.append(search.condition)
     plan, expressions, writer = page_plan(catalog, info, conn.dialect, state.sort)
     page = await fetch_page(
         conn,
@@ -57,6 +61,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         page_number=state.page,
         cursor_text=state.cursor,
         secret_key=settings.secret_key,
+        scan_where=scan_where,
     )
     count = await page_count(request, state, page, where)
     facets, facets_note = await page_facets(request, state, where)
@@ -107,14 +112,25 @@ def next_href(state: TableState, page: Page) -> str | None:
     return state.href(page=state.page + 1, cursor=None)
 
 
+def scan_worth_trying_now(request: web.Request, state: TableState) -> bool:
+    """Whether the counts cached so far leave a bounded scan a chance to fill the page."""
+    cache = request.app[PAGE_COUNTS]
+    table_rows = cache.get(table_count_key(state.info))
+    return scan_worth_trying(cache.get(state.count_key), table_rows, state.size)
+
+
 async def page_count(
     request: web.Request, state: TableState, page: Page, where: Sequence[ColumnElement[bool]]
 ) -> RowCount:
     """Exact when the page shows the last row; otherwise the table's cached count (an
     estimate for a big table), or for a filtered set a time-limited, bounded count, cached
-    too, saying "more than N" when it stops early."""
+    too, saying "more than N" when it stops early. A search's first page that holds every
+    row is its own exact count, cached as one: the next search for a rare word then skips
+    the bounded scan (scan_worth_trying_now)."""
     seen = page.position + len(page.rows)
     if not page.has_next and (page.rows or page.position == 0):
+        if state.search and not page.has_previous:
+            request.app[PAGE_COUNTS].put(state.count_key, RowCount(seen, "exact"))
         return RowCount(seen, "exact")
     count = await cached_count(
         request, state.count_key, lambda conn: count_rows(conn, state, where)
@@ -166,7 +182,7 @@ async def page_facets(
     info = state.info
     if not state.facets:
         table_count = await cached_count(
-            request, (info.name, (), ""), lambda conn: table_row_count(conn, info)
+            request, table_count_key(info), lambda conn: table_row_count(conn, info)
         )
         if (
             table_count is None
@@ -186,6 +202,11 @@ async def page_facets(
     conn = await connection(request)
     facets = await compute_facets(conn, request_catalog(request), info, where, toggle_href=toggle)
     return facets, None
+
+
+def table_count_key(info: TableInfo) -> Hashable:
+    """The count cache's key for the whole table (no filters, no search)."""
+    return (info.name, (), "")
 
 
 def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
