@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
-from .decoding import fetch_rows
+from .driver_rows import fetch_rows_direct
 from .errors import BadRequest
 from .fields import BadKey, key_text, parse_key
 from .fulltext import bounded_scan
@@ -178,10 +178,10 @@ async def fetch_page(
 
         if scan_index is not None and scan_where is not None:
             scan = bounded_scan(statement(scan_where), info.table, scan_index)
-            rows = await fetch_rows(conn, scan, expressions)
+            rows = await fetch_rows_direct(conn, scan, expressions)
             if len(rows) > size:
                 return rows
-        return await fetch_rows(conn, statement(where), expressions)
+        return await fetch_rows_direct(conn, statement(where), expressions)
 
     cursor = decode_cursor(secret_key, cursor_text) if cursor_text else None
     if cursor is not None and columns is None:

@@ -15,24 +15,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import Column, Enum
 
 from .catalog import TableInfo
-from .fields import PREVIEW_CHARS, Cell, key_text
+from .fields import PREVIEW_CHARS, Cell, column_family, key_text, python_type_of
 from .labels import label_text
 from .queries import ListPlan
 from .urls import encode_key, record_url_prefix
 
+try:  # markupsafe's own C escape, without making a Markup: 30 ns for a typical value
+    from markupsafe._speedups import _escape_inner as escape
+except ImportError:  # pragma: no cover - markupsafe built without its C speedups
 
-def escape(text: str) -> str:
-    """The entities markupsafe.escape writes, as a plain str. Five C-level replaces cost a
-    sixth of one `str.translate` with a table (measured: 140 ns against 820 ns)."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&#34;")
-        .replace("'", "&#39;")
-    )
+    def escape(text: str) -> str:
+        """The entities markupsafe.escape writes, as a plain str."""
+        return (
+            text.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&#34;")
+            .replace("'", "&#39;")
+        )
 
 
 MORE = '<span class="more" title="shortened; open the record for the whole value">…</span>'
@@ -149,6 +152,46 @@ def _plain_writer(index: int, show: Callable[[tuple[Any, ...]], Cell]) -> CellWr
     return write
 
 
+def _typed_writer(index: int, expected: type, general: CellWriter) -> CellWriter:
+    """A plain column whose values the driver returns as `expected`: those are written
+    straight away (this runs for most cells of a page), anything else as `general` does."""
+    if expected is int:
+
+        def write(row: Row) -> str:
+            value = row[index]
+            if type(value) is int:
+                return f'<td class="n">{value}</td>'
+            return general(row)
+
+    elif expected is str:
+
+        def write(row: Row) -> str:
+            value = row[index]
+            if type(value) is str and value and len(value) <= PREVIEW_CHARS:
+                return f"<td>{escape(value)}</td>"
+            return general(row)
+
+    elif expected is decimal.Decimal:
+
+        def write(row: Row) -> str:
+            value = row[index]
+            if type(value) is decimal.Decimal:
+                return f'<td class="n">{value:f}</td>'
+            return general(row)
+
+    elif expected is dt.datetime:
+
+        def write(row: Row) -> str:
+            value = row[index]
+            if type(value) is dt.datetime:
+                return f'<td class="d">{value.isoformat(sep=" ")}</td>'
+            return general(row)
+
+    else:
+        return general
+    return write
+
+
 def _cut_writer(index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]) -> CellWriter:
     """A text column cut short in the database: text is written here, marked when cut; any
     other value (NULL, empty, undecodable) goes through the column's Cell."""
@@ -253,6 +296,16 @@ def _key_writer(
     return write
 
 
+def _driver_type(column: Column) -> type | None:
+    """The exact type a column's values come back as, for the commonest column types."""
+    if column_family(column.type) == "bool":
+        return None
+    python_type = python_type_of(column.type)
+    if isinstance(column.type, Enum):
+        return str
+    return python_type if python_type in (int, str, decimal.Decimal, dt.datetime) else None
+
+
 @dataclass(frozen=True)
 class RowsWriter:
     """Writes a page's fetched rows as `<tr>`s: one cell per listed column, as the plan
@@ -269,10 +322,11 @@ class RowsWriter:
         parts: list[str] = []
         open_href, cells = self.open_href, self.cells
         for row in rows:
-            parts.append("<tr>")
             if open_href is not None:
-                parts.append(f'<td class="pk"><a href="{open_href(row)}">open</a></td>')
-            parts.extend([write(row) for write in cells])
+                parts.append(f'<tr><td class="pk"><a href="{open_href(row)}">open</a></td>')
+            else:
+                parts.append("<tr>")
+            parts.append("".join([write(row) for write in cells]))
             parts.append("</tr>\n")
         return Markup("".join(parts))
 
@@ -305,7 +359,8 @@ def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
                 _linked_writer(start, show, plain, link[0], link[1], plan.label_positions.get(name))
             )
         elif plain:
-            cells.append(_plain_writer(start, show))
+            general = _plain_writer(start, show)
+            cells.append(_typed_writer(start, _driver_type(column.column), general))
         elif column.cut_kind is not None:
             cells.append(_cut_writer(start, column.cut_kind, show))
         else:
