@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 from sqlalchemy import Column, literal_column, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +26,7 @@ from ..labels import label_expressions
 from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
 from ..queries import ListPlan, SortKey, list_plan, parse_sort, sortable
-from ..rows_html import RowsWriter, rows_writer
+from ..rows_html import RowsWriter, escape, rows_writer
 from ..search import scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from .common import connection
@@ -68,7 +69,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
     return {
         "info": info,
         "read_only_reason": write_refusal(request, info),
-        "headers": headers(info, state),
+        "headings_html": headings_html(info, state),
         "rows_html": writer.html(page.rows),
         "open_column": writer.open_column,
         "row_count": len(page.rows),
@@ -86,8 +87,9 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "hidden_inputs": state.hidden_inputs(keep_search=False),
         "filter_inputs": state.hidden_inputs(),
         "filters": [describe_filter(state, item) for item in state.filters],
-        "filter_choices": filter_choices(info),
-        "operators": OPERATORS,
+        "filter_options_html": info.derived(
+            "filter-options", lambda: filter_options_html(request, info)
+        ),
         "clear_href": state.first_page(filters=(), search="") if state.narrowed else None,
         "facets": facets,
         "facets_note": facets_note,
@@ -213,34 +215,46 @@ def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
     return {"text": item.description, "remove_href": state.without_filter(item)}
 
 
-def headers(info: TableInfo, state: TableState) -> list[dict[str, Any]]:
-    """Each listed column's heading; a sortable one links to ascending order, or to
-    descending when it is already the ascending sort."""
+def headings_html(info: TableInfo, state: TableState) -> Markup:
+    """Each listed column's `<th>`: a sortable one links to ascending order, or to
+    descending when it is already the ascending sort; the sorted one says so."""
     sort = state.sort
-    out = []
-    for column, type_text, can_sort in info.derived("headings", lambda: headings(info)):
+    parts = []
+    for column, name, title, can_sort in info.derived("headings", lambda: headings(info)):
         current = sort is not None and sort.column is column
-        direction = ("desc" if sort.descending else "asc") if current and sort else None
-        href = None
+        attributes = ""
+        if current and sort is not None:
+            direction, aria = ("desc", "descending") if sort.descending else ("asc", "ascending")
+            attributes = f' class="sorted-{direction}" aria-sort="{aria}"'
         if can_sort:
             target = "-" + column.name if current and sort and not sort.descending else column.name
-            href = state.first_page(sort=parse_sort(info, target))
-        out.append(
-            {
-                "name": column.name,
-                "type": type_text,
-                "href": href,
-                "direction": direction,
-                "is_key": column.primary_key,
-            }
-        )
-    return out
+            href = escape(state.first_page(sort=parse_sort(info, target)))
+            inner = f'<a href="{href}" title="{title}: sort">{name}</a>'
+        else:
+            inner = f'<span title="{title}">{name}</span>'
+        if column.primary_key:
+            inner += ' <abbr class="key" title="primary key">PK</abbr>'
+        parts.append(f"<th{attributes}>{inner}</th>\n")
+    return Markup("".join(parts))
 
 
-def headings(info: TableInfo) -> list[tuple[Column, str, bool]]:
-    """Per listed column: the column, its type as text, whether it can be sorted on (what
-    the headings take from the catalog alone; naming a type compiles it, so it is kept)."""
-    return [(column, str_type(column.type), sortable(column)) for column in info.list_columns]
+def headings(info: TableInfo) -> list[tuple[Column, str, str, bool]]:
+    """Per listed column: the column, its name and type escaped, whether it can be sorted
+    on (what the headings take from the catalog alone; naming a type compiles it)."""
+    return [
+        (column, escape(str(column.name)), escape(str_type(column.type)), sortable(column))
+        for column in info.list_columns
+    ]
+
+
+def filter_options_html(request: web.Request, info: TableInfo) -> Markup:
+    """The filter form's lists of columns and operators for `info` (the same on every page
+    of the table for a role, so worked out once); empty when no column can be filtered."""
+    choices = filter_choices(info)
+    if not choices:
+        return Markup("")
+    macros = aiohttp_jinja2.get_env(request.app).get_template("_macros.html").module
+    return Markup(macros.filter_options(choices, OPERATORS))  # type: ignore[attr-defined]
 
 
 def page_plan(
