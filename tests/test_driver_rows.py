@@ -92,3 +92,42 @@ async def test_a_value_outside_the_enum_reads_as_it_is(client, engine: AsyncEngi
     body = await direct.text()
     assert 'title="empty string"' in body
     assert _without_tokens(body) == _without_tokens(await ordinary.text())
+
+
+async def test_dates_the_database_writes_read_as_python_writes_them(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    """A DATE or whole-second DATETIME/TIMESTAMP is listed as the text MySQL writes (no
+    parsing in the driver), the same text the record page shows; a DATETIME with fractional
+    seconds is read as a datetime."""
+    if backend != "mysql":
+        pytest.skip("dates as the database's text are MySQL's")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE moments (id INT PRIMARY KEY, d DATE, dt DATETIME, "
+                "ts TIMESTAMP NULL, dt3 DATETIME(3))"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO moments VALUES (1, '2024-02-29', '2024-05-01 13:45:00', "
+                "'2024-05-01 13:45:07', '2024-05-01 13:45:00.250'), "
+                "(2, NULL, NULL, NULL, '2024-05-01 13:45:00.000')"
+            )
+        )
+    client = await make_client()
+    body = await (await client.get("/t/moments")).text()
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", body)
+    assert cells[:5] == [
+        '<a href="/t/moments/r/1">1</a>',
+        "2024-02-29",
+        "2024-05-01 13:45:00",
+        "2024-05-01 13:45:07",
+        "2024-05-01 13:45:00.250000",
+    ]
+    assert '<td class="d">2024-02-29</td>' in body
+    assert cells[6:9] == ['<span class="null">NULL</span>'] * 3
+    record = await (await client.get("/t/moments/r/1")).text()
+    for value in cells[1:5]:
+        assert f">{value}</td>" in record

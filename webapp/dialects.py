@@ -15,8 +15,11 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Date,
+    DateTime,
     Float,
     Numeric,
+    String,
     Text,
     TypeDecorator,
     cast,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -348,6 +352,21 @@ def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any
     if backend_of(dialect) == "mysql":
         return column
     return cast(column, Text)
+
+
+def date_text_form(column: Column, dialect: Dialect) -> ColumnElement[Any] | None:
+    """A DATE, or DATETIME/TIMESTAMP without fractional seconds, as the text the list shows
+    ('2024-05-01 13:45:00', what Python's isoformat writes), on MySQL, where the database
+    writes it faster than the driver parses it into a datetime for the app to write back;
+    None elsewhere or for other types."""
+    if backend_of(dialect) != "mysql":
+        return None
+    type_ = column.type
+    if isinstance(type_, mysql_types.DATETIME | mysql_types.TIMESTAMP):
+        return None if type_.fsp else cast(column, String)
+    if isinstance(type_, Date) and not isinstance(type_, DateTime):
+        return cast(column, String)
+    return None
 
 
 LIKE_ESCAPE = "!"

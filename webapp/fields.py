@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from .decoding import Undecodable
-from .dialects import binary_length, text_form
+from .dialects import binary_length, date_text_form, text_form
 
 PREVIEW_CHARS = 200
 BINARY_PREVIEW_BYTES = 16
@@ -117,13 +117,18 @@ class ListColumn:
     expressions: tuple[ColumnElement[Any], ...]
     show: Callable[[tuple[Any, ...]], Cell]
     plain: bool = False  # one value shown by show_value as it is (rows_html's fast path)
-    # For one text value cut short in the database: the kind of cell it makes (text, json).
+    # For one value the database sends as text (cut short, or a date it wrote): the kind
+    # of cell it makes (text, json, date).
     cut_kind: str | None = None
 
 
 def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListColumn:
     """The fetch plan for `column`; `keep_whole` for key columns, whose values make links."""
     kind = column_family(column.type)
+    if kind == "date" and not keep_whole:
+        as_text = date_text_form(column, dialect)
+        if as_text is not None:
+            return ListColumn(column, (as_text,), _show_date_text, cut_kind="date")
     if keep_whole or kind in ("number", "bool", "date", "other"):
         if kind == "bool":
             return ListColumn(
@@ -160,6 +165,14 @@ def list_column(column: Column, dialect: Dialect, *, keep_whole: bool) -> ListCo
     return ListColumn(
         column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
     )
+
+
+def _show_date_text(values: tuple[Any, ...]) -> Cell:
+    """A date the database wrote as text (dialects.date_text_form)."""
+    value = values[0]
+    if value is None or isinstance(value, Undecodable):
+        return show_value(value, preview=True)
+    return Cell("date", str(value))
 
 
 def _show_first(values: tuple[Any, ...]) -> Cell:

@@ -193,8 +193,9 @@ def _typed_writer(index: int, expected: type, general: CellWriter) -> CellWriter
 
 
 def _cut_writer(index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]) -> CellWriter:
-    """A text column cut short in the database: text is written here, marked when cut; any
-    other value (NULL, empty, undecodable) goes through the column's Cell."""
+    """A column the database sends as text (cut short, or a date it wrote): text is written
+    here, marked when cut; any other value (NULL, empty, undecodable) goes through the
+    column's Cell."""
     spanned = kind in SPANNED_KINDS
     td = td_open(kind)
 
