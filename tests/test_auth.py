@@ -373,7 +373,7 @@ async def test_signed_in_page_views_run_no_users_query_while_the_state_is_cached
 ) -> None:
     from sqlalchemy import event
 
-    from webapp.keys import ENGINE
+    from webapp.keys import ENGINE, READ_ENGINE
 
     await make_notes(engine)
     client = await make_client(role="viewer")
@@ -383,7 +383,9 @@ async def test_signed_in_page_views_run_no_users_query_while_the_state_is_cached
         statements.append(statement)
 
     assert (await client.get("/t/notes")).status == 200  # fills the cache
-    event.listen(client.server.app[ENGINE].sync_engine, "before_cursor_execute", remember)
+    app = client.server.app
+    for watched in {app[ENGINE].sync_engine, app[READ_ENGINE].sync_engine}:
+        event.listen(watched, "before_cursor_execute", remember)
     for _ in range(5):
         assert (await client.get("/t/notes")).status == 200
     assert not [s for s in statements if "webapp_users" in s]

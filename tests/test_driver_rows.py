@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp import driver_rows
 from webapp.demo import install_demo
-from webapp.keys import ENGINE
+from webapp.keys import READ_ENGINE
 
 PAGES = [
     "/t/my_table?size=200",
@@ -53,7 +53,7 @@ async def test_direct_pages_equal_the_ordinary_ones_for_every_type(client) -> No
     driver_rows._PREPARED.clear()
     direct = [await (await client.get(path)).text() for path in PAGES]
     assert driver_rows._PREPARED, "the pages did not take the direct path"
-    app_engine = client.server.app[ENGINE]
+    app_engine = client.server.app[READ_ENGINE]
     statements = _watch(app_engine)
     ordinary = [await (await client.get(path)).text() for path in PAGES]
     assert any("FROM books" in statement for statement in statements)
@@ -63,7 +63,7 @@ async def test_direct_pages_equal_the_ordinary_ones_for_every_type(client) -> No
 
 
 async def test_a_watched_engine_sees_every_page_statement(client) -> None:
-    statements = _watch(client.server.app[ENGINE])
+    statements = _watch(client.server.app[READ_ENGINE])
     await client.get("/t/orders?size=5")
     assert sum("FROM orders" in statement for statement in statements) >= 1
 
@@ -73,7 +73,7 @@ async def test_each_request_gets_its_own_values(client) -> None:
     paths = [f"/t/orders?size=5&status__exact={status}" for status in ("shipped", "pending")]
     paths += ["/t/orders?size=3", "/t/orders?size=4"]
     direct = [await (await client.get(path)).text() for path in paths]
-    _watch(client.server.app[ENGINE])
+    _watch(client.server.app[READ_ENGINE])
     for path, body in zip(paths, direct, strict=True):
         ordinary = await (await client.get(path)).text()
         assert _without_tokens(body) == _without_tokens(ordinary), path
@@ -87,7 +87,7 @@ async def test_a_value_outside_the_enum_reads_as_it_is(client, engine: AsyncEngi
         await conn.execute(text("UPDATE orders SET status = 'no such status' WHERE id = 1"))
     direct = await client.get("/t/orders?size=5")
     assert direct.status == 200
-    _watch(client.server.app[ENGINE])
+    _watch(client.server.app[READ_ENGINE])
     ordinary = await client.get("/t/orders?size=5")
     body = await direct.text()
     assert 'title="empty string"' in body

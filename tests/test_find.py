@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp import counts
 from webapp.counts import RowCount
-from webapp.keys import ENGINE, PAGE_COUNTS
+from webapp.keys import PAGE_COUNTS, READ_ENGINE
 from webapp.settings import table_options
 
 from .find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
@@ -317,7 +317,7 @@ async def test_big_table_count_is_an_estimate_and_filtered_count_a_lower_bound(
 
 
 async def test_fk_labels_cost_one_query_per_relation_whatever_the_page_size(client) -> None:
-    engine = client.server.app[ENGINE].sync_engine
+    engine = client.server.app[READ_ENGINE].sync_engine
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from webapp.app import create_app
-from webapp.keys import DB_SESSION, ENGINE
+from webapp.keys import DB_SESSION, ENGINE, READ_ENGINE
 from webapp.settings import settings_for_url
 
 
@@ -28,7 +28,7 @@ async def test_engine_created_at_startup_and_disposed_at_cleanup(
     await make_notes_table(engine)
     app = create_app(settings_for_url(db_url))
     client = await aiohttp_client(app)
-    pool = app[ENGINE].sync_engine.pool
+    pool = app[READ_ENGINE].sync_engine.pool
     closed: list[object] = []
     event.listen(pool, "close", lambda dbapi_connection, record: closed.append(dbapi_connection))
     assert (await client.get("/t/notes")).status == 200
@@ -57,7 +57,7 @@ async def test_session_is_closed_after_each_request(
     client = await aiohttp_client(app)
     assert (await client.get("/peek")).status == 200
     assert not seen[0].in_transaction()
-    assert app[ENGINE].sync_engine.pool.checkedout() == 0
+    assert app[READ_ENGINE].sync_engine.pool.checkedout() == 0
 
 
 async def test_failing_handler_rolls_back_and_shows_a_500_page(
@@ -78,7 +78,7 @@ async def test_failing_handler_rolls_back_and_shows_a_500_page(
     body = await response.text()
     assert "Something went wrong" in body
     assert "boom" not in body and "Traceback" not in body
-    assert app[ENGINE].sync_engine.pool.checkedout() == 0
+    assert app[READ_ENGINE].sync_engine.pool.checkedout() == 0
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(notes)) == 0
 
@@ -98,3 +98,41 @@ async def test_database_errors_in_a_handler_are_500_pages_not_tracebacks(
     response = await client.get("/bad")
     assert response.status == 500
     assert "no_such_table" not in await response.text()
+
+
+async def _rollbacks(conn: AsyncConnection) -> int:
+    row = (await conn.execute(text("SHOW GLOBAL STATUS LIKE 'Com_rollback'"))).one()
+    return int(row[1])
+
+
+async def test_mysql_page_views_read_without_a_rollback_and_cannot_write(
+    engine: AsyncEngine, db_url: str, backend: str, aiohttp_client
+) -> None:
+    """On MySQL, GET and HEAD read through connections of their own, in autocommit mode:
+    no ROLLBACK round trip ends each page view; and read-only: a GET that tried to write
+    fails whole. Writes keep their transactions on the other engine."""
+    if backend != "mysql":
+        return
+    notes = await make_notes_table(engine)
+    app = create_app(settings_for_url(db_url))
+
+    async def write_on_get(request: web.Request) -> web.Response:
+        await request[DB_SESSION].execute(notes.insert().values(id=2, body="from a GET"))
+        return web.Response(text="wrote")
+
+    app.router.add_get("/write", write_on_get)
+    client = await aiohttp_client(app)
+    assert app[READ_ENGINE] is not app[ENGINE]
+    assert (await client.get("/t/notes")).status == 200  # connections made, caches filled
+    async with engine.connect() as watcher:  # one connection, open throughout
+        before = await _rollbacks(watcher)
+        for _ in range(5):
+            assert (await client.get("/t/notes")).status == 200
+        assert await _rollbacks(watcher) == before
+    assert (await client.get("/write")).status == 500
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(notes)) == 0
+    async with app[ENGINE].connect() as conn:  # the other engine still has transactions
+        async with conn.begin():
+            await conn.execute(notes.insert().values(id=3, body="kept"))
+        assert await conn.scalar(select(func.count()).select_from(notes)) == 1

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.keys import ENGINE
+from webapp.keys import READ_ENGINE
 
 from .find_fixtures import ITEMS, install, items, link, page_ids
 
@@ -87,7 +87,7 @@ async def test_previous_link_before_the_start_shows_a_full_first_page(client) ->
 
 
 async def test_keyset_pages_run_without_offset(client) -> None:
-    engine = client.server.app[ENGINE].sync_engine
+    engine = client.server.app[READ_ENGINE].sync_engine
     body = await (await client.get("/t/items?size=5&sort=rank")).text()
     href = link(body, "next")
     for _ in range(3):

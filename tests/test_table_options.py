@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.app import create_app
 from webapp.db import StartupError
-from webapp.keys import CATALOG, ENGINE
+from webapp.keys import CATALOG, READ_ENGINE
 from webapp.settings import SettingsError, load_settings, settings_for_url, table_options
 
 from .find_fixtures import ITEMS, install, items, link, page_ids
@@ -213,7 +213,7 @@ async def test_mysql_fulltext_index_answers_the_search(
     client = await make_client()
     statements: list[str] = []
 
-    sync_engine = client.server.app[ENGINE].sync_engine
+    sync_engine = client.server.app[READ_ENGINE].sync_engine
     event.listen(sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     body = await (await client.get("/t/items?q=cotton")).text()
     assert page_ids(body) == [7]

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from webapp import fulltext
 from webapp.catalog import reflect_catalog
 from webapp.fulltext import bounded_scan, scan_finds_the_same
-from webapp.keys import ENGINE
+from webapp.keys import READ_ENGINE
 from webapp.queries import SortKey, page_statement
 from webapp.search import search_for
 
@@ -214,7 +214,7 @@ async def words_client(engine: AsyncEngine, make_client, backend: str, monkeypat
 def page_statements(client) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
     """The statements the app runs for pages of `people` (not counts or facets) meanwhile."""
     statements: list[str] = []
-    sync_engine = client.server.app[ENGINE].sync_engine
+    sync_engine = client.server.app[READ_ENGINE].sync_engine
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         if statement.startswith("SELECT people.id, people.name, people.email"):

@@ -1,5 +1,5 @@
-"""The database's lifecycle in the app: the engine and catalog are made at startup and the
-engine disposed at cleanup; each request gets its own session, always closed."""
+"""The database's lifecycle in the app: the engines and catalog are made at startup and the
+engines disposed at cleanup; each request gets its own session, always closed."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from .catalog import (
 )
 from .counts import CountCache, RowCountCache
 from .demo import install_demo
-from .dialects import create_engine, describe_url
+from .dialects import create_engine, describe_url, reads_get_own_engine
 from .errors import Handler
 from .keys import (
     CATALOG,
     DB_SESSION,
     ENGINE,
     PAGE_COUNTS,
+    READ_ENGINE,
+    READ_SESSIONMAKER,
     ROLE_CATALOGS,
     ROW_COUNTS,
     SESSIONMAKER,
@@ -45,6 +47,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     database = settings.database
     hidden = settings.hidden_table_prefix
     engine = create_engine(database)
+    read_engine = create_engine(database, reads=True) if reads_get_own_engine(database) else engine
     try:
         try:
             if database.demo:
@@ -63,12 +66,20 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[ROLE_CATALOGS] = role_catalogs(reflected, app[SETTINGS].tables)
         app[ENGINE] = engine
         app[SESSIONMAKER] = async_sessionmaker(engine, expire_on_commit=False)
+        app[READ_ENGINE] = read_engine
+        app[READ_SESSIONMAKER] = (
+            app[SESSIONMAKER]
+            if read_engine is engine
+            else async_sessionmaker(read_engine, expire_on_commit=False)
+        )
         app[CATALOG] = catalog
         app[ROW_COUNTS] = RowCountCache()
         app[PAGE_COUNTS] = CountCache()
         yield
     finally:
         await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()
 
 
 async def _install_demo_if_empty(engine, hidden: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -79,20 +90,22 @@ async def _install_demo_if_empty(engine, hidden: str | None) -> None:  # type: i
         await install_demo(engine)
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an AsyncSession (no connection until first used); roll it back on
-    any exception and always close it."""
-    async with request.app[SESSIONMAKER]() as session:
+    any exception and always close it. GET and HEAD, which only read, get one of the read
+    engine (see dialects.create_engine(reads=True))."""
+    key = READ_SESSIONMAKER if request.method in READ_METHODS else SESSIONMAKER
+    async with request.app[key]() as session:
         request[DB_SESSION] = session
         try:
             return await handler(request)
         except BaseException:
             await session.rollback()
             raise
-
-
-READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @web.middleware

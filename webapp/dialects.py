@@ -38,8 +38,19 @@ from .settings import DatabaseSettings
 MYSQL_IDLE_RECYCLE_SECONDS = 3600
 
 
-def create_engine(database: DatabaseSettings) -> AsyncEngine:
-    """An engine with pool and driver options fit for serving web requests on `database`."""
+def reads_get_own_engine(database: DatabaseSettings) -> bool:
+    """Whether page views read through an engine of their own (`create_engine(reads=True)`):
+    on MySQL, where ending a read-only transaction is a ROLLBACK round trip per request."""
+    return database.backend == "mysql"
+
+
+def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEngine:
+    """An engine with pool and driver options fit for serving web requests on `database`.
+    `reads` (MySQL): read-only connections in autocommit mode, for page views, which only
+    read. Each statement then ends its own transaction, so a connection goes back to the
+    pool without the ROLLBACK round trip that ends a read otherwise (SQLAlchemy skips it only
+    when the driver confirms autocommit). Multi-statement transactions (writes, accounts,
+    audit) never use it."""
     options: dict[str, Any] = {
         # No ping before every checkout (a round trip on every request): only a connection
         # that sat idle is pinged (_ping_idle_connection); one that died in between is
@@ -73,6 +84,10 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
                 "application_name": "webapp",
             },
         }
+    if reads and backend == "mysql":
+        options.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
+        # And read-only: a page view that tried to write would fail, never half-write.
+        options["connect_args"]["init_command"] = "SET SESSION TRANSACTION READ ONLY"
     engine = create_async_engine(database.url, **options)
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     event.listen(

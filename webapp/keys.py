@@ -13,6 +13,10 @@ from .settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+# What GET and HEAD requests read through: on MySQL an engine of its own whose connections
+# are in autocommit mode (db.database_context); elsewhere the same as ENGINE/SESSIONMAKER.
+READ_ENGINE = web.AppKey("read_engine", AsyncEngine)
+READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
 # The catalog with the table-wide options of config.yaml: every table any role may see.
 CATALOG = web.AppKey("catalog", Catalog)
 # One catalog per role, narrowed by its rules; pages read it through
