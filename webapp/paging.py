@@ -166,15 +166,24 @@ async def fetch_page(
         extra: Sequence[ColumnElement[bool]] = (), *, offset: int = 0, reverse: bool = False
     ) -> list[Sequence[Any]]:
         def statement(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
-            return page_statement(
-                info,
-                expressions,
-                sort,
-                where=[*conditions, *extra],
-                offset=offset,
-                limit=size + 1,
-                reverse=reverse,
-            )
+            def make() -> Select[Any]:
+                return page_statement(
+                    info,
+                    expressions,
+                    sort,
+                    where=[*conditions, *extra],
+                    offset=offset,
+                    limit=size + 1,
+                    reverse=reverse,
+                )
+
+            if conditions or extra or offset:
+                return make()
+            key = (sort_param, size + 1, reverse)
+            fixed = plan.fixed_statements.get(key)
+            if fixed is None:
+                fixed = plan.fixed_statements[key] = make()
+            return fixed
 
         if scan_index is not None and scan_where is not None:
             scan = bounded_scan(statement(scan_where), info.table, scan_index)

@@ -4,8 +4,8 @@ parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -72,6 +72,11 @@ class ListPlan:
     key_names: list[str]
     # Where each labelled foreign-key column's label sits in a row, by column name.
     label_positions: dict[str, int]
+    # Statements of this plan that take no value from a request (the first page of a
+    # table, in each order), built once: a kept statement also keeps its cache key.
+    fixed_statements: dict[Hashable, Select[Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @cached_property
     def readers(self) -> list[tuple[int, int, Any, bool]]:
