@@ -96,7 +96,7 @@ async def test_values_render_by_type(client, backend: str) -> None:
 async def test_foreign_key_values_link_to_the_referenced_record(client) -> None:
     body = await (await client.get("/t/books")).text()
     assert re.search(
-        r'<td class="n"><a href="/t/authors/r/\d+">[^<]+</a> <span class="fk-key">\d+</span></td>',
+        r'<td><a href="/t/authors/r/\d+">[^<]+</a> <span class="fk-key">\d+</span></td>',
         body,
     )
 

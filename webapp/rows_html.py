@@ -274,6 +274,8 @@ def _linked_writer(
         if any(value is None for value in values):
             return f"{td_open(kind)}{inner}</td>"
         label = label_text(row[label_position]) if label_position is not None else None
+        if label is not None:  # the label leads: text, whatever the key's kind
+            return f"{TD}{_link(href_of(values), label, inner)}</td>"
         return f"{td_open(kind)}{_link(href_of(values), label, inner)}</td>"
 
     return write
