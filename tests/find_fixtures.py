@@ -110,3 +110,17 @@ def page_ids(body: str, table: str = "items") -> list[int]:
 def link(body: str, rel: str) -> str | None:
     found = re.search(rf'<a href="([^"]+)" rel="{rel}"', body)
     return found.group(1).replace("&amp;", "&") if found else None
+
+
+async def walk(client, start: str, rel: str, table: str = "items") -> list[list[int]]:  # type: ignore[no-untyped-def]
+    """The record ids of each page, following `rel` ("next" or "prev") links from `start`."""
+    pages = []
+    href: str | None = start
+    while href is not None:
+        response = await client.get(href)
+        assert response.status == 200, await response.text()
+        body = await response.text()
+        pages.append(page_ids(body, table))
+        href = link(body, rel)
+        assert len(pages) < 100
+    return pages

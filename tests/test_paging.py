@@ -13,26 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.keys import READ_ENGINE
 
-from .find_fixtures import ITEMS, install, items, link, page_ids
+from .find_fixtures import ITEMS, install, items, link, page_ids, walk
 
 
 @pytest.fixture
 async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
     await install(engine)
     return await make_client(page_size=100)
-
-
-async def walk(client, start: str, rel: str) -> list[list[int]]:  # type: ignore[no-untyped-def]
-    pages = []
-    href: str | None = start
-    while href is not None:
-        response = await client.get(href)
-        assert response.status == 200, await response.text()
-        body = await response.text()
-        pages.append(page_ids(body))
-        href = link(body, rel)
-        assert len(pages) < 100
-    return pages
 
 
 def in_order(*, descending: bool, where=lambda r: True) -> list[int]:  # type: ignore[no-untyped-def]

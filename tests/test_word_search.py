@@ -30,7 +30,7 @@ from webapp.keys import READ_ENGINE
 from webapp.queries import SortKey, page_statement
 from webapp.search import search_for
 
-from .find_fixtures import link, page_ids
+from .find_fixtures import link, page_ids, walk
 
 
 def mariadb_only(backend: str) -> None:
@@ -260,37 +260,24 @@ async def test_sorted_by_an_indexed_column_the_scan_follows_that_index(
     client = words_client
     expected = sorted(alpha_ids(), key=lambda key: (key % 7, key), reverse=sort == "-rank")
     with page_statements(client) as statements:
-        pages = await walk(client, f"/t/people?q=alpha&size=5&sort={sort}", "next")
+        pages = await walk(client, f"/t/people?q=alpha&size=5&sort={sort}", "next", "people")
     assert [key for page in pages for key in page] == expected
     assert all("FORCE INDEX (`ix_people_rank`)" in s for s in statements if "ROWS EXAMINED" in s)
     if sort == "rank":  # rank 0 first: ids 7, 14, ...: every other one holds alpha
         assert plan_of(statements)[0] == "scan"
 
 
-async def walk(client, start: str, rel: str) -> list[list[int]]:  # type: ignore[no-untyped-def]
-    pages = []
-    href: str | None = start
-    while href is not None:
-        response = await client.get(href)
-        assert response.status == 200, await response.text()
-        body = await response.text()
-        pages.append(page_ids(body, "people"))
-        href = link(body, rel)
-        assert len(pages) < 100
-    return pages
-
-
 async def test_paging_across_the_switch_of_plans_shows_every_row_once(words_client) -> None:
     client = words_client
     with page_statements(client) as statements:
-        forwards = await walk(client, "/t/people?q=alpha&size=5", "next")
+        forwards = await walk(client, "/t/people?q=alpha&size=5", "next", "people")
     assert [key for page in forwards for key in page] == alpha_ids()
     plans = plan_of(statements)
     assert plans[0] == "scan" and "fulltext" in plans  # dense rows scanned, sparse by index
     last = "/t/people?q=alpha&size=5"
     while (following := link(await (await client.get(last)).text(), "next")) is not None:
         last = following
-    backwards = await walk(client, last, "prev")
+    backwards = await walk(client, last, "prev", "people")
     assert backwards == list(reversed(forwards))
 
 

@@ -152,43 +152,36 @@ def _plain_writer(index: int, show: Callable[[tuple[Any, ...]], Cell]) -> CellWr
     return write
 
 
-def _typed_writer(index: int, expected: type, general: CellWriter) -> CellWriter:
+# How a plain column's values of an exact type are written (see _typed_writer).
+TYPED_TD: dict[type, Callable[[Any], str]] = {
+    int: lambda value: f'<td class="n">{value}</td>',
+    decimal.Decimal: lambda value: f'<td class="n">{value:f}</td>',
+    dt.datetime: lambda value: f'<td class="d">{value.isoformat(sep=" ")}</td>',
+}
+
+
+def _typed_writer(index: int, expected: type | None, general: CellWriter) -> CellWriter:
     """A plain column whose values the driver returns as `expected`: those are written
     straight away (this runs for most cells of a page), anything else as `general` does."""
-    if expected is int:
+    if expected is str:
 
-        def write(row: Row) -> str:
-            value = row[index]
-            if type(value) is int:
-                return f'<td class="n">{value}</td>'
-            return general(row)
-
-    elif expected is str:
-
-        def write(row: Row) -> str:
+        def write_text(row: Row) -> str:
             value = row[index]
             if type(value) is str and value and len(value) <= PREVIEW_CHARS:
                 return f"<td>{escape(value)}</td>"
             return general(row)
 
-    elif expected is decimal.Decimal:
-
-        def write(row: Row) -> str:
-            value = row[index]
-            if type(value) is decimal.Decimal:
-                return f'<td class="n">{value:f}</td>'
-            return general(row)
-
-    elif expected is dt.datetime:
-
-        def write(row: Row) -> str:
-            value = row[index]
-            if type(value) is dt.datetime:
-                return f'<td class="d">{value.isoformat(sep=" ")}</td>'
-            return general(row)
-
-    else:
+        return write_text
+    written = TYPED_TD.get(expected) if expected is not None else None
+    if written is None:
         return general
+
+    def write(row: Row) -> str:
+        value = row[index]
+        if type(value) is expected:
+            return written(value)
+        return general(row)
+
     return write
 
 
@@ -306,7 +299,7 @@ def _driver_type(column: Column) -> type | None:
     python_type = python_type_of(column.type)
     if isinstance(column.type, Enum):
         return str
-    return python_type if python_type in (int, str, decimal.Decimal, dt.datetime) else None
+    return python_type if python_type is str or python_type in TYPED_TD else None
 
 
 @dataclass(frozen=True)
