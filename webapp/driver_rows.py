@@ -14,6 +14,7 @@ connection (invalidating it when the server is gone)."""
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ class PreparedStatements:
         return prepared
 
 
-_PREPARED: dict[Dialect, PreparedStatements] = {}
+# By dialect (one per engine), held weakly: an engine disposed and dropped takes its shapes.
+_PREPARED: weakref.WeakKeyDictionary[Dialect, PreparedStatements] = weakref.WeakKeyDictionary()
 
 
 def _prepare(
