@@ -48,7 +48,7 @@ from ..writes import (
 )
 from .common import connection
 from .record import load_record
-from .table import str_type
+from .table_html import str_type
 
 FK_SELECT_LIMIT = 100
 LOOKUP_LIMIT = 20

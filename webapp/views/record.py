@@ -22,7 +22,7 @@ from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
 from .common import connection
 from .history import record_history
-from .table import str_type
+from .table_html import str_type
 
 REFERENCING_SAMPLE = 10
 

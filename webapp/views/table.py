@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from markupsafe import Markup
 from sqlalchemy import Column, literal_column, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,16 +19,17 @@ from ..catalog import Catalog, TableInfo
 from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from ..fields import Cell
-from ..filters import OPERATORS, Filter, filter_choices
+from ..filters import Filter
 from ..keys import PAGE_COUNTS, SETTINGS
 from ..labels import label_expressions
 from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
-from ..queries import ListPlan, SortKey, list_plan, parse_sort, sortable
-from ..rows_html import RowsWriter, escape, rows_writer
+from ..queries import ListPlan, SortKey, list_plan
+from ..rows_html import RowsWriter, rows_writer
 from ..search import scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from .common import connection
+from .table_html import filter_options_html, page_headings_html
 
 
 @aiohttp_jinja2.template("table.html")
@@ -215,57 +215,6 @@ def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
     return {"text": item.description, "remove_href": state.without_filter(item)}
 
 
-def page_headings_html(info: TableInfo, state: TableState) -> Markup:
-    """`headings_html`, kept per order for the plain views of a table (no filter, no
-    search, the default page size): their links depend on nothing else."""
-    if state.narrowed or state.size != state.default_size:
-        return headings_html(info, state)
-    sort = state.sort.param if state.sort is not None else ""
-    return info.derived(("headings-html", sort, state.facets), lambda: headings_html(info, state))
-
-
-def headings_html(info: TableInfo, state: TableState) -> Markup:
-    """Each listed column's `<th>`: a sortable one links to ascending order, or to
-    descending when it is already the ascending sort; the sorted one says so."""
-    sort = state.sort
-    parts = []
-    for column, name, title, can_sort in info.derived("headings", lambda: headings(info)):
-        current = sort is not None and sort.column is column
-        attributes = ""
-        if current and sort is not None:
-            direction, aria = ("desc", "descending") if sort.descending else ("asc", "ascending")
-            attributes = f' class="sorted-{direction}" aria-sort="{aria}"'
-        if can_sort:
-            target = "-" + column.name if current and sort and not sort.descending else column.name
-            href = escape(state.first_page(sort=parse_sort(info, target)))
-            inner = f'<a href="{href}" title="{title}: sort">{name}</a>'
-        else:
-            inner = f'<span title="{title}">{name}</span>'
-        if column.primary_key:
-            inner += ' <abbr class="key" title="primary key">PK</abbr>'
-        parts.append(f"<th{attributes}>{inner}</th>\n")
-    return Markup("".join(parts))
-
-
-def headings(info: TableInfo) -> list[tuple[Column, str, str, bool]]:
-    """Per listed column: the column, its name and type escaped, whether it can be sorted
-    on (what the headings take from the catalog alone; naming a type compiles it)."""
-    return [
-        (column, escape(str(column.name)), escape(str_type(column.type)), sortable(column))
-        for column in info.list_columns
-    ]
-
-
-def filter_options_html(request: web.Request, info: TableInfo) -> Markup:
-    """The filter form's lists of columns and operators for `info` (the same on every page
-    of the table for a role, so worked out once); empty when no column can be filtered."""
-    choices = filter_choices(info)
-    if not choices:
-        return Markup("")
-    macros = aiohttp_jinja2.get_env(request.app).get_template("_macros.html").module
-    return Markup(macros.filter_options(choices, OPERATORS))  # type: ignore[attr-defined]
-
-
 def page_plan(
     catalog: Catalog, info: TableInfo, dialect: Dialect, sort: SortKey | None
 ) -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
@@ -279,13 +228,6 @@ def page_plan(
         return plan, expressions, rows_writer(info, plan)
 
     return info.derived(("page", dialect.name, tuple(column.name for column in whole)), make)
-
-
-def str_type(type_: Any) -> str:
-    try:
-        return str(type_)
-    except Exception:
-        return type(type_).__name__
 
 
 __all__ = ["Cell", "table_page"]

@@ -1,0 +1,78 @@
+"""The table page's pieces of HTML written in Python rather than in its template: the
+column headings (links that depend on the view) and the filter form's lists (the same for
+every page of a table and role). Each is worked out once where it can be, through
+`TableInfo.derived`; a Jinja2 loop over them on every request cost more than the rows'
+database round trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import Column
+
+from ..catalog import TableInfo
+from ..filters import OPERATORS, filter_choices
+from ..queries import parse_sort, sortable
+from ..rows_html import escape
+from ..table_state import TableState
+
+
+def page_headings_html(info: TableInfo, state: TableState) -> Markup:
+    """`headings_html`, kept per order for the plain views of a table (no filter, no
+    search, the default page size): their links depend on nothing else."""
+    if state.narrowed or state.size != state.default_size:
+        return headings_html(info, state)
+    sort = state.sort.param if state.sort is not None else ""
+    return info.derived(("headings-html", sort, state.facets), lambda: headings_html(info, state))
+
+
+def headings_html(info: TableInfo, state: TableState) -> Markup:
+    """Each listed column's `<th>`: a sortable one links to ascending order, or to
+    descending when it is already the ascending sort; the sorted one says so."""
+    sort = state.sort
+    parts = []
+    for column, name, title, can_sort in info.derived("headings", lambda: headings(info)):
+        current = sort is not None and sort.column is column
+        attributes = ""
+        if current and sort is not None:
+            direction, aria = ("desc", "descending") if sort.descending else ("asc", "ascending")
+            attributes = f' class="sorted-{direction}" aria-sort="{aria}"'
+        if can_sort:
+            target = "-" + column.name if current and sort and not sort.descending else column.name
+            href = escape(state.first_page(sort=parse_sort(info, target)))
+            inner = f'<a href="{href}" title="{title}: sort">{name}</a>'
+        else:
+            inner = f'<span title="{title}">{name}</span>'
+        if column.primary_key:
+            inner += ' <abbr class="key" title="primary key">PK</abbr>'
+        parts.append(f"<th{attributes}>{inner}</th>\n")
+    return Markup("".join(parts))
+
+
+def headings(info: TableInfo) -> list[tuple[Column, str, str, bool]]:
+    """Per listed column: the column, its name and type escaped, whether it can be sorted
+    on (what the headings take from the catalog alone; naming a type compiles it)."""
+    return [
+        (column, escape(str(column.name)), escape(str_type(column.type)), sortable(column))
+        for column in info.list_columns
+    ]
+
+
+def filter_options_html(request: web.Request, info: TableInfo) -> Markup:
+    """The filter form's lists of columns and operators for `info` (the same on every page
+    of the table for a role, so worked out once); empty when no column can be filtered."""
+    choices = filter_choices(info)
+    if not choices:
+        return Markup("")
+    macros = aiohttp_jinja2.get_env(request.app).get_template("_macros.html").module
+    return Markup(macros.filter_options(choices, OPERATORS))  # type: ignore[attr-defined]
+
+
+def str_type(type_: Any) -> str:
+    try:
+        return str(type_)
+    except Exception:
+        return type(type_).__name__
