@@ -84,7 +84,7 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
                 "application_name": "webapp",
             },
         }
-    if reads and backend == "mysql":
+    if reads and reads_get_own_engine(database):
         options.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
         # And read-only: a page view that tried to write would fail, never half-write.
         options["connect_args"]["init_command"] = "SET SESSION TRANSACTION READ ONLY"

@@ -94,9 +94,6 @@ class ListPlan:
         """The whole value of a key or foreign-key column in a fetched row."""
         return row[self.positions[column_name]]
 
-    def key_values(self, row: Sequence[Any]) -> list[Any]:
-        return [self.value(row, name) for name in self.key_names]
-
 
 def list_plan(
     info: TableInfo,

@@ -43,7 +43,8 @@ NULL_INNER = '<span class="null">NULL</span>'
 NULL_TD = '<td class="null">NULL</td>'
 # A cell's `<td>` by kind: numbers are set right, dates in the monospace font; text (most
 # cells) carries no class at all, which keeps a page of rows small.
-TD_BY_KIND = {"number": '<td class="n">', "date": '<td class="d">'}
+CELL_CLASS = {"number": "n", "date": "d"}
+TD_BY_KIND = {kind: f'<td class="{css}">' for kind, css in CELL_CLASS.items()}
 TD = "<td>"
 # Kinds whose value sits in a span of its own, styled (booleans, JSON, binary previews).
 SPANNED_KINDS = frozenset({"bool", "json", "binary"})
@@ -108,7 +109,7 @@ def cell_html(cell: Cell) -> Markup:
 
 def cell_class(kind: str) -> str:
     """The class of a `<td>` holding a cell of this kind ("" for none)."""
-    return {"number": "n", "date": "d"}.get(kind, "")
+    return CELL_CLASS.get(kind, "")
 
 
 def _link(href: str, label: str | None, inner: str) -> str:
@@ -134,20 +135,21 @@ def _value(cell: Cell) -> str:
 CellWriter = Callable[[Row], str]
 
 
+def _cell_td(cell: Cell) -> str:
+    """A Cell in its `<td>`."""
+    return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
+
+
 def _plain_writer(index: int, show: Callable[[tuple[Any, ...]], Cell]) -> CellWriter:
     """A column whose one fetched value is shown as it is."""
-    fast = FAST_INNER
+    inner_of = _inner_of(show, plain=True)
 
     def write(row: Row) -> str:
         value = row[index]
         if value is None:
             return NULL_TD
-        maker = fast.get(type(value))
-        made = maker(value) if maker is not None else None
-        if made is None:
-            cell = show((value,))
-            return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
-        return f"{td_open(made[0])}{made[1]}</td>"
+        kind, inner = inner_of(value)
+        return f"{td_open(kind)}{inner}</td>"
 
     return write
 
@@ -195,8 +197,7 @@ def _cut_writer(index: int, kind: str, show: Callable[[tuple[Any, ...]], Cell]) 
     def write(row: Row) -> str:
         value = row[index]
         if type(value) is not str or not value:
-            cell = show((value,))
-            return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
+            return _cell_td(show((value,)))
         more = ""
         if len(value) > PREVIEW_CHARS:
             value, more = value[:PREVIEW_CHARS], MORE
@@ -211,8 +212,7 @@ def _shown_writer(start: int, end: int, show: Callable[[tuple[Any, ...]], Cell])
     """A column shown through its Cell (text cut short in the database, binary, booleans)."""
 
     def write(row: Row) -> str:
-        cell = show(tuple(row[start:end]))
-        return f"{td_open(cell.kind)}{cell_html(cell)}</td>"
+        return _cell_td(show(tuple(row[start:end])))
 
     return write
 
@@ -220,7 +220,8 @@ def _shown_writer(start: int, end: int, show: Callable[[tuple[Any, ...]], Cell])
 def _inner_of(
     show: Callable[[tuple[Any, ...]], Cell], plain: bool
 ) -> Callable[[Any], tuple[str, str]]:
-    """The kind and inner HTML of a single-value column's value (for linked cells)."""
+    """The kind and inner HTML of a single-value column's value; `plain` columns' values of
+    the commonest types are written directly, any other through the column's Cell."""
     fast = FAST_INNER
 
     def inner(value: Any) -> tuple[str, str]:
