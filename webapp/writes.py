@@ -101,14 +101,17 @@ def _trail(conn: AsyncConnection) -> AuditTrail:
     return trail
 
 
-async def _audit(conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult) -> None:
-    """Record `result` in the transaction's trail."""
+async def _audited(
+    conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult
+) -> WriteResult:
+    """Record `result` in the transaction's trail, and return it."""
     trail = _trail(conn)
     row = result.after if result.after is not None else result.before
     key = result.key
     if row is not None and info.primary_key:
         key = tuple(row[column.name] for column in info.primary_key)
     await trail.record(conn, action, info, key, result.before, result.after)
+    return result
 
 
 def row_version(info: TableInfo, row: Mapping[str, Any]) -> str:
@@ -153,9 +156,7 @@ async def insert_row(
     key = tuple(result.inserted_primary_key or ())
     condition = values_condition(info, key)
     after = await read_row(conn, info, condition, lock=False) if condition is not None else None
-    written = WriteResult(before=None, after=after, key=key)
-    await _audit(conn, "create", info, written)
-    return written
+    return await _audited(conn, "create", info, WriteResult(before=None, after=after, key=key))
 
 
 async def update_row(
@@ -187,9 +188,7 @@ async def update_row(
         return WriteResult(before=before, after=before, key=key)
     await conn.execute(update(info.table).where(condition).values(_bind(info, changes)))
     after = await read_row(conn, info, condition, lock=False)
-    written = WriteResult(before=before, after=after, key=key)
-    await _audit(conn, "update", info, written)
-    return written
+    return await _audited(conn, "update", info, WriteResult(before=before, after=after, key=key))
 
 
 async def delete_row(
@@ -204,9 +203,7 @@ async def delete_row(
     before = await _lock_unchanged_row(conn, info, condition, expected_version)
     await conn.execute(delete(info.table).where(condition))
     key = tuple(before[column.name] for column in info.primary_key)
-    written = WriteResult(before=before, after=None, key=key)
-    await _audit(conn, "delete", info, written)
-    return written
+    return await _audited(conn, "delete", info, WriteResult(before=before, after=None, key=key))
 
 
 async def _lock_unchanged_row(

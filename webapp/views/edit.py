@@ -15,6 +15,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
@@ -94,11 +95,7 @@ async def edit_form(request: web.Request) -> web.Response:
 
 
 async def save_record(request: web.Request) -> web.Response:
-    info = _editable_table(request)
-    key_parts = _key_parts(request)
-    condition = key_condition(info, key_parts)
-    form = await request.post()
-    version = str(form.get("row_version", ""))
+    info, key_parts, condition, form, version = await _posted_change(request)
     current = await read_row(await connection(request), info, condition, lock=False)
     if current is None:
         raise NotFound(f"{info.name!r} has no record with this key.")
@@ -137,11 +134,7 @@ async def delete_form(request: web.Request) -> web.Response:
 
 
 async def delete_record(request: web.Request) -> web.Response:
-    info = _editable_table(request)
-    key_parts = _key_parts(request)
-    condition = key_condition(info, key_parts)
-    form = await request.post()
-    version = str(form.get("row_version", ""))
+    info, key_parts, condition, _, version = await _posted_change(request)
     try:
         async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
             result = await delete_row(conn, info, condition, version)
@@ -541,6 +534,18 @@ def _editable_table(request: web.Request) -> TableInfo:
     info = request_catalog(request).by_slug(request.match_info["table"])
     require_write(request, info)
     return info
+
+
+async def _posted_change(
+    request: web.Request,
+) -> tuple[TableInfo, list[str], ColumnElement[bool], MultiDictProxy[Any], str]:
+    """What an edit or delete POST names: the table (the user may change it), the record's
+    key and condition, the form, and the row version the form carries."""
+    info = _editable_table(request)
+    key_parts = _key_parts(request)
+    condition = key_condition(info, key_parts)
+    form = await request.post()
+    return info, key_parts, condition, form, str(form.get("row_version", ""))
 
 
 def _hidden(request: web.Request, info: TableInfo) -> frozenset[str]:
