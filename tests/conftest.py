@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from webapp.app import create_app
 from webapp.keys import ACCOUNTS, SETTINGS
 from webapp.settings import AuthSettings, PasswordHashSettings, settings_for_url
+
+REPO = Path(__file__).resolve().parent.parent
 
 TEST_PASSWORD = "correct horse battery"
 # Cheap Argon2id parameters, so that signing in does not dominate the suite's time.
@@ -344,3 +348,22 @@ def chromium() -> Path:
             pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
         pytest.skip(f"{CHROMIUM} is missing")
     return CHROMIUM
+
+
+def run_webapp(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m webapp ARGS` from the repository, as a user's shell would run it: none of
+    this environment's WEBAPP_ variables, only `env`; `stdin` as its standard input."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "webapp", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=environment,
+        check=False,
+    )

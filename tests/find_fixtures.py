@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import (
     Boolean,
     Column,
@@ -26,6 +28,10 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from webapp.app import create_app
+from webapp.db import StartupError
+from webapp.settings import settings_for_url, table_options
 
 STATUSES = ("new", "open", "closed")
 SPECIAL_NAMES = {7: "100% cotton", 8: "a_b thing", 9: "plain ab thing"}
@@ -124,3 +130,16 @@ async def walk(client, start: str, rel: str, table: str = "items") -> list[list[
         href = link(body, rel)
         assert len(pages) < 100
     return pages
+
+
+async def startup_error(engine: AsyncEngine, db_url: str, options: dict[str, Any]) -> str:
+    """The one-line message with which the app refuses to start on the fixture tables with
+    these per-table `options` (the test fails if it starts)."""
+    await install(engine)
+    server = TestServer(create_app(settings_for_url(db_url, tables=table_options(options))))
+    try:
+        with pytest.raises(StartupError) as caught:
+            await server.start_server()
+    finally:
+        await server.close()
+    return str(caught.value)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from webapp.settings import SettingsError, load_settings
 
-REPO = Path(__file__).resolve().parent.parent
+from .conftest import REPO, run_webapp
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -106,17 +104,7 @@ def test_config_mistakes_are_one_clear_message(
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "webapp", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env=environment,
-        check=False,
-    )
+    return run_webapp(*args, env=env)
 
 
 def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

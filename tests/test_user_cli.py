@@ -4,16 +4,14 @@ and the server refuses a non-loopback address while no user exists."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-REPO = Path(__file__).resolve().parent.parent
+from .conftest import run_webapp
 
 
 @pytest.fixture
@@ -28,17 +26,8 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def webapp(config: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
-    environment["WEBAPP_SECRET_KEY"] = "k" * 40
-    return subprocess.run(
-        [sys.executable, "-m", "webapp", *args, "--config", str(config)],
-        input=password if password is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env=environment,
-        check=False,
+    return run_webapp(
+        *args, "--config", str(config), env={"WEBAPP_SECRET_KEY": "k" * 40}, stdin=password or ""
     )
 
 
