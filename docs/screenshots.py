@@ -52,17 +52,22 @@ async def main(base: str) -> None:
         await browser.close()
 
 
+async def save(page, *, expect: int) -> None:  # type: ignore[no-untyped-def]
+    """Press the form's Save button; the POST must answer `expect`."""
+    async with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        await page.get_by_role("button", name="Save").click()
+    response = await posted.value
+    assert response.status == expect, response.status
+    await page.wait_for_load_state()
+
+
 async def edit_error(page, base: str) -> None:  # type: ignore[no-untyped-def]
     """The edit form after saving bad input: errors beside their fields, input kept.
     Nothing is written, so the demo stays as it was."""
     await page.goto(base + EDIT_PATH)
     await page.get_by_label("price").fill("12.345")
     await page.get_by_label("published_on").fill("2024-02-30")
-    async with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        await page.get_by_role("button", name="Save").click()
-    response = await posted.value
-    assert response.status == 400, response.status
-    await page.wait_for_load_state()
+    await save(page, expect=400)
     await page.screenshot(path=str(OUT / "edit-error.png"))
     print(f"{OUT / 'edit-error.png'}")
 
@@ -72,11 +77,7 @@ async def history(page, base: str) -> None:  # type: ignore[no-untyped-def]
     HISTORY_PATH first, so run it against a demo database."""
     await page.goto(base + HISTORY_PATH + "/edit")
     await page.get_by_label("price").fill("24.90")
-    async with page.expect_response(lambda r: r.request.method == "POST") as posted:
-        await page.get_by_role("button", name="Save").click()
-    response = await posted.value
-    assert response.status == 303, response.status
-    await page.wait_for_load_state()
+    await save(page, expect=303)
     await page.locator("section.record-history").scroll_into_view_if_needed()
     await page.screenshot(path=str(OUT / "history.png"))
     print(f"{OUT / 'history.png'}")
