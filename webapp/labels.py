@@ -48,7 +48,7 @@ async def load_labels(
     if source is None or not wanted:
         return {}
     key, label = source
-    cut_label = func.substr(label, 1, LABEL_CHARS + 1).label("label")
+    cut_label = _cut(label).label("label")
     statement = select(key, cut_label).where(key.in_(wanted))
     labels: dict[Any, str] = {}
     for key_value, text in await fetch_rows(conn, statement, [key, cut_label]):
@@ -71,12 +71,17 @@ def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElem
         key, label = source
         target = key.table.alias(f"label_{len(out)}")
         out[name] = (
-            select(func.substr(target.c[label.name], 1, LABEL_CHARS + 1))
+            select(_cut(target.c[label.name]))
             .where(target.c[key.name] == info.table.c[name])
             .scalar_subquery()
             .label(f"label_{len(out)}")
         )
     return out
+
+
+def _cut(label: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The label column's first LABEL_CHARS + 1 characters: enough to know it was cut."""
+    return func.substr(label, 1, LABEL_CHARS + 1)
 
 
 def label_text(value: Any) -> str | None:
