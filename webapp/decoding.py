@@ -3,11 +3,12 @@ in SQLite, say): the page still renders, with the bad cells marked, instead of f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
@@ -36,19 +37,34 @@ async def fetch_rows(
         return list(result.all())
     except DECODE_ERRORS:
         pass
-    raw_statement = statement.with_only_columns(
+    result = await conn.execute(raw_select(statement, expressions))
+    processors = result_processors(expressions, conn.dialect)
+    return [decode_row(row, processors) for row in result.all()]
+
+
+def raw_select(statement: Select[Any], expressions: Sequence[ColumnElement[Any]]) -> Select[Any]:
+    """`statement` selecting the driver's values of `expressions`, not yet decoded."""
+    return statement.with_only_columns(
         *(_raw(expression) for expression in expressions), maintain_column_froms=True
     )
-    result = await conn.execute(raw_statement)
-    dialect = conn.dialect
-    processors = [
+
+
+def result_processors(
+    expressions: Sequence[ColumnElement[Any]], dialect: Dialect
+) -> list[Callable[[Any], Any] | None]:
+    """What SQLAlchemy would apply to each driver value of `expressions`."""
+    return [
         expression.type.dialect_impl(dialect).result_processor(dialect, None)
         for expression in expressions
     ]
-    return [
-        tuple(_decode(value, processor) for value, processor in zip(row, processors, strict=True))
-        for row in result.all()
-    ]
+
+
+def decode_row(
+    row: Sequence[Any], processors: Sequence[Callable[[Any], Any] | None]
+) -> tuple[Any, ...]:
+    """A raw row decoded value by value: a value that cannot be read becomes Undecodable."""
+    pairs = zip(row, processors, strict=True)
+    return tuple(_decode(value, processor) for value, processor in pairs)
 
 
 def _raw(expression: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -47,6 +47,14 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class TooBusy(AppError):
+    """A limited resource is all in use right now; worth trying again in a moment."""
+
+    status = 503
+    title = "Busy"
+    retry_after_seconds = 10
+
+
 class Unavailable(AppError):
     status = 503
     title = "Database unavailable"
@@ -95,7 +103,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except AppError as exc:
-        return render_error(request, exc.status, exc.title, exc.message)
+        response = render_error(request, exc.status, exc.title, exc.message)
+        if isinstance(exc, TooBusy):
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 304:
             raise

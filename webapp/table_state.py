@@ -15,7 +15,7 @@ from .filters import Filter, parse_filters
 from .queries import SortKey, parse_sort
 from .search import parse_search
 from .settings import Settings
-from .urls import table_url
+from .urls import export_url, table_url
 
 MAX_PAGE_NUMBER = 1_000_000
 # OFFSET reads and drops every row before the page: beyond this many, a page costs tenths of
@@ -59,14 +59,7 @@ class TableState:
         """This view's URL with `changes` (sort, size, filters, search, page, cursor,
         facets); a change of sort, filters, search or size starts again at the first row."""
         state = replace(self, **changes)
-        params: list[tuple[str, str | int]] = []
-        if state.search:
-            params.append(("q", state.search))
-        for item in state.filters:
-            params.append((item.param, item.text))
-        sort_param = state.sort.param if state.sort else ""
-        if sort_param != state.default_sort:
-            params.append(("sort", sort_param))
+        params = state._rows_params()
         if state.size != state.default_size:
             params.append(("size", state.size))
         if state.facets:
@@ -76,6 +69,22 @@ class TableState:
         elif state.page > 1:
             params.append(("page", state.page))
         return table_url(self.info.name, params)
+
+    def export_href(self, format_name: str) -> str:
+        """The URL that downloads every row of this view (its search, filters and order)."""
+        return export_url(self.info.name, format_name, self._rows_params())
+
+    def _rows_params(self) -> list[tuple[str, str | int]]:
+        """The query parameters that choose the view's rows and their order."""
+        params: list[tuple[str, str | int]] = []
+        if self.search:
+            params.append(("q", self.search))
+        for item in self.filters:
+            params.append((item.param, item.text))
+        sort_param = self.sort.param if self.sort else ""
+        if sort_param != self.default_sort:
+            params.append(("sort", sort_param))
+        return params
 
     def offset_allowed(self, page: int) -> bool:
         """Whether page number `page` is within the rows OFFSET may skip."""

@@ -84,6 +84,14 @@ def table_url(
     return url
 
 
+def export_url(
+    table_name: str, format_name: str, params: Sequence[tuple[str, str | int]] = ()
+) -> str:
+    """The download of a table view's rows (`csv` or `json`); the encoded name holds no dot."""
+    url = f"{_table_path(table_name)}.{format_name}"
+    return url + "?" + urlencode(params) if params else url
+
+
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
     return f"{record_url_prefix(table_name)}{encode_key(key_parts)}"
 

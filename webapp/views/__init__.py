@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, edit, history, index, login, record, table
+from . import admin, edit, export, history, index, login, record, table
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", index.index_page, name="index")
+    # Before /t/{table}: a table's name in a URL never holds a dot (urls.tilde_encode).
+    app.router.add_get("/t/{table:[^{}/.]+}.{format:csv|json}", export.export_table, name="export")
     app.router.add_get("/t/{table}", table.table_page, name="table")
     app.router.add_get("/t/{table}/new", edit.new_form, name="new")
     app.router.add_post("/t/{table}/new", edit.create_record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,3 +13,8 @@ from ..keys import DB_SESSION
 async def connection(request: web.Request) -> AsyncConnection:
     """The request session's connection, for Core statements on hot read paths."""
     return await request[DB_SESSION].connection()
+
+
+def attachment_disposition(filename: str) -> str:
+    """A Content-Disposition that downloads, under `filename` whatever characters it holds."""
+    return "attachment; filename*=UTF-8''" + quote(filename, safe="")

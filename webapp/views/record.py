@@ -4,7 +4,6 @@ other tables that reference it."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -20,7 +19,7 @@ from ..labels import load_labels
 from ..permissions import request_catalog, write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
-from .common import connection
+from .common import attachment_disposition, connection
 from .history import record_history
 from .table_html import str_type
 
@@ -100,7 +99,7 @@ async def record_value(request: web.Request) -> web.Response:
         content_type=content_type,
         charset="utf-8" if extension == "txt" else None,
         headers={
-            "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename, safe=""),
+            "Content-Disposition": attachment_disposition(filename),
         },
     )
 

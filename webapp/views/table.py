@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog, TableInfo
 from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from ..exports import EXPORT_FORMATS
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from ..fields import Cell
 from ..filters import Filter
@@ -26,7 +27,7 @@ from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
 from ..queries import ListPlan, SortKey, list_plan
 from ..rows_html import RowsWriter, rows_writer
-from ..search import scan_worth_trying, search_columns, search_for
+from ..search import Search, scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
 from .common import connection
 from .table_html import filter_options_html, page_headings_html
@@ -43,13 +44,11 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         raise web.HTTPFound(redirect)
 
     conn = await connection(request)
-    where: list[ColumnElement[bool]] = [item.condition(conn.dialect) for item in state.filters]
+    where, search = view_conditions(state, conn.dialect)
     scan_where = None
-    if state.search:
-        search = search_for(info, state.search, conn.dialect)
-        if search.scan_condition is not None and scan_worth_trying_now(request, state):
-            scan_where = [*where, search.scan_condition]
-        where.append(search.condition)
+    scan = search.scan_condition if search is not None else None
+    if scan is not None and scan_worth_trying_now(request, state):
+        scan_where = [*where[:-1], scan]
     plan, expressions, writer = page_plan(catalog, info, conn.dialect, state.sort)
     page = await fetch_page(
         conn,
@@ -82,6 +81,7 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "too_deep": page.has_next and not page.keyset and not state.offset_allowed(state.page + 1),
         "deep_page_message": deep_page_message(),
         "first_href": state.first_page() if page.has_previous else None,
+        "export_hrefs": {name: state.export_href(name) for name in EXPORT_FORMATS},
         "search": state.search,
         "search_columns": [column.name for column in search_columns(info)],
         "hidden_inputs": state.hidden_inputs(keep_search=False),
@@ -94,6 +94,19 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "facets": facets,
         "facets_note": facets_note,
     }
+
+
+def view_conditions(
+    state: TableState, dialect: Dialect
+) -> tuple[list[ColumnElement[bool]], Search | None]:
+    """The conditions that select the view's rows: its filters, then its search (last, so
+    that a plan may swap it for the search's scan condition), and that search."""
+    where: list[ColumnElement[bool]] = [item.condition(dialect) for item in state.filters]
+    if not state.search:
+        return where, None
+    search = search_for(state.info, state.search, dialect)
+    where.append(search.condition)
+    return where, search
 
 
 def previous_href(state: TableState, page: Page) -> str | None:
