@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .export import ExportResult, exports_table
 from .wrk import WrkResult
 
 DEEP_P50_FACTOR = 1.5
@@ -123,6 +124,7 @@ def render_report(
     verdicts: Sequence[Verdict],
     memory: Mapping[str, int | None],
     notes: Sequence[str],
+    exports: Sequence[ExportResult] = (),
 ) -> str:
     parts = [f"# {title}", "", *(f"- {line}" for line in settings), ""]
     parts += [results_table(results, paths), ""]
@@ -134,6 +136,13 @@ def render_report(
         ),
         "",
     ]
+    if exports:
+        parts += [
+            "Whole-table downloads (one client, after the load above):",
+            "",
+            exports_table(list(exports)),
+            "",
+        ]
     parts += ["Targets (issue 4):", "", *(f"- {verdict.line}" for verdict in verdicts), ""]
     if notes:
         parts += ["Notes:", "", *(f"- {note}" for note in notes), ""]

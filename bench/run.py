@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bench.dataset import DatabaseServer, ensure_buffer_pool, ensure_dataset
+from bench.export import EXPORT_NAME, ExportResult, measure_exports
 from bench.report import evaluate_targets, render_report
 from bench.scenarios import (
     BENCH_PASSWORD,
@@ -96,9 +97,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=SCENARIO_NAMES,
+        choices=(*SCENARIO_NAMES, EXPORT_NAME),
         metavar="NAME",
-        help=f"measure only this URL (repeatable): {', '.join(SCENARIO_NAMES)}",
+        help=f"measure only this (repeatable): {', '.join(SCENARIO_NAMES)}, or {EXPORT_NAME} "
+        "(download the whole table as CSV and JSON)",
     )
     parser.add_argument(
         "--server-url",
@@ -121,7 +123,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         for flag, value in (("--rows", 20_000), ("--duration", 3), ("--warmup", 1)):
             if not any(word == flag or word.startswith(flag + "=") for word in given):
                 setattr(args, flag[2:], value)
-    args.only_names = set(args.only or SCENARIO_NAMES)
+    args.only_names = set(args.only or (*SCENARIO_NAMES, EXPORT_NAME))
     if args.duration <= 0 or args.connections < 1 or args.threads < 1 or args.warmup < 0:
         parser.error(
             "--duration, --connections and --threads must be positive, --warmup not negative"
@@ -159,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     servers = build_servers(server_url.set(database=args.database), stamp)
     ensure_bench_user(servers["app"])
     results: dict[str, WrkResult] = {}
+    exports: list[ExportResult] = []
     paths: dict[str, str] = {}
     raw: list[str] = []
     notes: list[str] = []
@@ -166,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             headers = {"app": {}, "reference": {}}
             for name, server in servers.items():
-                if any(scenario.server == name for scenario in selected):
+                wanted = any(scenario.server == name for scenario in selected)
+                if wanted or (name == "app" and EXPORT_NAME in args.only_names):
                     server.start()
                     print(f"{name}: {server.base_url}")
             if servers["app"].process is not None:
@@ -196,6 +200,16 @@ def run(args: argparse.Namespace) -> int:
                     f"p50 {result.p50_ms:8.2f} ms  p99 {result.p99_ms:8.2f} ms  "
                     f"max {result.max_ms:8.2f} ms  failed {result.failures}"
                 )
+            if EXPORT_NAME in args.only_names:
+                headers["app"] = app_request_headers(servers["app"].base_url)
+                exports = measure_exports(
+                    servers["app"].base_url, headers["app"], servers["app"].rss_bytes
+                )
+                for result in exports:
+                    print(
+                        f"{EXPORT_NAME:>9}: {result.path} {result.rows:,} rows in "
+                        f"{result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)"
+                    )
         except (ServerError, WrkOutputError, aiohttp.ClientError, RuntimeError, OSError) as exc:
             raise SetupError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
         memory = {
@@ -215,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
         verdicts=evaluate_targets(results, memory.get("app")),
         memory=memory,
         notes=notes,
+        exports=exports,
     )
     report_path = RESULTS_DIR / f"{stamp}.md"
     report_path.write_text(report, encoding="utf-8")

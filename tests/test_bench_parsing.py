@@ -9,6 +9,7 @@ import math
 import pytest
 from aiohttp import web
 
+from bench.export import download, exports_table
 from bench.report import evaluate_targets, render_report, results_table
 from bench.scenarios import (
     NotAnswering,
@@ -351,3 +352,48 @@ async def test_a_redirect_to_a_login_stops_the_run_and_a_400_skips_only_that_url
     with pytest.raises(NotAnswering, match="answered 400; adjust its URL in SCENARIOS"):
         await check_answers_200(base, "/filtered", {})
     assert await check_answers_200(base, "/fine", {}) is None
+
+
+async def test_export_download_counts_rows_bytes_and_peak_memory(aiohttp_server) -> None:
+    """The export measurement against a stand-in server: rows from lines (CSV's header and
+    JSON's brackets left out), bytes, the highest memory sample, and a non-200 refused."""
+    csv_body = b"id,name\r\n" + b"".join(b"%d,n%d\r\n" % (i, i) for i in range(1000))
+    json_body = b"[\n" + b",\n".join(b'{"id": %d}' % i for i in range(1000)) + b"\n]\n"
+
+    async def table(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Cookie") != "s=1":
+            return web.Response(status=302, headers={"Location": "/login"})
+        body = csv_body if request.match_info["format"] == "csv" else json_body
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for start in range(0, len(body), 4096):
+            await response.write(body[start : start + 4096])
+        return response
+
+    app = web.Application()
+    app.router.add_get("/t/records.{format}", table)
+    server = await aiohttp_server(app)
+    base_url = str(server.make_url("")).rstrip("/")
+    samples = iter([10, 30, 20])
+    csv_result = await download(base_url, "csv", {"Cookie": "s=1"}, lambda: next(samples, 5))
+    assert (csv_result.rows, csv_result.bytes, csv_result.peak_rss_bytes) == (
+        1000,
+        len(csv_body),
+        30,
+    )
+    json_result = await download(base_url, "json", {"Cookie": "s=1"}, lambda: None)
+    assert (json_result.rows, json_result.peak_rss_bytes) == (1000, None)
+    with pytest.raises(RuntimeError, match="answered 302"):
+        await download(base_url, "csv", {}, lambda: None)
+    report = render_report(
+        title="T",
+        settings=[],
+        results={},
+        paths={},
+        verdicts=[],
+        memory={},
+        notes=[],
+        exports=[csv_result],
+    )
+    assert "| `/t/records.csv` | 1,000 |" in report
+    assert "| `/t/records.csv` | 1,000 |" in exports_table([csv_result])
