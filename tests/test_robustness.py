@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MEGABYTES = 3 * 1024 * 1024
 
 
-async def test_undecodable_value_marks_its_cell_and_the_rest_still_shows(
-    engine: AsyncEngine, make_client, backend: str
-) -> None:
+async def install_a_malformed_date(engine: AsyncEngine, backend: str) -> None:
+    """`events`: row 1 good, row 2 with 'not a date' in its DATETIME (SQLite only)."""
     if backend != "sqlite":
         pytest.skip("only SQLite stores a malformed DATETIME")
     metadata = MetaData()
@@ -32,6 +31,12 @@ async def test_undecodable_value_marks_its_cell_and_the_rest_still_shows(
         await conn.run_sync(metadata.create_all)
         await conn.execute(insert(events), [{"id": 1, "at": None, "label": "good row"}])
         await conn.execute(text("INSERT INTO events VALUES (2, 'not a date', 'bad row')"))
+
+
+async def test_undecodable_value_marks_its_cell_and_the_rest_still_shows(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    await install_a_malformed_date(engine, backend)
     client = await make_client()
     listing = await client.get("/t/events")
     assert listing.status == 200
