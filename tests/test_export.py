@@ -4,6 +4,7 @@ streamed in batches, errors before the first byte as pages, never a short downlo
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -281,3 +282,33 @@ async def test_downloads_beyond_the_limit_wait_their_turn_with_a_503(client) -> 
         await response.read()  # the download ends, and frees its slot, once it is read
     assert (await client.get("/t/items.csv?price__gt=x")).status == 400
     assert slots.taken == 0
+
+
+async def test_a_client_that_leaves_frees_the_download_at_once(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled download stops writing, drops its connection (instead of reading the
+    rest of the rows) and frees its slot; the app serves on."""
+    monkeypatch.setattr(export_view, "BATCH_ROWS", 5)
+    original = exports.ExportWriter.batch
+    made: list[int] = []
+
+    def bulky(self, rows):  # type: ignore[no-untyped-def]
+        made.append(len(rows))
+        return original(self, rows) + "x" * (2 << 20)  # more than any socket buffer holds
+
+    monkeypatch.setattr(exports.ExportWriter, "batch", bulky)
+    slots = client.server.app[EXPORT_SLOTS]
+    response = await client.get("/t/items.csv")
+    assert response.status == 200
+    await response.content.read(1 << 16)
+    response.close()
+    for _ in range(200):
+        if slots.taken == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert slots.taken == 0
+    assert len(made) < len(ITEMS) // 5  # it stopped writing
+    monkeypatch.setattr(exports.ExportWriter, "batch", original)
+    rows = csv_rows(await (await client.get("/t/items.csv")).text())
+    assert len(rows) == len(ITEMS) + 1
