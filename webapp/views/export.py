@@ -69,7 +69,7 @@ async def stream_rows(
             log.info("export %s stopped: the client went away", request.path)
             return
         if not isinstance(exc, Exception):
-            raise  # cancelled: the server is stopping
+            raise  # cancelled: the client left (with handler cancellation on) or shutdown
         log.exception("export %s failed after it began; the connection is cut", request.path)
         if request.transport is not None:
             request.transport.close()
