@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
 from .decoding import Undecodable, decode_row, raw_select, result_processors
-from .dialects import date_text_form
+from .dialects import backend_of, date_text_form
 from .errors import TooBusy
 from .fields import column_family, record_expression, show_value
 from .queries import SortKey, order_by
@@ -88,7 +88,7 @@ def export_plan(
     statement = (
         select(*expressions).select_from(info.table).where(*where).order_by(*order_by(info, sort))
     )
-    if dialect.name != "sqlite":
+    if backend_of(dialect) != "sqlite":
         return Export(statement=statement, columns=columns, processors=[])
     return Export(
         statement=raw_select(statement, expressions),
@@ -154,12 +154,6 @@ def json_value(value: Any, is_bool: bool) -> Any:
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, dict | list):
         return value
-    if isinstance(value, Undecodable):
-        return _stored_text(value.raw)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
     return csv_text(value, is_bool)
 
 
