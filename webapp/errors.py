@@ -21,6 +21,8 @@ class AppError(Exception):
 
     status = 500
     title = "Error"
+    # For a refusal worth repeating later: the Retry-After its page carries.
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -104,7 +106,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except AppError as exc:
         response = render_error(request, exc.status, exc.title, exc.message)
-        if isinstance(exc, TooBusy):
+        if exc.retry_after_seconds is not None:
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         return response
     except web.HTTPException as exc:
