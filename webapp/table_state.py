@@ -59,7 +59,7 @@ class TableState:
         """This view's URL with `changes` (sort, size, filters, search, page, cursor,
         facets); a change of sort, filters, search or size starts again at the first row."""
         state = replace(self, **changes)
-        params = state._rows_params()
+        params: list[tuple[str, str | int]] = [*state._rows_params()]
         if state.size != state.default_size:
             params.append(("size", state.size))
         if state.facets:
@@ -74,9 +74,10 @@ class TableState:
         """The URL that downloads every row of this view (its search, filters and order)."""
         return export_url(self.info.name, format_name, self._rows_params())
 
-    def _rows_params(self) -> list[tuple[str, str | int]]:
-        """The query parameters that choose the view's rows and their order."""
-        params: list[tuple[str, str | int]] = []
+    def _rows_params(self) -> list[tuple[str, str]]:
+        """The query parameters that choose the view's rows and their order (the search
+        as `q`; a filter's name always holds `__`)."""
+        params: list[tuple[str, str]] = []
         if self.search:
             params.append(("q", self.search))
         for item in self.filters:
@@ -98,13 +99,7 @@ class TableState:
 
     def hidden_inputs(self, *, keep_search: bool = True) -> list[tuple[str, str]]:
         """The view as form fields, for the search and filter forms (GET)."""
-        fields: list[tuple[str, str]] = []
-        if keep_search and self.search:
-            fields.append(("q", self.search))
-        fields.extend((item.param, item.text) for item in self.filters)
-        sort_param = self.sort.param if self.sort else ""
-        if sort_param != self.default_sort:
-            fields.append(("sort", sort_param))
+        fields = [field for field in self._rows_params() if keep_search or field[0] != "q"]
         if self.size != self.default_size:
             fields.append(("size", str(self.size)))
         return fields
