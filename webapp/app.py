@@ -21,9 +21,10 @@ from .exports import export_slots_for
 from .flash import flash_processor
 from .keys import EXPORT_SLOTS, SESSION_COOKIE, SETTINGS
 from .permissions import auth_middleware, current_user
+from .request_body import UPLOAD_LIMIT, body_limit_middleware
 from .rows_html import cell_class, cell_html
 from .secret import fernet_key
-from .security import security_headers_middleware
+from .security import add_security_headers
 from .settings import Settings
 from .urls import new_record_url
 from .views import setup_routes
@@ -64,16 +65,17 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
-            security_headers_middleware,
             error_middleware,
+            body_limit_middleware,
             cookie_session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             auth_middleware,
             csrf_middleware,
             session_middleware,
         ],
-        client_max_size=16 * 1024 * 1024,
+        client_max_size=UPLOAD_LIMIT,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[EXPORT_SLOTS] = export_slots_for(settings.database.pool_size)
     env = aiohttp_jinja2.setup(

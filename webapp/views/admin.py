@@ -11,6 +11,7 @@ from aiohttp import web
 from ..accounts.store import ROLES, AccountError
 from ..keys import ACCOUNTS
 from ..permissions import require_role
+from ..request_body import read_form
 
 USERS_PAGE = "/admin/users"
 
@@ -22,7 +23,7 @@ async def users_page(request: web.Request) -> web.Response:
 
 async def add_user(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    form = await request.post()
+    form = await read_form(request)
     username = str(form.get("username", ""))
     role = str(form.get("role", ""))
     try:
@@ -35,7 +36,7 @@ async def add_user(request: web.Request) -> web.Response:
 async def change_user(request: web.Request) -> web.Response:
     """One change to one user, named by the form's `action`: role, disable, enable, password."""
     require_role(request, "admin")
-    form = await request.post()
+    form = await read_form(request)
     accounts = request.app[ACCOUNTS]
     username = request.match_info["username"]
     action = request.match_info["action"]

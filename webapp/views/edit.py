@@ -34,9 +34,10 @@ from ..inputs import (
     new_text,
     parse_input,
 )
-from ..keys import DB_SESSION
+from ..keys import CATALOG, DB_SESSION, ENGINE
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
+from ..request_body import RECORD_FORM_LIMIT, UPLOAD_LIMIT, body_limit, read_form
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 from ..writes import (
     RowChanged,
@@ -66,9 +67,21 @@ async def new_form(request: web.Request) -> web.Response:
     return await _render_form(request, info, "create", fields, row=None, status=200)
 
 
+def record_form_limit(request: web.Request) -> int:
+    """A record form takes files only when its table has a binary column."""
+    try:
+        info = request.app[CATALOG].by_slug(request.match_info["table"])
+    except NotFound:
+        return RECORD_FORM_LIMIT
+    dialect = request.app[ENGINE].dialect
+    specs = (input_spec(column, i, dialect) for i, column in enumerate(info.columns))
+    return UPLOAD_LIMIT if any(spec.kind == "file" for spec in specs) else RECORD_FORM_LIMIT
+
+
+@body_limit(record_form_limit)
 async def create_record(request: web.Request) -> web.Response:
     info = _editable_table(request)
-    form = await request.post()
+    form = await read_form(request)
     fields = await form_fields(request, info, mode="create", row=None, form=form)
     values = await _parse_form(fields, request, mode="create")
     if values is None:
@@ -94,6 +107,7 @@ async def edit_form(request: web.Request) -> web.Response:
     return await _render_form(request, info, "edit", fields, row=row, status=200, key=key_parts)
 
 
+@body_limit(record_form_limit)
 async def save_record(request: web.Request) -> web.Response:
     info, key_parts, condition, form, version = await _posted_change(request)
     current = await read_row(await connection(request), info, condition, lock=False)
@@ -544,7 +558,7 @@ async def _posted_change(
     info = _editable_table(request)
     key_parts = _key_parts(request)
     condition = key_condition(info, key_parts)
-    form = await request.post()
+    form = await read_form(request)
     return info, key_parts, condition, form, str(form.get("row_version", ""))
 
 

@@ -17,6 +17,7 @@ from ..csrf import csrf_token
 from ..errors import Forbidden
 from ..keys import ACCOUNTS
 from ..permissions import FIELDS, PASSWORD_PAGE, require_role, safe_next, sign_in
+from ..request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
 
@@ -32,7 +33,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     """Check the credentials; on success start a new session (a new cookie) for the user."""
-    form = await request.post()
+    form = await read_form(request)
     accounts = request.app[ACCOUNTS]
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
@@ -91,7 +92,7 @@ async def password_page(request: web.Request) -> web.Response:
 
 async def change_password(request: web.Request) -> web.Response:
     """Set the signed-in user's password (asking for the current one, if there is one)."""
-    form = await request.post()
+    form = await read_form(request)
     user = require_role(request, "viewer")
     accounts = request.app[ACCOUNTS]
     new = str(form.get("password", ""))
