@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..accounts.store import ROLES, AccountError
+from ..accounts.store import ROLES, USERNAME_PATTERN, AccountError
+from ..errors import NotFound
 from ..keys import ACCOUNTS
 from ..permissions import require_role
 from ..request_body import read_form
@@ -39,6 +40,8 @@ async def change_user(request: web.Request) -> web.Response:
     form = await read_form(request)
     accounts = request.app[ACCOUNTS]
     username = request.match_info["username"]
+    if not USERNAME_PATTERN.match(username):
+        raise NotFound(f"There is no user named {username[:150]!r}.")
     action = request.match_info["action"]
     try:
         if action == "role":

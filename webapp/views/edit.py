@@ -557,7 +557,7 @@ async def _posted_change(
     key and condition, the form, and the row version the form carries."""
     info = _editable_table(request)
     key_parts = _key_parts(request)
-    condition = key_condition(info, key_parts)
+    condition = key_condition(info, key_parts, _dialect(request))
     form = await read_form(request)
     return info, key_parts, condition, form, str(form.get("row_version", ""))
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from ..accounts.passwords import password_problem
-from ..accounts.store import AccountError
+from ..accounts.store import USERNAME_PATTERN, AccountError
 from ..accounts.throttle import clear_failures, record_failure, throttled_for
 from ..accounts.tokens import redeem_sign_in_token
 from ..csrf import csrf_token
@@ -39,6 +39,11 @@ async def login(request: web.Request) -> web.Response:
     password = str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     address = request.remote or "unknown"
+    if not USERNAME_PATTERN.match(username):
+        # No user has such a name, and a database may refuse even to look it up (NUL).
+        return await render_login(
+            request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
+        )
     wait = await throttled_for(accounts, username, address)
     if wait is not None:
         minutes = max(1, (wait + 59) // 60)
