@@ -19,6 +19,7 @@ from .db import database_context, session_middleware, stale_connection_retry_mid
 from .errors import error_middleware
 from .exports import export_slots_for
 from .flash import flash_processor
+from .html_text import visible_controls
 from .keys import EXPORT_SLOTS, SESSION_COOKIE, SETTINGS
 from .permissions import auth_middleware, current_user
 from .request_body import UPLOAD_LIMIT, body_limit_middleware
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
         trim_blocks=True,
         lstrip_blocks=True,
         context_processors=[flash_processor, signed_in_context],
+        finalize=visible_controls,
     )
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)

@@ -1,0 +1,46 @@
+"""Control characters HTML forbids never reach a page raw: they are shown as `\\x01`, marked
+in cells, plain in form fields and messages."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .conftest import form_token
+
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+async def test_control_characters_are_shown_escaped_on_every_page(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    value = "bell\x07esc\x1bdel\x7fc1\x85" + ("" if backend == "postgresql" else "nul\x00")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body VARCHAR(80))"))
+        await conn.execute(text("INSERT INTO notes VALUES (1, :body)"), {"body": value})
+    client = await make_client()
+    marked = '<span class="ctl">\\x07</span>'
+    for path in ("/t/notes", "/t/notes/r/1"):
+        body = await (await client.get(path)).text()
+        assert FORBIDDEN.search(body) is None, path
+        assert marked in body and '<span class="ctl">\\x1b</span>' in body, path
+        assert '<span class="ctl">\\x85</span>' in body
+        if backend != "postgresql":
+            assert '<span class="ctl">\\x00</span>' in body
+    edit = await (await client.get("/t/notes/r/1/edit")).text()
+    assert FORBIDDEN.search(edit) is None
+    assert "bell\\x07esc\\x1bdel\\x7fc1\\x85" in edit
+    search = await client.get("/t/notes", params={"q": "\x01\x02"})
+    body = await search.text()
+    assert search.status == 200 and FORBIDDEN.search(body) is None
+    assert 'value="\\x01\\x02"' in body
+    anonymous = await make_client(role=None)
+    response = await anonymous.post(
+        "/login",
+        data={"csrf_token": await form_token(anonymous), "username": "a\x01", "password": "x"},
+    )
+    body = await response.text()
+    assert response.status == 401 and FORBIDDEN.search(body) is None
+    assert 'value="a\\x01"' in body
