@@ -426,10 +426,28 @@ def can_hold(column: ColumnElement[Any], value: Any, dialect: Dialect) -> bool:
     characters of its character set; SQLite integers have 64 bits."""
     if isinstance(value, str):
         return _text_fits(column, value, backend_of(dialect))
-    if isinstance(value, int) and not isinstance(value, bool):
-        bits = _integer_bits(column.type, backend_of(dialect))
+    if isinstance(value, bool):
+        return True
+    backend = backend_of(dialect)
+    if isinstance(value, int) and isinstance(column.type, Integer):
+        bits = _integer_bits(column.type, backend)
         return bits is None or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+    if isinstance(value, int | decimal.Decimal) and backend == "postgresql":
+        return _fits_numeric(column.type, decimal.Decimal(value))
     return True
+
+
+def _fits_numeric(type_: Any, value: decimal.Decimal) -> bool:
+    """PostgreSQL casts a bound number to its column's NUMERIC(p, s), which overflows (an
+    error) for one with more than p - s whole digits."""
+    precision = getattr(type_, "precision", None)
+    if not isinstance(type_, Numeric) or isinstance(type_, Float) or not precision:
+        return True
+    scale = getattr(type_, "scale", None) or 0
+    if not value.is_finite() or value.adjusted() > precision - scale:
+        return False
+    rounded = value.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+    return rounded.adjusted() < precision - scale if rounded else True
 
 
 # MySQL character sets by the Python codec that holds the same characters (MySQL's latin1

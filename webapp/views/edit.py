@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
+from ..dialects import equals, escape_like, text_like
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
@@ -184,10 +185,11 @@ async def lookup(request: web.Request) -> web.Response:
     if query:
         matches = []
         spec = input_spec(key_column, 0, (await connection(request)).dialect)
+        dialect = _dialect(request)
         with contextlib.suppress(FieldError):
-            matches.append(key_column == parse_input(spec, query, _dialect(request)))
+            matches.append(equals(key_column, parse_input(spec, query, dialect), dialect))
         if label is not None:
-            matches.append(label.istartswith(query, autoescape=True))
+            matches.append(text_like(label, escape_like(query) + "%", dialect))
         if not matches:
             return web.json_response([])
         statement = statement.where(matches[0] if len(matches) == 1 else matches[0] | matches[1])
