@@ -41,7 +41,10 @@ HOSTILE = (
     "1e309",
     "\x01\x1b\x7f",
 )
-SAMPLES_PER_ROUTE = 40
+SAMPLES_PER_ROUTE = 30
+# Between them every column kind of the demo (dates, times, enums, booleans, decimals,
+# floats, JSON, binary, foreign keys, a composite key); customers is left out for its size.
+FUZZED_TABLES = ("books", "authors", "orders", "order_items")
 SEED = 20261204
 
 
@@ -89,12 +92,12 @@ async def first_keys(engine: AsyncEngine) -> dict[str, str]:
 def path_values(app: web.Application, keys: dict[str, str]) -> dict[str, list[str]]:
     """Legitimate values for each path variable of the router, from the catalog."""
     catalog = app[CATALOG]
-    tables = [info.name for info in catalog if info.name in keys]
+    tables = [info.name for info in catalog if info.name in FUZZED_TABLES]
     return {
         "table": [tilde_encode(name) for name in tables],
         "format": ["csv", "json"],
         "key": [keys[name] for name in tables],
-        "column": [tilde_encode(info.columns[-1].name) for info in catalog if info.name in keys],
+        "column": [tilde_encode(catalog.tables[name].columns[-1].name) for name in tables],
         "entry": ["1"],
         "token": ["no-such-token"],
         "username": ["nobody"],
