@@ -44,3 +44,29 @@ async def test_control_characters_are_shown_escaped_on_every_page(
     body = await response.text()
     assert response.status == 401 and FORBIDDEN.search(body) is None
     assert 'value="a\\x01"' in body
+
+
+async def test_unchanged_save_keeps_control_characters_and_an_edit_replaces_them(
+    engine: AsyncEngine, make_client, open_form, backend: str
+) -> None:
+    value = "tab\tbell\x07esc\x1b" + ("" if backend == "postgresql" else "nul\x00")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body VARCHAR(80))"))
+        await conn.execute(text("INSERT INTO notes VALUES (1, :body)"), {"body": value})
+    client = await make_client()
+
+    async def stored() -> str:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT body FROM notes"))).scalar_one()
+
+    form = await open_form(client, "/t/notes/r/1/edit")
+    assert form.value("body") == "tab\tbell\\x07esc\\x1b" + (
+        "" if backend == "postgresql" else "nul\\x00"
+    )
+    response = await form.submit(client)
+    assert response.status == 303, await response.text()
+    assert await stored() == value
+    form = await open_form(client, "/t/notes/r/1/edit")
+    form.set("body", "plain")
+    assert (await form.submit(client)).status == 303
+    assert await stored() == "plain"

@@ -24,6 +24,7 @@ from ..dialects import equals, escape_like, text_like
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
+from ..html_text import visible_controls
 from ..inputs import (
     UNCHANGED,
     FieldError,
@@ -282,11 +283,21 @@ async def _foreign_key_widget(
 def _take_input(field: dict[str, Any], form: MultiDictProxy[Any]) -> None:
     spec: InputSpec = field["spec"]
     raw = form.get(spec.name)
+    if isinstance(raw, str) and raw != field["text"]:
+        # A stored text with control characters is shown escaped (html_text); the same
+        # escapes sent back mean the value was left as it is.
+        shown = visible_controls(field["text"])
+        if shown != field["text"] and _lines(raw) == _lines(shown):
+            raw = field["text"]
     field["raw"] = raw
     if isinstance(raw, str):
         field["text"] = raw
     field["is_null"] = spec.null_name in form
     field["use_default"] = spec.default_name in form
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
 
 
 async def _parse_form(
