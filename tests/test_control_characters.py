@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from webapp.html_text import FORBIDDEN as FORBIDDEN_CHARACTERS
+from webapp.html_text import has_forbidden, visible_controls
 
 from .conftest import form_token
 
@@ -70,3 +74,20 @@ async def test_unchanged_save_keeps_control_characters_and_an_edit_replaces_them
     form.set("body", "plain")
     assert (await form.submit(client)).status == 303
     assert await stored() == "plain"
+
+
+def test_forbidden_check_agrees_with_the_character_classes() -> None:
+    """has_forbidden (on UTF-8 bytes, for speed) says what FORBIDDEN's regex says, at every
+    edge of the forbidden ranges."""
+    edges = [0x00, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x1F, 0x20, 0x7E, 0x7F, 0x80]
+    edges += [0x9F, 0xA0, 0xFF, 0x100, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFDCF, 0xFDD0, 0xFDEF]
+    edges += [0xFDF0, 0xFFFD, 0xFFFE, 0xFFFF, 0x1F34B, 0x10FFFF]
+    for code in edges:
+        for sample in (chr(code), "a" + chr(code), "é" + chr(code) + "b"):
+            expected = FORBIDDEN_CHARACTERS.search(sample) is not None
+            assert has_forbidden(sample) == expected, code
+    assert visible_controls("a\x00é\ud800") == "a\\x00é\\ud800"
+    assert visible_controls(Markup("<b>\x07</b>")) == Markup(
+        '<b><span class="ctl">\\x07</span></b>'
+    )
+    assert visible_controls(7) == 7

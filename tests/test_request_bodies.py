@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from webapp.request_body import RECORD_FORM_LIMIT, SMALL_FORM_LIMIT
 from webapp.security import SECURITY_HEADERS
 
-from .conftest import form_token
+from .conftest import form_token, sign_in_as
 from .hostile_input import assert_refusal_page, database_checksum, install_small_demo
 
 FORM = "application/x-www-form-urlencoded"
@@ -152,9 +152,12 @@ async def test_every_response_kind_carries_the_security_headers(
         await anonymous.get("/t/orders", allow_redirects=False),
         await client.post("/logout", allow_redirects=False),
         await anonymous.post("/login", data=b"\xff", allow_redirects=False),
+        await client.get("/static/no-such-file.css"),
+        await sign_in_as(anonymous, "nobody"),
+        await sign_in_as(anonymous, "test-admin"),
     ]
     statuses = [response.status for response in responses]
-    assert statuses == [200, 200, 200, 404, 200, 302, 403, 403], statuses
+    assert statuses == [200, 200, 200, 404, 200, 302, 403, 403, 404, 401, 303], statuses
     for response in responses:
         await response.read()
         for name, value in SECURITY_HEADERS.items():
