@@ -118,15 +118,25 @@ async def test_big_login_body_is_refused_before_it_is_read(
 
 
 async def test_record_form_limit_depends_on_a_file_field(engine: AsyncEngine, make_client) -> None:
-    """`my_table` has no binary column: a 2 MB form is refused; `authors` has one (photo):
-    the same size reaches the form's own checks."""
+    """`my_table` has only a VARCHAR(100): a form of a few hundred kilobytes is refused;
+    `orders` has unbounded texts: that size reaches the form's own checks, 2 MB does not;
+    `authors` has a binary column (a file field): 2 MB reaches the form's checks too."""
     await install_small_demo(engine)
     client = await make_client()
     token = await form_token(client, "/t/my_table/r/1/edit")
     before = await database_checksum(engine)
     big = b"x" * (2 * RECORD_FORM_LIMIT)
+    medium = b"x" * (RECORD_FORM_LIMIT // 4)
     status, page = await post_raw(
-        client, "/t/my_table/r/1/edit", f"csrf_token={token}&c1=".encode() + big, FORM
+        client, "/t/my_table/r/1/edit", f"csrf_token={token}&c1=".encode() + medium, FORM
+    )
+    assert_refusal_page(status, page, 413, "Request too large")
+    status, page = await post_raw(
+        client, "/t/orders/r/1/edit", f"csrf_token={token}&c6=".encode() + medium, FORM
+    )
+    assert status in (400, 409) and "Request too large" not in page, page[:500]
+    status, page = await post_raw(
+        client, "/t/orders/r/1/edit", f"csrf_token={token}&c6=".encode() + big, FORM
     )
     assert_refusal_page(status, page, 413, "Request too large")
     status, page = await post_raw(

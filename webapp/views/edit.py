@@ -39,7 +39,13 @@ from ..inputs import (
 from ..keys import CATALOG, DB_SESSION, ENGINE
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
-from ..request_body import RECORD_FORM_LIMIT, UPLOAD_LIMIT, body_limit, read_form
+from ..request_body import (
+    RECORD_FORM_LIMIT,
+    SMALL_FORM_LIMIT,
+    UPLOAD_LIMIT,
+    body_limit,
+    read_form,
+)
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 from ..writes import (
     RowChanged,
@@ -70,14 +76,22 @@ async def new_form(request: web.Request) -> web.Response:
 
 
 def record_form_limit(request: web.Request) -> int:
-    """A record form takes files only when its table has a binary column."""
+    """A record form takes files only when its table has a binary column; otherwise it
+    needs room for its fields' longest texts, so a table of short columns gets a small
+    limit and one with unbounded texts RECORD_FORM_LIMIT."""
     try:
         info = request.app[CATALOG].by_slug(request.match_info["table"])
     except NotFound:
-        return RECORD_FORM_LIMIT
+        return SMALL_FORM_LIMIT
     dialect = request.app[ENGINE].dialect
-    specs = (input_spec(column, i, dialect) for i, column in enumerate(info.columns))
-    return UPLOAD_LIMIT if any(spec.kind == "file" for spec in specs) else RECORD_FORM_LIMIT
+    specs = [input_spec(column, i, dialect) for i, column in enumerate(info.columns)]
+    if any(spec.kind == "file" for spec in specs):
+        return UPLOAD_LIMIT
+    if any(spec.parse_as in ("text", "json") and not spec.maxlength for spec in specs):
+        return RECORD_FORM_LIMIT
+    # Each character may take four UTF-8 bytes, each written as a three-character escape.
+    room = sum(12 * (spec.maxlength or 0) for spec in specs)
+    return min(RECORD_FORM_LIMIT, SMALL_FORM_LIMIT + room)
 
 
 @body_limit(record_form_limit)
