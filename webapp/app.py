@@ -66,8 +66,8 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
-            error_middleware,
             body_limit_middleware,
+            error_middleware,
             cookie_session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             auth_middleware,

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from .errors import BadRequest, Handler
+from .errors import HTTP_TITLES, BadRequest, Handler, render_error
 
 # The largest body the server accepts at all (a file upload into a binary column).
 UPLOAD_LIMIT = 16 * 1024 * 1024
@@ -50,14 +50,19 @@ def request_body_limit(request: web.Request) -> int:
 @web.middleware
 async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a declared length over the route's limit at once; bound the reading of one
-    that declares none (chunked) to the same limit."""
+    that declares none (chunked) to the same limit. The outermost middleware, since the
+    bound comes with a copy of the request that every other one must see."""
     limit = request_body_limit(request)
     length = request.content_length
     if length is not None and length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
+        return render_error(request, 413, HTTP_TITLES[413], too_large(limit))
     if limit != request.client_max_size and request.can_read_body:
         request = request.clone(client_max_size=limit)
     return await handler(request)
+
+
+def too_large(limit: int) -> str:
+    return f"This request's body is larger than the {limit:,} bytes this address accepts."
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[Any]:
