@@ -153,10 +153,11 @@ def page_statement(
 
 
 def key_condition(
-    info: TableInfo, key_parts: Sequence[str], dialect: Dialect
+    info: TableInfo, key_parts: Sequence[str], dialect: Dialect | None = None
 ) -> ColumnElement[bool]:
-    """WHERE clause for the record a URL names; a malformed key, or one its column could
-    never hold (beyond an integer type's range, text PostgreSQL cannot store), is a 404."""
+    """WHERE clause for the record a URL names; a malformed key, or (given the dialect: every
+    key from a request) one its column could never hold (beyond an integer type's range,
+    text PostgreSQL cannot store), is a 404."""
     primary_key = info.primary_key
     if not primary_key:
         raise NotFound(f"{info.name!r} has no primary key, so its rows have no address.")
@@ -169,6 +170,6 @@ def key_condition(
     except BadKey:
         raise NotFound("No record has this key.") from None
     pairs = list(zip(primary_key, values, strict=True))
-    if not all(can_hold(column, value, dialect) for column, value in pairs):
+    if dialect is not None and not all(can_hold(c, value, dialect) for c, value in pairs):
         raise NotFound("No record has this key.")
     return and_(*(column == value for column, value in pairs))
