@@ -2,9 +2,9 @@
 router, with its path segments filled from the catalog, gets hostile values (NUL, bytes that
 are not UTF-8, very long strings, numbers beyond every integer range) in each path segment,
 each query parameter it reads, each field of its form and the request headers it looks at.
-The answer is never a 5xx; a refusal is a 4xx with a page; and no table changes. Writes are
-sent with a stale row version, an unknown user or a date no column accepts, so that no
-hostile value can be legitimately written."""
+The answer is never a 5xx; a refusal is a 4xx with a page; and no table changes. Forms go
+urlencoded or multipart (at random); writes carry a stale row version, an unknown user or a
+date no column accepts, so that no hostile value can be legitimately written."""
 
 from __future__ import annotations
 
@@ -67,6 +67,19 @@ def url_text(value: str, limit: int = LONG_IN_URL) -> str:
 
 def form_body(values: dict[str, str]) -> bytes:
     return "&".join(f"{quote(k)}={url_text(v, LONG)}" for k, v in values.items()).encode()
+
+
+BOUNDARY = "fuzz-boundary"
+
+
+def multipart_body(values: dict[str, str]) -> bytes:
+    """The form as a browser's multipart/form-data body; BAD_UTF8 as raw bytes."""
+    parts = []
+    for name, value in values.items():
+        data = b"\xff\xfe" if value == BAD_UTF8 else value.encode("utf-8")
+        head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
 def query_string(values: dict[str, str]) -> str:
@@ -239,8 +252,13 @@ async def test_every_input_with_hostile_values_never_5xx_nor_writes(
             targets = rng.sample(targets, SAMPLES_PER_ROUTE)
         for target in targets:
             url = target.path + ("?" + query_string(target.query) if target.query else "")
-            data = form_body(target.form) if target.form is not None else None
-            headers = {"Content-Type": "application/x-www-form-urlencoded"} if data else {}
+            data, headers = None, {}
+            if target.form is not None and rng.random() < 0.5:
+                data = multipart_body(target.form)
+                headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+            elif target.form is not None:
+                data = form_body(target.form)
+                headers = {"Content-Type": "application/x-www-form-urlencoded"}
             response = await client.request(
                 target.method, url, data=data, headers=headers, allow_redirects=False
             )
