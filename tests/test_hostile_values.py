@@ -112,3 +112,29 @@ async def test_text_outside_a_columns_charset_finds_nothing(
         response = await client.get("/t/codes", params={param: value})
         assert "crème brûlée" in await response.text(), (param, value)
     assert await database_checksum(engine) == before
+
+
+async def test_text_a_column_cannot_store_is_a_field_error(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    """NUL on PostgreSQL, an emoji in a latin1 column on MySQL: the form says so, and
+    nothing is written; elsewhere the same text is stored as typed."""
+    await install_small_demo(engine)
+    await install_codes(engine, backend)
+    client = await make_client()
+    token = await form_token(client, "/t/codes/new")
+    before = await database_checksum(engine)
+    value = {"postgresql": "a\x00b", "mysql": "lemon 🍋"}.get(backend, "a\x00b 🍋")
+    response = await client.post(
+        "/t/codes/new", data={"csrf_token": token, "c0": "new", "c1": value}, allow_redirects=False
+    )
+    if backend == "sqlite":
+        assert response.status == 303
+        async with engine.connect() as conn:
+            stored = await conn.execute(text("SELECT label FROM codes WHERE code = 'new'"))
+            assert stored.scalar_one() == value
+        return
+    assert_refusal_page(
+        response.status, await response.text(), 400, "cannot store some of these characters"
+    )
+    assert await database_checksum(engine) == before

@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
-from ..dialects import equals, escape_like, text_like
+from ..dialects import can_hold, equals, escape_like, text_like
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
@@ -369,7 +369,13 @@ def _parse_field(field: dict[str, Any], dialect: Any, mode: str) -> Any:
         return None
     elif text == "" and spec.parse_as not in ("text", "json"):
         raise FieldError("A value is required.")
-    return parse_input(spec, text, dialect)
+    value = parse_input(spec, text, dialect)
+    if isinstance(value, str) and not can_hold(spec.column, value, dialect):
+        raise FieldError(
+            "This column cannot store some of these characters (NUL or ones "
+            "outside its character set)."
+        )
+    return value
 
 
 def _upload(raw: Any) -> Upload | None:
