@@ -70,10 +70,11 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     BadRequest when the body cannot be decoded."""
     try:
         if request.content_type == "application/x-www-form-urlencoded":
-            # aiohttp turns percent-escapes that are not UTF-8 into U+FFFD: refuse them
-            # instead of writing a changed value. Unescaping the whole body at once checks
-            # every field, since "&", "=" and "+" never split a UTF-8 sequence.
-            unquote_to_bytes((await request.read()).replace(b"+", b" ")).decode("utf-8")
+            # aiohttp turns percent-escapes that are not in the form's charset into U+FFFD:
+            # refuse them instead of writing a changed value. Unescaping the whole body at
+            # once checks every field, since "&", "=" and "+" never split a UTF-8 sequence.
+            body = unquote_to_bytes((await request.read()).replace(b"+", b" "))
+            body.decode(request.charset or "utf-8")
         return await request.post()
     except (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError):
         # UnicodeDecodeError is a ValueError; an unknown charset a LookupError; aiohttp's
