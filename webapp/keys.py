@@ -29,5 +29,3 @@ PAGE_COUNTS = web.AppKey("page_counts", CountCache)
 EXPORT_SLOTS = web.AppKey("export_slots", ExportSlots)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
-
-SESSION_COOKIE = "webapp_session"

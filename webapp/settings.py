@@ -132,8 +132,15 @@ class AuthSettings:
     login_window: int = 900
     max_failures_per_user: int = 5
     max_failures_per_address: int = 20
+    # Failures of one name from all addresses together: a ceiling well above the per-address
+    # limit, so that locking an owner out takes many addresses.
+    max_failures_per_user_total: int = 100
     sign_in_link_ttl: int = 900
     password_hash: PasswordHashSettings = field(default_factory=PasswordHashSettings)
+    # Password hashes computed at once (each takes password_hash.memory_kib); more wait.
+    max_concurrent_hashes: int = 2
+    # A session ends this long after its sign-in, however active it is.
+    max_session_age: int = 43200
 
 
 @dataclass(frozen=True)
@@ -264,8 +271,11 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
             "login_window",
             "max_failures_per_user",
             "max_failures_per_address",
+            "max_failures_per_user_total",
             "sign_in_link_ttl",
             "password_hash",
+            "max_concurrent_hashes",
+            "max_session_age",
         },
         "auth.",
     )
@@ -307,10 +317,22 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
         max_failures_per_address=_int(
             raw.get("max_failures_per_address", 20), "auth.max_failures_per_address", 1, 100_000
         ),
+        max_failures_per_user_total=_int(
+            raw.get("max_failures_per_user_total", 100),
+            "auth.max_failures_per_user_total",
+            1,
+            1_000_000,
+        ),
         sign_in_link_ttl=_int(
             raw.get("sign_in_link_ttl", 900), "auth.sign_in_link_ttl", 10, 7 * 86400
         ),
         password_hash=password_hash,
+        max_concurrent_hashes=_int(
+            raw.get("max_concurrent_hashes", 2), "auth.max_concurrent_hashes", 1, 256
+        ),
+        max_session_age=_int(
+            raw.get("max_session_age", 43200), "auth.max_session_age", 60, 365 * 86400
+        ),
     )
 
 
