@@ -16,9 +16,8 @@ from .accounts.lifecycle import accounts_context
 from .csrf import csrf_middleware, csrf_token
 from .db import database_context, session_middleware, stale_connection_retry_middleware
 from .errors import error_middleware
-from .exports import export_slots_for
 from .flash import flash_processor
-from .keys import EXPORT_SLOTS, SETTINGS
+from .keys import SETTINGS
 from .permissions import auth_middleware, current_user
 from .rows_html import cell_class, cell_html
 from .secret import fernet_key
@@ -75,7 +74,6 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=16 * 1024 * 1024,
     )
     app[SETTINGS] = settings
-    app[EXPORT_SLOTS] = export_slots_for(settings.database.pool_size)
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

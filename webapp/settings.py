@@ -106,6 +106,11 @@ class DatabaseSettings:
     pool_timeout: float = 5.0
     connect_timeout: float = 10.0
     statement_timeout: float = 10.0
+    # Connections searches, unindexed filters and sorts, facets, counts and downloads may
+    # hold at once (None: half the pool); the rest stay free for page views and sign-in.
+    expensive_connections: int | None = None
+    # How long such a page's query may run before the page says it took too long.
+    expensive_time_limit: float = 5.0
 
     @property
     def backend(self) -> str:
@@ -209,7 +214,16 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     pages_raw = _section(raw, "pages")
     _reject_unknown(
         database_raw,
-        {"url", "demo", "pool_size", "pool_timeout", "connect_timeout", "statement_timeout"},
+        {
+            "url",
+            "demo",
+            "pool_size",
+            "pool_timeout",
+            "connect_timeout",
+            "statement_timeout",
+            "expensive_connections",
+            "expensive_time_limit",
+        },
         "database.",
     )
     _reject_unknown(server_raw, {"host", "port"}, "server.")
@@ -234,6 +248,16 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         ),
         statement_timeout=_number(
             database_raw.get("statement_timeout", 10.0), "database.statement_timeout"
+        ),
+        expensive_connections=(
+            None
+            if database_raw.get("expensive_connections") is None
+            else _int(
+                database_raw["expensive_connections"], "database.expensive_connections", 1, 1000
+            )
+        ),
+        expensive_time_limit=_number(
+            database_raw.get("expensive_time_limit", 5.0), "database.expensive_time_limit"
         ),
     )
     host = str(environ.get("WEBAPP_HOST") or server_raw.get("host", "127.0.0.1"))

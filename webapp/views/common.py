@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..keys import DB_SESSION
@@ -13,6 +14,12 @@ from ..keys import DB_SESSION
 async def connection(request: web.Request) -> AsyncConnection:
     """The request session's connection, for Core statements on hot read paths."""
     return await request[DB_SESSION].connection()
+
+
+def request_dialect(request: web.Request) -> Dialect:
+    """The dialect the request's session speaks, known without taking a connection (which an
+    expensive request must not hold while it waits for its turn)."""
+    return request[DB_SESSION].get_bind().dialect
 
 
 def attachment_disposition(filename: str) -> str:
