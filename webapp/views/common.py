@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..keys import DB_SESSION
+from ..keys import DB_SESSION, ENGINE
 
 
 async def connection(request: web.Request) -> AsyncConnection:
@@ -17,9 +17,10 @@ async def connection(request: web.Request) -> AsyncConnection:
 
 
 def request_dialect(request: web.Request) -> Dialect:
-    """The dialect the request's session speaks, known without taking a connection (which an
-    expensive request must not hold while it waits for its turn)."""
-    return request[DB_SESSION].get_bind().dialect
+    """The database's dialect, known without taking a connection (which an expensive request
+    must not hold while it waits for its turn): the main engine's, which learnt the server's
+    version and flavour (MariaDB or MySQL) when the catalog was reflected at startup."""
+    return request.app[ENGINE].dialect
 
 
 def attachment_disposition(filename: str) -> str:
