@@ -6,15 +6,17 @@ the others wait their turn, for a bounded time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ..errors import TooBusy
 from ..settings import PasswordHashSettings
+
+T = TypeVar("T")
 
 MIN_PASSWORD_LENGTH = 8
 # How long a sign-in waits for a turn to hash before it is answered "busy".
@@ -41,8 +43,7 @@ class Passwords:
             self._dummy = await self.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        async with self._turn():
-            return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._in_turn(self._hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """Whether `password` matches `stored`; with no stored hash, verify against a dummy
@@ -51,24 +52,28 @@ class Passwords:
             await self.prepare()
             assert self._dummy is not None
             stored = self._dummy
-        async with self._turn():
-            try:
-                return await asyncio.to_thread(self._hasher.verify, stored, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
+        try:
+            return await self._in_turn(self._hasher.verify, stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """One of the limited hashing turns, waited for at most HASH_WAIT_SECONDS."""
+    async def _in_turn(self, work: Callable[..., T], *args: Any) -> T:
+        """`work` in a worker thread, in one of the limited hashing turns (waited for at
+        most HASH_WAIT_SECONDS). The turn ends when the thread does: a request that leaves
+        meanwhile cannot free it early, so no more hashes than allowed ever run."""
         try:
             async with asyncio.timeout(HASH_WAIT_SECONDS):
                 await self._turns.acquire()
         except TimeoutError:
             raise TooBusy("Too many sign-ins at once. Try again in a moment.") from None
-        try:
-            yield
-        finally:
-            self._turns.release()
+        running = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        running.add_done_callback(self._end_turn)
+        return await asyncio.shield(running)
+
+    def _end_turn(self, running: asyncio.Future[Any]) -> None:
+        self._turns.release()
+        if not running.cancelled():
+            running.exception()  # retrieved, even when the request waiting for it left
 
     def needs_rehash(self, stored: str) -> bool:
         """Whether `stored` was made with other parameters than today's."""

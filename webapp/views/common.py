@@ -9,6 +9,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..keys import DB_SESSION, ENGINE
+from ..permissions import current_user
 
 
 async def connection(request: web.Request) -> AsyncConnection:
@@ -21,6 +22,12 @@ def request_dialect(request: web.Request) -> Dialect:
     must not hold while it waits for its turn): the main engine's, which learnt the server's
     version and flavour (MariaDB or MySQL) when the catalog was reflected at startup."""
     return request.app[ENGINE].dialect
+
+
+def request_role(request: web.Request) -> str:
+    """The role whose catalog a page is built from: part of what identifies its queries."""
+    user = current_user(request)
+    return user.role if user is not None else ""
 
 
 def attachment_disposition(filename: str) -> str:

@@ -25,12 +25,12 @@ from ..filters import Filter
 from ..keys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
 from ..labels import label_expressions
 from ..paging import Page, fetch_page, keyset_columns
-from ..permissions import current_user, request_catalog, write_refusal
+from ..permissions import request_catalog, write_refusal
 from ..queries import ListPlan, SortKey, list_plan
 from ..rows_html import RowsWriter, rows_writer
 from ..search import Search, scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
-from .common import connection, request_dialect
+from .common import connection, request_dialect, request_role
 from .table_html import filter_options_html, page_headings_html
 
 
@@ -128,12 +128,6 @@ def expensive_view(state: TableState, search: Search | None) -> bool:
         and sort.param != state.default_sort
         and sort.column.name not in info.indexed_columns
     )
-
-
-def request_role(request: web.Request) -> str:
-    """The role whose catalog the page was built from (a part of what it shows)."""
-    user = current_user(request)
-    return user.role if user is not None else ""
 
 
 def view_conditions(
