@@ -233,3 +233,25 @@ async def test_session_ends_at_max_session_age_however_active(
     body = await (await client.get(response.headers["Location"])).text()
     assert "a session lasts a limited time after signing in" in body
     assert (await client.get("/", allow_redirects=False)).status == 302
+
+
+async def test_concurrent_failures_from_many_addresses_are_all_counted(
+    aiohttp_client, db_url, engine
+) -> None:
+    """Many addresses failing for one name at once: each answer a 401, each failure counted
+    once (nothing lost to lock waits or deadlocks between the counting transactions)."""
+    auth = auth_settings(
+        max_failures_per_user=5, max_failures_per_user_total=1000, max_failures_per_address=5
+    )
+    client = await client_with(aiohttp_client, db_url, address_middleware, auth)
+    await add_test_user(client.server.app, "viewer", "vic")
+    token = await form_token(client)
+    responses = await asyncio.gather(
+        *(post_sign_in(client, token, "vic", "guess", f"10.0.3.{n}") for n in range(30))
+    )
+    assert [response.status for response in responses] == [401] * 30
+    async with engine.connect() as conn:
+        total = await conn.scalar(
+            text("SELECT COUNT(*) FROM webapp_login_failures WHERE subject = 'user:vic'")
+        )
+    assert total == 30
