@@ -58,7 +58,8 @@ async def begin_attempt(accounts: Accounts, username: str, address: str) -> Atte
     """Count this attempt, then decide: the Attempt when the password may be checked, or the
     seconds until another try is allowed. Counting after writing means two concurrent
     attempts each see the other's row (whichever commits first), so they cannot both slip
-    under the limit."""
+    under the limit. A name or address already past its limit is refused by a read alone,
+    so a flood of refused attempts writes nothing."""
     settings = accounts.settings
     Failure = accounts.models.login_failure
     now = utc_now()
@@ -69,14 +70,34 @@ async def begin_attempt(accounts: Accounts, username: str, address: str) -> Atte
         (names.user, settings.max_failures_per_user_total),
         (names.address, settings.max_failures_per_address),
     )
+    wait = await _wait(accounts, limits, since, including_this_attempt=False)
+    if wait is not None:
+        return wait
     async with accounts.sessionmaker() as session, session.begin():
         rows = [Failure(subject=subject, failed_at=now) for subject, _ in limits]
         session.add_all(rows)
         await session.flush()
         attempt = Attempt(names, tuple(row.id for row in rows))
-    # One conditional count per subject, compared in the database: under a case- or
-    # accent-insensitive collation (MariaDB) other spellings of a name count as this one,
-    # and no answer is looked up by the spelling the database returns.
+    wait = await _wait(accounts, limits, since, including_this_attempt=True)
+    if wait is None:
+        return attempt
+    await forget_attempt(accounts, attempt)
+    return wait
+
+
+async def _wait(
+    accounts: Accounts,
+    limits: tuple[tuple[str, int], ...],
+    since: dt.datetime,
+    *,
+    including_this_attempt: bool,
+) -> int | None:
+    """Seconds until the oldest failure of a subject past its limit leaves the window, or
+    None when every subject is within its limit. One conditional count per subject, compared
+    in the database: under a case- or accent-insensitive collation (MariaDB) other spellings
+    of a name count as this one, and no answer is looked up by the spelling the database
+    returns."""
+    Failure = accounts.models.login_failure
     columns = []
     for subject, _ in limits:
         mine = Failure.subject == subject
@@ -90,15 +111,13 @@ async def begin_attempt(accounts: Accounts, username: str, address: str) -> Atte
                 )
             )
         ).one()
+    allowed = 0 if including_this_attempt else 1  # failures the attempt itself may add
     waits = [
         max(1, math.ceil((found[2 * index + 1] - since).total_seconds()))
         for index, (_, limit) in enumerate(limits)
-        if found[2 * index] > limit
+        if found[2 * index] + allowed > limit
     ]
-    if not waits:
-        return attempt
-    await forget_attempt(accounts, attempt)
-    return max(waits)
+    return max(waits) if waits else None
 
 
 async def forget_attempt(accounts: Accounts, attempt: Attempt) -> None:
