@@ -57,8 +57,17 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if length is not None and length > limit:
         return render_error(request, 413, HTTP_TITLES[413], too_large(limit))
     if limit != request.client_max_size and request.can_read_body:
-        request = request.clone(client_max_size=limit)
+        request = _bounded_copy(request, limit)
     return await handler(request)
+
+
+def _bounded_copy(request: web.Request, limit: int) -> web.Request:
+    """The request with `limit` as its body limit. A copy forgets what an earlier copy
+    replaced (a proxy middleware's client address, scheme, host) unless told again."""
+    kept: dict[str, Any] = {"scheme": request.scheme, "host": request.host}
+    if request.remote is not None:
+        kept["remote"] = request.remote
+    return request.clone(client_max_size=limit, **kept)  # type: ignore[return-value]
 
 
 def too_large(limit: int) -> str:
