@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import sqlite3
 import sys
@@ -15,6 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
@@ -24,14 +26,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING, REPO, form_token
+from tests.conftest import FAST_HASHING, REPO, TEST_PASSWORD, form_token
 from tests.fault_proxy import FaultProxy
 from tests.test_robustness import drop_server_connections
 from webapp import dialects
 from webapp.app import create_app
 from webapp.dialects import is_timeout, read_timeout
 from webapp.errors import error_middleware
-from webapp.keys import EXPORT_SLOTS
+from webapp.keys import ACCOUNTS, EXPORT_SLOTS
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
 
 # Small bounds, so that a test of a fault takes seconds.
@@ -92,6 +94,23 @@ async def test_a_silent_database_gives_503_within_the_bound_then_recovers(
     response = await client.get("/t/t/r/1")
     assert response.status == 200
     assert "one" in await response.text()
+
+
+async def test_a_refusing_database_gives_503_at_once_then_recovers(
+    engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, make_client
+) -> None:
+    await make_table(engine)
+    url = fault_proxy.url_for(make_url(db_url)).render_as_string(hide_password=False)
+    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(url)))
+    assert (await client.get("/t/t/r/1")).status == 200
+    fault_proxy.mode = "refuse"
+    await asyncio.sleep(0.1)  # the listener closes
+    response, elapsed = await timed(client.get("/t/t/r/1"))
+    assert response.status == 503
+    assert elapsed < BOUNDS["connect_timeout"] * 2, elapsed  # refused, not waited for
+    fault_proxy.mode = "pass"
+    await asyncio.sleep(0.1)
+    assert (await client.get("/t/t/r/1")).status == 200
 
 
 async def test_a_slow_database_within_the_bounds_still_answers(
@@ -325,3 +344,79 @@ async def test_a_client_that_leaves_is_not_logged_as_database_trouble(
         record.levelno == logging.DEBUG and "went away" in record.getMessage()
         for record in caplog.records
     )
+
+
+async def test_a_statement_cut_at_its_limit_is_a_503_not_a_500(
+    engine: AsyncEngine, db_url: str, backend: str, make_client
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite statements have no standing limit")
+    async with engine.begin() as conn:
+        if backend == "mysql":
+            await conn.execute(text("CREATE VIEW slow AS SELECT 1 AS id, SLEEP(3) AS s"))
+        else:
+            await conn.execute(
+                text("CREATE VIEW slow AS SELECT id FROM (SELECT 1 AS id, pg_sleep(3)) AS x")
+            )
+    settings = bounded_settings(db_url)
+    client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
+    response = await client.get("/t/slow")
+    assert response.status == 503, await response.text()
+    assert "took too long" in await response.text()
+    assert response.headers["Retry-After"]
+
+
+async def test_shutdown_cuts_a_stalled_download_after_the_drain_time(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE big (id INT PRIMARY KEY, body TEXT)"))
+        await conn.execute(
+            text("INSERT INTO big VALUES (:id, :body)"),
+            [{"id": i, "body": "x" * 1000} for i in range(4000)],
+        )
+    settings = bounded_settings(db_url, send_timeout=600.0, shutdown_timeout=0.5)
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        await app[ACCOUNTS].add_user("reader", "viewer", TEST_PASSWORD)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            base = f"http://127.0.0.1:{port}"
+            page = await (await session.get(f"{base}/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            signed_in = await session.post(
+                f"{base}/login",
+                data={"csrf_token": token, "username": "reader", "password": TEST_PASSWORD},
+                allow_redirects=False,
+            )
+            assert signed_in.status == 303
+            cookie = "; ".join(
+                f"{name}={morsel.value}"
+                for name, morsel in session.cookie_jar.filter_cookies(base).items()
+            )
+        loop = asyncio.get_running_loop()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.setblocking(False)
+        await loop.sock_connect(stalled, ("127.0.0.1", port))
+        await loop.sock_sendall(
+            stalled, f"GET /t/big.csv HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
+        for _ in range(100):
+            if app[EXPORT_SLOTS].taken:
+                break
+            await asyncio.sleep(0.05)
+        assert app[EXPORT_SLOTS].taken == 1
+    finally:
+        _, elapsed = await timed(runner.cleanup())
+        stalled.close()
+    assert elapsed < 10, elapsed  # not the 60 s aiohttp waits by default
+    for _ in range(100):  # the cancelled download unwinds
+        if not app[EXPORT_SLOTS].taken:
+            break
+        await asyncio.sleep(0.05)
+    assert app[EXPORT_SLOTS].taken == 0

@@ -12,6 +12,8 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from .dialects import is_timeout
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -147,6 +149,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if client_went_away(request, exc):
             log.debug("%s %s: the client went away (%s)", request.method, request.path, exc)
             return web.Response(status=400)  # nobody is left to read it
+        if is_timeout(exc):
+            log.warning("statement cut at its time limit: %s", first_line(exc))
+            response = render_error(
+                request,
+                503,
+                "Database too slow",
+                "The database took too long to answer. Try again, or ask for less at once "
+                "(a narrower search or filter).",
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         if is_unavailable(exc):
             log.warning("database unavailable: %s", first_line(exc))
             response = render_error(
