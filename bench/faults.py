@@ -18,6 +18,7 @@ import collections
 import contextlib
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -150,6 +151,8 @@ async def edit_loop(
             form.set("n", str(int(form.value("n")) + 1))
             response = await form.submit(session)
             statuses[f"save {response.status}"] += 1
+            if response.status not in (303, 409, 503):
+                print(f"save {response.status}: {page_message(await response.text())}")
         except (TimeoutError, aiohttp.ClientError) as exc:
             statuses[f"client error {type(exc).__name__}"] += 1
             await asyncio.sleep(0.2)
@@ -286,6 +289,12 @@ async def server_connections(engine: AsyncEngine) -> int:
         else:
             return 0
         return int(await conn.scalar(text(query)) or 0) - 1
+
+
+def page_message(html: str) -> str:
+    """What an error page or a form says went wrong, in one line."""
+    found = re.findall(r'<p class="form-error">(.*?)</p>|<p>(.*?)</p>|class="error">(.*?)<', html)
+    return " / ".join("".join(parts) for parts in found)[:300]
 
 
 def default_port(url: URL) -> int:

@@ -32,7 +32,7 @@ from tests.test_robustness import drop_server_connections
 from webapp import dialects
 from webapp.app import create_app
 from webapp.dialects import is_timeout, read_timeout
-from webapp.errors import error_middleware
+from webapp.errors import error_middleware, first_line
 from webapp.keys import ACCOUNTS, EXPORT_SLOTS
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
 
@@ -230,6 +230,31 @@ async def test_the_first_write_after_pooled_connections_were_killed_succeeds(
     assert await label_of_row_1(engine) == "after kill"
 
 
+@pytest.mark.parametrize("lock_timeout", [1.0, 3.0])
+async def test_a_row_locked_past_the_bounds_gives_503_and_writes_nothing(
+    engine: AsyncEngine, db_url: str, backend: str, make_client, open_form, lock_timeout: float
+) -> None:
+    """Whichever bound ends the wait, the lock's or the statement's, the save is a 503."""
+    if backend == "sqlite":
+        pytest.skip("SQLite locks the file: see the next test")
+    await make_table(engine)
+    settings = bounded_settings(db_url)
+    settings = settings.with_overrides(
+        database=replace(settings.database, lock_timeout=lock_timeout)
+    )
+    client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
+    form = await open_form(client, "/t/t/r/1/edit")
+    form.set("label", "while locked")
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT * FROM t WHERE id = 1 FOR UPDATE"))
+        response, elapsed = await timed(form.submit(client))
+        await holder.rollback()
+    assert response.status == 503, await response.text()
+    assert response.headers["Retry-After"]
+    assert elapsed < 10, elapsed
+    assert await label_of_row_1(engine) == "one"
+
+
 async def test_sqlite_locked_by_another_program_gives_503_with_retry_after(
     engine: AsyncEngine, db_url: str, backend: str, make_client, open_form
 ) -> None:
@@ -420,3 +445,13 @@ async def test_shutdown_cuts_a_stalled_download_after_the_drain_time(
             break
         await asyncio.sleep(0.05)
     assert app[EXPORT_SLOTS].taken == 0
+
+
+def test_an_error_in_one_line_whatever_it_says() -> None:
+    assert first_line(TimeoutError()).startswith("no answer in time")
+    assert first_line(ValueError("\n\n  second line is the first said\nthird")) == (
+        "second line is the first said"
+    )
+    assert first_line(KeyError()) == "KeyError"
+    wrapped = DBAPIError("SELECT 1", {}, OSError("connection refused\ndetail"))
+    assert first_line(wrapped) == "connection refused"

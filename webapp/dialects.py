@@ -430,7 +430,9 @@ async def _sqlite_stat_estimates(conn: AsyncConnection, only: str | None) -> dic
 @contextlib.asynccontextmanager
 async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIterator[None]:
     """Let the statements run inside the block take at most `seconds`; past that they fail
-    with an error `is_timeout` recognises, and the connection stays usable."""
+    with an error `is_timeout` recognises, and the connection stays usable. On MySQL and
+    PostgreSQL the driver gives up on a silent server at read_timeout (the engine's
+    statement_timeout plus a margin), so `seconds` beyond the engine's limit does not help."""
     backend = backend_of(conn.dialect)
     if backend == "postgresql":
         async with conn.begin_nested() if conn.in_transaction() else conn.begin():

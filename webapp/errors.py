@@ -87,16 +87,22 @@ def first_line(exc: BaseException) -> str:
     """An error in one line for a message or a log: the driver's own error when SQLAlchemy
     wrapped one, its first non-blank line, or the exception's class name when it says
     nothing (a bare TimeoutError)."""
-    text = str(getattr(exc, "orig", None) or exc)
-    for line in text.splitlines():
+    error = getattr(exc, "orig", None) or exc
+    for line in str(error).splitlines():
         if line.strip():
             return line.strip()
-    return type(exc).__name__
+    if isinstance(error, TimeoutError):
+        return "no answer in time (the database or the network to it is silent)"
+    return type(error).__name__
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether an exception means the database cannot be reached right now."""
+    """Whether an exception means the database cannot answer right now: it cannot be
+    reached, a lock was held past its limit, or a statement was cut at its time limit (a
+    503 to try again, never a refusal of the user's input)."""
     if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if is_timeout(exc):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
