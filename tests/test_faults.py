@@ -33,7 +33,7 @@ from webapp import dialects
 from webapp.app import create_app
 from webapp.dialects import is_timeout, read_timeout
 from webapp.errors import error_middleware, first_line
-from webapp.keys import ACCOUNTS, EXPORT_SLOTS
+from webapp.keys import ACCOUNTS, EXPORT_SLOTS, READ_ENGINE
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
 
 # Small bounds, so that a test of a fault takes seconds.
@@ -455,3 +455,22 @@ def test_an_error_in_one_line_whatever_it_says() -> None:
     assert first_line(KeyError()) == "KeyError"
     wrapped = DBAPIError("SELECT 1", {}, OSError("connection refused\ndetail"))
     assert first_line(wrapped) == "connection refused"
+
+
+async def test_a_download_gives_its_connection_back_with_the_statement_limit(
+    engine: AsyncEngine, db_url: str, backend: str, make_client
+) -> None:
+    """MySQL lifts the session's statement limit for a download's stream (its bound is
+    progress); the pooled connection gets the limit back afterwards."""
+    if backend != "mysql":
+        pytest.skip("only MySQL lifts the limit for a download")
+    await make_table(engine)
+    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(db_url)))
+    response = await client.get("/t/t.csv")
+    assert response.status == 200
+    assert "one" in await response.text()
+    read_engine = client.server.app[READ_ENGINE]
+    assert read_engine.pool.checkedin() == 1  # the download's connection, back in the pool
+    async with read_engine.connect() as conn:
+        limit = await conn.scalar(text("SELECT @@SESSION.max_statement_time"))
+    assert float(limit) == BOUNDS["statement_timeout"]

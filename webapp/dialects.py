@@ -490,12 +490,14 @@ async def streaming_statement(conn: AsyncConnection) -> AsyncIterator[None]:
         return
     variable = "max_statement_time" if is_mariadb(conn.dialect) else "max_execution_time"
     await conn.execute(text(f"SET SESSION {variable} = 0"))
-    yield
-    if conn.invalidated:
-        return  # a stream that failed dropped its connection: nothing to put back
-    session_seconds = conn.info.get(SESSION_STATEMENT_SECONDS, 0)
-    value = session_seconds if is_mariadb(conn.dialect) else int(session_seconds * 1000)
-    await conn.execute(text(f"SET SESSION {variable} = :value"), {"value": value})
+    try:
+        yield
+    finally:
+        # A stream that stopped early dropped its connection: nothing to put back then.
+        if not conn.invalidated:
+            session_seconds = conn.info.get(SESSION_STATEMENT_SECONDS, 0)
+            value = session_seconds if is_mariadb(conn.dialect) else int(session_seconds * 1000)
+            await conn.execute(text(f"SET SESSION {variable} = :value"), {"value": value})
 
 
 def is_timeout(exc: BaseException) -> bool:
