@@ -44,9 +44,14 @@ BOUNDS = {
     "lock_timeout": 1.0,
 }
 # The most a request may take against a silent database with BOUNDS: a read on a pooled
-# connection gives up at read_timeout, the retry's connect at connect_timeout; doubled for
-# a slow machine.
-SILENT_BOUND = 2 * (BOUNDS["statement_timeout"] + dialects.READ_MARGIN_SECONDS + 1.0)
+# connection gives up at read_timeout, the retry waits for the pool and then to connect at
+# most pool_timeout + connect_timeout; with room for a slow machine.
+SILENT_BOUND = 1.5 * (
+    BOUNDS["statement_timeout"]
+    + dialects.READ_MARGIN_SECONDS
+    + BOUNDS["pool_timeout"]
+    + BOUNDS["connect_timeout"]
+)
 
 
 def bounded_settings(url: str, **changes) -> Settings:  # type: ignore[no-untyped-def]
