@@ -166,8 +166,8 @@ def mysql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
 async def _connect_mysql_bounded(
     *args: Any, connect_seconds: float, read_seconds: float, **kwargs: Any
 ) -> Any:
-    """aiomysql.connect with the whole handshake bounded, and its reader replaced by one that
-    gives up after `read_seconds` of silence (as PyMySQL's read_timeout does): aiomysql then
+    """aiomysql.connect with the whole handshake bounded, and its reader made one that gives
+    up after `read_seconds` of silence (as PyMySQL's read_timeout does): aiomysql then
     closes the connection and raises its 'Lost connection' error, a disconnect to
     SQLAlchemy."""
     import aiomysql
@@ -179,31 +179,26 @@ async def _connect_mysql_bounded(
         raise aiomysql.OperationalError(
             2003, f"Can't connect to MySQL server: no answer within {connect_seconds:g} s"
         ) from None
-    connection._reader = _SilenceBoundReader(connection._reader, read_seconds)
+    reader = connection._reader
+    reader.__class__ = _SilenceBoundReader
+    reader.silence_seconds = read_seconds
     return connection
 
 
-class _SilenceBoundReader:
-    """An asyncio.StreamReader whose readexactly gives up (TimeoutError, an OSError) when the
-    server sends nothing for `seconds`. Bytes already received are handed out without a
-    timer, so reading the rows of a result costs nothing extra."""
+class _SilenceBoundReader(asyncio.StreamReader):
+    """asyncio's StreamReader, but a read that waits for the server gives up (TimeoutError,
+    an OSError) after `silence_seconds` without a byte. Only the wait is changed: bytes
+    already received are handed out exactly as before, so reading the rows of a result
+    costs nothing extra."""
 
-    def __init__(self, reader: asyncio.StreamReader, seconds: float) -> None:
-        self._reader = reader
-        self._seconds = seconds
+    silence_seconds: float
 
-    async def readexactly(self, n: int) -> bytes:
-        reader = self._reader
-        if len(reader._buffer) >= n:  # type: ignore[attr-defined]
-            return await reader.readexactly(n)
+    async def _wait_for_data(self, func_name: str) -> None:
         try:
-            async with asyncio.timeout(self._seconds):
-                return await reader.readexactly(n)
+            async with asyncio.timeout(self.silence_seconds):
+                await super()._wait_for_data(func_name)  # type: ignore[misc]
         except TimeoutError:
-            raise TimeoutError(f"the server sent nothing for {self._seconds:g} s") from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._reader, name)
+            raise TimeoutError(f"the server sent nothing for {self.silence_seconds:g} s") from None
 
 
 def _limit_mysql_session(
