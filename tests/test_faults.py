@@ -33,7 +33,7 @@ from webapp import dialects
 from webapp.app import create_app
 from webapp.dialects import is_timeout, read_timeout
 from webapp.errors import error_middleware, first_line
-from webapp.keys import ACCOUNTS, EXPORT_SLOTS, READ_ENGINE
+from webapp.keys import ACCOUNTS, EXPENSIVE_QUERIES, READ_ENGINE
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
 
 # Small bounds, so that a test of a fault takes seconds.
@@ -324,7 +324,7 @@ async def test_a_download_nobody_reads_frees_its_slot_within_the_bound(
     settings = settings.with_overrides(database=replace(settings.database, pool_size=2))
     client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
     app = client.server.app
-    assert app[EXPORT_SLOTS].limit == 1
+    assert app[EXPENSIVE_QUERIES].limit == 1
     cookies = client.session.cookie_jar.filter_cookies(client.make_url("/"))
     cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items())
     loop = asyncio.get_running_loop()
@@ -337,10 +337,10 @@ async def test_a_download_nobody_reads_frees_its_slot_within_the_bound(
             stalled, f"GET /t/big.csv HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode()
         )
         for _ in range(100):  # the stalled download takes the slot
-            if app[EXPORT_SLOTS].taken:
+            if app[EXPENSIVE_QUERIES].taken:
                 break
             await asyncio.sleep(0.05)
-        assert app[EXPORT_SLOTS].taken == 1
+        assert app[EXPENSIVE_QUERIES].taken == 1
         busy = await client.get("/t/big.csv")
         assert busy.status == 503
         start = time.monotonic()
@@ -355,7 +355,7 @@ async def test_a_download_nobody_reads_frees_its_slot_within_the_bound(
         assert body.count("\n") == 4001
     finally:
         stalled.close()
-    assert app[EXPORT_SLOTS].taken == 0
+    assert app[EXPENSIVE_QUERIES].taken == 0
 
 
 async def test_a_client_that_leaves_is_not_logged_as_database_trouble(
@@ -437,19 +437,19 @@ async def test_shutdown_cuts_a_stalled_download_after_the_drain_time(
             stalled, f"GET /t/big.csv HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode()
         )
         for _ in range(100):
-            if app[EXPORT_SLOTS].taken:
+            if app[EXPENSIVE_QUERIES].taken:
                 break
             await asyncio.sleep(0.05)
-        assert app[EXPORT_SLOTS].taken == 1
+        assert app[EXPENSIVE_QUERIES].taken == 1
     finally:
         _, elapsed = await timed(runner.cleanup())
         stalled.close()
     assert elapsed < 10, elapsed  # not the 60 s aiohttp waits by default
     for _ in range(100):  # the cancelled download unwinds
-        if not app[EXPORT_SLOTS].taken:
+        if not app[EXPENSIVE_QUERIES].taken:
             break
         await asyncio.sleep(0.05)
-    assert app[EXPORT_SLOTS].taken == 0
+    assert app[EXPENSIVE_QUERIES].taken == 0
 
 
 def test_an_error_in_one_line_whatever_it_says() -> None:
