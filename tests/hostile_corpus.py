@@ -175,6 +175,9 @@ MYSQL: tuple[CorpusClass, ...] = (
         " PRIMARY KEY (`k 1`, `k/2`))",
         "INSERT INTO `pair key` VALUES ('a/b', 1, 'x'), ('', 2, 'empty key'),"
         " ('50%', -1, NULL), ('ü,.', 0, 'comma')",
+        "CREATE TABLE ` 50% a/b.c` (id INT PRIMARY KEY, `x__exact` INT, `sort` VARCHAR(5),"
+        " `q` VARCHAR(5))",
+        "INSERT INTO ` 50% a/b.c` VALUES (1, 1, 'a', 'b'), (2, NULL, '', NULL)",
         "CREATE TABLE `no key` (a INT, b VARCHAR(10))",
         "INSERT INTO `no key` VALUES (1, 'x'), (1, 'x'), (NULL, NULL)",
         "CREATE VIEW `a view` AS SELECT `k 1`, v FROM `pair key`",
@@ -394,6 +397,8 @@ POSTGRESQL: tuple[CorpusClass, ...] = (
         'CREATE TABLE "pair key" ("k 1" text, "k/2" int, v text, PRIMARY KEY ("k 1", "k/2"))',
         "INSERT INTO \"pair key\" VALUES ('a/b', 1, 'x'), ('', 2, 'empty key'),"
         " ('50%', -1, NULL), ('ü,.', 0, 'comma')",
+        'CREATE TABLE " 50% a/b.c " (id int PRIMARY KEY, "x__exact" int, "sort" text, "q" text)',
+        "INSERT INTO \" 50% a/b.c \" VALUES (1, 1, 'a', 'b'), (2, NULL, '', NULL)",
         'CREATE TABLE "no key" (a int, b text)',
         "INSERT INTO \"no key\" VALUES (1, 'x'), (1, 'x'), (NULL, NULL)",
         'CREATE VIEW "a view" AS SELECT "k 1", v FROM "pair key"',
@@ -411,7 +416,7 @@ SQLITE: tuple[CorpusClass, ...] = (
         "INSERT INTO mixed VALUES (1, 1, 1.5, 'text', x'00ff', 1, 'short')",
         "INSERT INTO mixed VALUES (2, 'abc', 'not real', 42, 'text in blob', 'xyz',"
         " 'longer than ten characters')",
-        "INSERT INTO mixed VALUES (3, 1.5, x'01', 2.5, 7, x'02', 3)",
+        "INSERT INTO mixed VALUES (3, 1.5, x'01', x'00ff', 7, x'02', 2.5)",
         "INSERT INTO mixed VALUES (4, NULL, NULL, NULL, NULL, NULL, NULL)",
         "INSERT INTO mixed VALUES (5, '', '', '', '', '', '')",
     ),
@@ -485,6 +490,9 @@ SQLITE: tuple[CorpusClass, ...] = (
         'CREATE TABLE "pair key" ("k 1" TEXT, "k/2" INTEGER, v TEXT, PRIMARY KEY ("k 1", "k/2"))',
         "INSERT INTO \"pair key\" VALUES ('a/b', 1, 'x'), ('', 2, 'empty key'),"
         " ('50%', -1, NULL), ('ü,.', 0, 'comma')",
+        'CREATE TABLE " 50% a/b.c " (id INTEGER PRIMARY KEY, "x__exact" INTEGER, "sort" TEXT,'
+        ' "q" TEXT)',
+        "INSERT INTO \" 50% a/b.c \" VALUES (1, 1, 'a', 'b'), (2, NULL, '', NULL)",
         'CREATE TABLE "no key" (a INTEGER, b TEXT)',
         "INSERT INTO \"no key\" VALUES (1, 'x'), (1, 'x'), (NULL, NULL)",
         'CREATE TABLE "without rowid" (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID',

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from webapp.catalog import TableInfo
 from webapp.decoding import fetch_rows
-from webapp.fields import key_text, record_expression, show_column_value
-from webapp.filters import OPERATORS, operators_for
+from webapp.fields import column_family, key_text, record_expression, show_column_value
+from webapp.filters import MAX_FILTERS, OPERATORS, operators_for
 from webapp.keys import CATALOG
 from webapp.queries import sortable
 from webapp.urls import export_url, new_record_url, record_url, table_url
@@ -224,10 +224,9 @@ class Walk:
             if sortable(column):
                 for direction in ("", "-"):
                     await self.get(table_url(info.name, sort=f"{direction}{column.name}"))
-            for op in operators_for(column):
-                value = sample_text(info, column, rows) if OPERATORS[op].needs_value else ""
-                await self.get(table_url(info.name, [(f"{column.name}__{op}", value)]), expect=None)
-        searches = {sample_text(info, column, rows) for column in info.columns}
+        await self.filters(info, rows)
+        texts = [column for column in info.columns if column_family(column.type) == "text"]
+        searches = {sample_text(column, rows) for column in texts or info.columns[:1]}
         for search in sorted(searches):
             await self.get(table_url(info.name, q=search), expect=None)
         await self.downloads(info, rows)
@@ -246,6 +245,34 @@ class Walk:
                 f"unchanged saves changed the rows: {sorted(lost.elements(), key=str)[:3]} -> "
                 f"{sorted(gained.elements(), key=str)[:3]}",
             )
+
+    async def filters(self, info: TableInfo, rows: list[dict[str, Any]]) -> None:
+        """Every operator of every column, with a value the column holds: the i-th operator
+        of each column in one URL (filters AND together), and each filter of a URL that
+        fails or is refused on its own, to name the one at fault."""
+        per_column = [
+            [
+                (
+                    f"{column.name}__{op}",
+                    sample_text(column, rows) if OPERATORS[op].needs_value else "",
+                )
+                for op in operators_for(column)
+            ]
+            for column in info.columns
+        ]
+        rounds = [
+            [ops[index] for ops in per_column if index < len(ops)]
+            for index in range(max(map(len, per_column), default=0))
+        ]
+        for params in rounds:
+            for start in range(0, len(params), MAX_FILTERS):
+                batch = params[start : start + MAX_FILTERS]
+                failures = len(self.failures)
+                status, _ = await self.get(table_url(info.name, batch), expect=None)
+                if (len(self.failures) > failures or status != 200) and len(batch) > 1:
+                    del self.failures[failures:]
+                    for param in batch:
+                        await self.get(table_url(info.name, [param]), expect=None)
 
     async def snapshot(self, conn: AsyncConnection, info: TableInfo) -> Counter[Any] | None:
         try:
@@ -349,7 +376,7 @@ class Walk:
                 self.fail(json_url, f"{len(items)} rows downloaded, {len(rows)} in table")
 
 
-def sample_text(info: TableInfo, column: Any, rows: list[dict[str, Any]]) -> str:
+def sample_text(column: Any, rows: list[dict[str, Any]]) -> str:
     """A filter value for `column`: a value it holds, as a person would type it."""
     for row in rows:
         sample = sample_of(column, row[column.name])
