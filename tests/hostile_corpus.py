@@ -247,7 +247,9 @@ POSTGRESQL: tuple[CorpusClass, ...] = (
         "CREATE TABLE endless (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz)",
         "INSERT INTO endless VALUES (1, 'infinity', 'infinity', 'infinity'),"
         " (2, '-infinity', '-infinity', '-infinity'), (3, '2024-01-31', '2024-01-31 10:00',"
-        " '2024-01-31 10:00+02')",
+        " '2024-01-31 10:00+02'), (4, '9999-12-31', '9999-12-31 23:59:59.999999',"
+        " '9999-12-31 23:59:59.999999+00'), (5, '0001-01-01', '0001-01-01 00:00',"
+        " '0001-01-01 00:00+00')",
     ),
     _class(
         "out_of_range_dates",
@@ -259,7 +261,8 @@ POSTGRESQL: tuple[CorpusClass, ...] = (
         "intervals",
         "CREATE TABLE spans (id int PRIMARY KEY, i interval)",
         "INSERT INTO spans VALUES (1, '1 year 2 months 3 days 04:05:06.789'),"
-        " (2, '-178000000 years'), (3, '1 month'), (4, '00:00:00'), (5, NULL)",
+        " (2, '-178000000 years'), (3, '1 month'), (4, '00:00:00'), (5, NULL),"
+        " (6, '30 days'), (7, '1 day'), (8, '24:00:00')",
     ),
     _class(
         "texts",

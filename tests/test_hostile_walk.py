@@ -22,8 +22,9 @@ from urllib.parse import urlencode
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select, text
+from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.catalog import TableInfo
 from webapp.decoding import fetch_rows
@@ -48,6 +49,7 @@ KNOWN_BROKEN: dict[str, str] = {
     "sqlite:invalid_utf8": "TEXT that is not UTF-8: 500 on list, record, edit and downloads",
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",
+    "sqlite:junk_booleans": "junk in a BOOLEAN column shown as true/false, like the real ones",
     "sqlite:overlong_text": "VARCHAR(5) holding longer text refused by its own form",
     "sqlite:text_controls": "control characters written raw into HTML; NUL cuts the list "
     "preview short",
@@ -61,12 +63,15 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form",
     "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form",
-    "postgresql:infinite_dates": "+/-infinity timestamptz refused by its own form",
+    "postgresql:infinite_dates": "+/-infinity shown as 9999-12-31/0001-01-01; timestamptz ones "
+    "refused by their own form",
     "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "
     "(asyncpg cannot decode them)",
+    "postgresql:intervals": "intervals shown as Python day counts: 1 month = 30 days, "
+    "1 day = 24:00:00",
     "postgresql:text_controls": "control characters written raw into HTML",
-    "postgresql:json": "JSON null shown as NULL, a JSON string without its quotes (and then "
-    "refused by the form), list and record disagree",
+    "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
+    "refused by the form), large numbers rounded; list and record disagree",
     "postgresql:ranges": "range values: 500 on list, record and edit; downloads cut short",
     "postgresql:domains": "a domain-typed primary key: record and edit 500",
     "postgresql:enum_empty_member": "enum label '' saved as NULL by an unchanged save",
@@ -96,6 +101,18 @@ def expected_text(column: Any, value: Any, *, preview: bool) -> str:
     if cell.kind == "empty":
         return "(empty)"
     return cell.text + ("…" if cell.truncated else "")
+
+
+def expected_csv_text(column: Any, value: Any) -> str:
+    """A value's CSV field: the record page's text, but NULL and '' empty, binary as
+    hexadecimal, JSON documents compact."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return expected_text(column, value, preview=False)
 
 
 # Characters HTML forbids in a document's text: controls other than ASCII whitespace, and
@@ -157,6 +174,9 @@ class Walk:
         self.errors = errors
         self.failures: list[str] = []
         self.requests = 0
+        # (column, text shown on a record page) -> the raw values shown so, per table
+        self.shown_as: dict[tuple[str, str], set[Any]] = {}
+        self.raw: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     def fail(self, url: str, problem: str) -> None:
         self.failures.append(f"{url}: {problem}")
@@ -219,6 +239,12 @@ class Walk:
                 await conn.rollback()
                 rows = await database_rows(conn, info, info.primary_key)
             before = await self.snapshot(conn, info)
+            self.shown_as = {}
+            try:
+                self.raw = await raw_rows(conn, info) if info.primary_key else {}
+            except Exception:  # reported by the snapshot
+                await conn.rollback()
+                self.raw = {}
         await self.list_page(info, rows)
         for column in info.columns:
             if sortable(column):
@@ -236,6 +262,13 @@ class Walk:
             for row in rows:
                 await self.record(info, row)
         await self.get("/activity?" + urlencode({"table": info.name}))
+        for (name, shown_text), raw_values in self.shown_as.items():
+            if len(raw_values) > 1:
+                self.fail(
+                    table_url(info.name),
+                    f"{name!r}: different values {sorted(raw_values, key=str)[:4]} are all "
+                    f"shown as {shown_text[:60]!r}",
+                )
         async with self.engine.connect() as conn:
             after = await self.snapshot(conn, info)
         if after != before:
@@ -320,7 +353,8 @@ class Walk:
         _, page = await self.get(url)
         if page is not None:
             fields = {html.unescape(name): cell for name, cell in RECORD_FIELD.findall(page)}
-            for column in info.columns:
+            raw = self.raw.get(tuple(key))
+            for position, column in enumerate(info.columns):
                 if column.name not in fields:
                     self.fail(url, f"column {column.name!r} is not on the record page")
                     continue
@@ -328,6 +362,8 @@ class Walk:
                 for href in DOWNLOAD_LINK.findall(cell):
                     await self.get(html.unescape(href))
                 got = shown(DOWNLOAD_LINK.sub("", cell))
+                if raw is not None:
+                    self.shown_as.setdefault((column.name, got), set()).add(raw[position])
                 if row[column.name] is UNREAD:
                     continue
                 want = expected_text(column, row[column.name], preview=False)
@@ -360,9 +396,22 @@ class Walk:
         csv_url = export_url(info.name, "csv")
         status, body = await self.get(csv_url)
         if status == 200 and body is not None:
-            records = list(csv.reader(io.StringIO(body)))
+            records = list(csv.reader(io.StringIO(body, newline="")))
+            names = [column.name for column in info.columns]
+            if not records or records[0] != names:
+                self.fail(csv_url, f"header {records[:1]}, expected {names}")
             if len(records) != len(rows) + 1:
                 self.fail(csv_url, f"{len(records) - 1} rows downloaded, {len(rows)} in table")
+            elif not any(value is UNREAD for row in rows for value in row.values()):
+                expected = Counter(
+                    tuple(expected_csv_text(c, row[c.name]) for c in info.columns) for row in rows
+                )
+                got = Counter(tuple(record) for record in records[1:])
+                for want, found in zip(
+                    sorted(expected - got, key=str), sorted(got - expected, key=str), strict=False
+                ):
+                    diff = {n: (w, f) for n, w, f in zip(names, want, found, strict=True) if w != f}
+                    self.fail(csv_url, f"CSV holds {diff} (column: (expected, downloaded))")
         json_url = export_url(info.name, "json")
         status, body = await self.get(json_url)
         if status == 200 and body is not None:
@@ -414,20 +463,32 @@ async def database_rows(
 UNREAD = object()  # a value the test could not read itself: not compared
 
 
+def raw_expression(column: Any, dialect_name: str) -> ColumnElement[Any]:
+    """A column's value as the database's own bytes or text, whatever its type."""
+    if dialect_name == "sqlite":
+        return func.typeof(column).op("||")(":").op("||")(func.hex(column))
+    if dialect_name == "mysql":
+        return func.hex(cast(column, LargeBinary))  # CAST(... AS BINARY)
+    return cast(column, Text)
+
+
+async def raw_rows(
+    conn: AsyncConnection, info: TableInfo
+) -> dict[tuple[str, ...], tuple[Any, ...]]:
+    """Each row's key (as URL text) and its values as the database's own bytes."""
+    keys = list(info.primary_key)
+    raws = [raw_expression(column, conn.dialect.name) for column in info.columns]
+    rows = await fetch_rows(conn, select(*keys, *raws).select_from(info.table), [*keys, *raws])
+    return {
+        tuple(key_text(value) for value in row[: len(keys)]): tuple(row[len(keys) :])
+        for row in rows
+    }
+
+
 async def raw_snapshot(conn: AsyncConnection, info: TableInfo) -> Counter[tuple[Any, ...]]:
     """The relation's rows as the database's own bytes, to compare before and after."""
-    quote = conn.dialect.identifier_preparer.quote
-    name = quote(info.table.name)
-    if info.table.schema:
-        name = f"{quote(info.table.schema)}.{name}"
-    raw_form = {
-        "sqlite": "typeof({c}) || ':' || hex({c})",
-        "mysql": "HEX(CAST({c} AS BINARY))",
-        "postgresql": "({c})::text",
-    }[conn.dialect.name]
-    columns = ", ".join(raw_form.format(c=quote(column.name)) for column in info.columns)
-    # The dialect's quoting already doubles `%` for drivers that read it.
-    result = await conn.exec_driver_sql(f"SELECT {columns} FROM {name}")
+    raws = [raw_expression(column, conn.dialect.name) for column in info.columns]
+    result = await conn.execute(select(*raws).select_from(info.table))
     return Counter(tuple(row) for row in result.all())
 
 
