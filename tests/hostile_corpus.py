@@ -54,15 +54,21 @@ MYSQL: tuple[CorpusClass, ...] = (
             f FLOAT, db DOUBLE, b1 BIT(1), b64 BIT(64))""",
         "INSERT INTO nums VALUES (1,"
         " 99999999999999999999999999999999999.999999999999999999999999999999,"
-        " 9999999999, 999.99, 3.40282e38, 1.7976931348623157e308, b'1',"
+        " 9999999999, 999.99, 3.40282e38, 1.5e60, b'1',"
         " b'1111111111111111111111111111111111111111111111111111111111111111')",
         "INSERT INTO nums VALUES (2,"
         " -99999999999999999999999999999999999.999999999999999999999999999999,"
-        " -9999999999, 0, -3.40282e38, -1.7976931348623157e308, b'0', b'0')",
+        " -9999999999, 0, -3.40282e38, -1.5e60, b'0', b'0')",
         "INSERT INTO nums VALUES (3, 0.000000000000000000000000000001, 0, 0.01, 1.17549e-38,"
-        " 2.2250738585072014e-308, b'1', b'1')",
+        " 0.5, b'1', b'1')",
         "INSERT INTO nums VALUES (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         "INSERT INTO nums VALUES (5, 0, 0, 0, 0.1, 0.1, b'0', b'10000000')",
+    ),
+    _class(
+        "double_extremes",
+        "CREATE TABLE doubles (id INT PRIMARY KEY, d DOUBLE)",
+        "INSERT INTO doubles VALUES (1, 1.7976931348623157e308), (2, -1.7976931348623157e308),"
+        " (3, 2.2250738585072014e-308), (4, 4.9e-324), (5, 1e66), (6, 1.25e-10)",
     ),
     _class(
         "dates",
@@ -70,14 +76,20 @@ MYSQL: tuple[CorpusClass, ...] = (
             id INT PRIMARY KEY, d DATE, dt DATETIME, dt6 DATETIME(6), ts TIMESTAMP NULL,
             t TIME, t6 TIME(6), y YEAR)""",
         "INSERT INTO moments VALUES (1, '1000-01-01', '1000-01-01 00:00:00',"
-        " '1000-01-01 00:00:00.000000', '1970-01-01 00:00:01', '-838:59:59',"
-        " '-838:59:59.000000', 1901)",
+        " '1000-01-01 00:00:00.000000', '1970-01-01 00:00:01', '00:00:00',"
+        " '00:00:00.000000', 1901)",
         "INSERT INTO moments VALUES (2, '9999-12-31', '9999-12-31 23:59:59',"
-        " '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07', '838:59:59',"
-        " '838:59:59.000000', 2155)",
+        " '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07', '23:59:59',"
+        " '23:59:59.999999', 2155)",
         "INSERT INTO moments VALUES (3, '2024-02-29', '2024-02-29 12:30:00',"
-        " '2024-02-29 12:30:00.000001', '2024-02-29 12:30:00', '-00:00:01', '25:00:00.5', 0)",
+        " '2024-02-29 12:30:00.000001', '2024-02-29 12:30:00', '12:30:00', '12:30:00.5', 0)",
         "INSERT INTO moments VALUES (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    ),
+    _class(
+        "time_out_of_day",
+        "CREATE TABLE spans (id INT PRIMARY KEY, t TIME, t6 TIME(6))",
+        "INSERT INTO spans VALUES (1, '-838:59:59', '-838:59:59.000000'),"
+        " (2, '838:59:59', '838:59:59.000000'), (3, '-00:00:01', '25:00:00.5')",
     ),
     _class(
         "zero_dates",
@@ -236,11 +248,17 @@ POSTGRESQL: tuple[CorpusClass, ...] = (
         "dates",
         "CREATE TABLE moments (id int PRIMARY KEY, d date, ts timestamp(6),"
         " tz timestamptz, t time(6), ttz timetz)",
-        "INSERT INTO moments VALUES (1, '0001-01-01', '0001-01-01 00:00:00',"
+        "INSERT INTO moments VALUES (1, '0001-01-02', '0001-01-02 00:00:00',"
         " '0001-01-01 12:00:00+00', '00:00:00', '00:00:00+14')",
-        "INSERT INTO moments VALUES (2, '9999-12-31', '9999-12-31 23:59:59.999999',"
+        "INSERT INTO moments VALUES (2, '9999-12-30', '9999-12-31 23:59:59.999998',"
         " '9999-12-30 23:59:59.999999+00', '23:59:59.999999', '23:59:59-12')",
         "INSERT INTO moments VALUES (3, NULL, NULL, NULL, NULL, NULL)",
+    ),
+    _class(
+        "date_extremes",
+        "CREATE TABLE edges (id int PRIMARY KEY, d date, ts timestamp)",
+        "INSERT INTO edges VALUES (1, '0001-01-01', '0001-01-01 00:00:00'),"
+        " (2, '9999-12-31', '9999-12-31 23:59:59.999999')",
     ),
     _class(
         "infinite_dates",
@@ -305,7 +323,12 @@ POSTGRESQL: tuple[CorpusClass, ...] = (
         "CREATE TABLE lists (id int PRIMARY KEY, ia int[], ta text[], m int[][], e text[])",
         'INSERT INTO lists VALUES (1, \'{1,2,NULL}\', \'{"a b","",NULL,"q\\"t"}\','
         " '{{1,2},{3,4}}', '{}'), (2, NULL, NULL, NULL, NULL),"
-        " (3, '[0:1]={7,8}', '{ü}', '{}', '{\"\"}')",
+        " (3, '{7,8}', '{ü}', '{}', '{\"\"}')",
+    ),
+    _class(
+        "array_bounds",
+        "CREATE TABLE lists (id int PRIMARY KEY, ia int[])",
+        "INSERT INTO lists VALUES (1, '[0:1]={7,8}'), (2, '[-5:-5]={1}')",
     ),
     _class(
         "ranges",
