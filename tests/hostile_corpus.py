@@ -456,6 +456,13 @@ SQLITE: tuple[CorpusClass, ...] = (
         "INSERT INTO big VALUES (1, NULL, -0.0, NULL)",
     ),
     _class(
+        "dates",
+        "CREATE TABLE moments (id INTEGER PRIMARY KEY, d DATE, dt DATETIME, t TIME)",
+        "INSERT INTO moments VALUES (1, '2024-01-31', '2024-01-31 10:00:00', '10:00:00'),"
+        " (2, '0001-01-01', '9999-12-31 23:59:59.999999', '23:59:59.999999'),"
+        " (3, NULL, NULL, NULL)",
+    ),
+    _class(
         "empty_blob",
         "CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)",
         "INSERT INTO blobs VALUES (1, x''), (2, x'00'), (3, NULL), (4, zeroblob(70000))",

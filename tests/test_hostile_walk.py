@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.catalog import TableInfo
-from webapp.decoding import fetch_rows
+from webapp.decoding import Undecodable, fetch_rows
 from webapp.fields import column_family, key_text, record_expression, show_column_value
 from webapp.filters import MAX_FILTERS, OPERATORS, operators_for
 from webapp.keys import CATALOG
@@ -47,6 +47,8 @@ KNOWN_BROKEN: dict[str, str] = {
     "preview); text in INTEGER/REAL/NUMERIC refused by its own form; '' saved as NULL",
     "sqlite:extremes": "REAL +/-Infinity refused by its own form and by filters; INTEGER "
     "filters refuse values beyond 32 bits (fields._check_range takes INTEGER for int4)",
+    "sqlite:dates": "DATETIME and TIME text written back with .000000 appended (revert of a "
+    "deletion)",
     "sqlite:empty_blob": "zero-length BLOB: list 500 (substr(x'', 1, 16) is NULL)",
     "sqlite:invalid_utf8": "TEXT that is not UTF-8: 500 on list, record, edit and downloads",
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
@@ -124,6 +126,9 @@ def expected_csv_text(column: Any, value: Any) -> str:
     hexadecimal, JSON documents compact."""
     if value is None or value == "":
         return ""
+    if isinstance(value, Undecodable):  # downloads keep what is stored
+        raw = value.raw
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, dict | list):
