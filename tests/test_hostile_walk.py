@@ -33,6 +33,7 @@ from webapp.fields import column_family, key_text, record_expression, show_colum
 from webapp.filters import MAX_FILTERS, OPERATORS, operators_for
 from webapp.keys import CATALOG
 from webapp.queries import sortable
+from webapp.settings import DEFAULT_PAGE_SIZE
 from webapp.urls import export_url, new_record_url, record_url, table_url
 
 from .conftest import SERVER_URL_VARIABLES, parse_form
@@ -114,7 +115,8 @@ def walk_cases() -> list[Any]:
 
 
 def expected_text(column: Any, value: Any, *, preview: bool) -> str:
-    """The text a page must show for a database value: the value kinds' text of it."""
+    """The text a page must show for a database value: the value kinds' text of it (today
+    fields.show_column_value; the one function to point at a registry of value kinds)."""
     cell = show_column_value(column, value, preview=preview)
     if cell.kind == "empty":
         return "(empty)"
@@ -151,6 +153,7 @@ RECORD_FIELD = re.compile(
     r"<td[^>]*>(.*?)</td>\n</tr>",
     re.S,
 )
+FACET_LINK = re.compile(r'<a href="([^"]*)"[^>]*>.*?</a> <span class="facet-count">([\d,]+)</span>')
 DOWNLOAD_LINK = re.compile(r' <a class="download" href="([^"]*)" download>Download</a>')
 
 
@@ -355,6 +358,7 @@ class Walk:
         _, page = await self.get(url)
         if page is None:
             return
+        await self.facets(page)
         columns = info.list_columns
         grid = page[page.find("<tbody>") : page.find("</tbody>")]
         shown_rows = []
@@ -381,6 +385,18 @@ class Walk:
                 self.fail(url, f"list shows {diff} (column: (expected, shown))")
             if len(missing) != len(extra):
                 self.fail(url, f"list rows differ: {len(shown_rows)} shown, {len(rows)} in table")
+
+    async def facets(self, page: str) -> None:
+        """Follow every facet link the page offers: each finds as many rows as it counts."""
+        aside = page[page.find('<aside class="facets"') : page.find("</aside>")]
+        for href, count in FACET_LINK.findall(aside):
+            url = html.unescape(href)
+            status, found = await self.get(url)
+            if status != 200 or found is None:
+                continue
+            rows = len(ROW.findall(found[found.find("<tbody>") : found.find("</tbody>")]))
+            if rows != int(count.replace(",", "")) and rows < DEFAULT_PAGE_SIZE:
+                self.fail(url, f"the facet counts {count} rows, its link finds {rows}")
 
     async def record(self, info: TableInfo, row: dict[str, Any]) -> None:
         key = [key_text(row[column.name]) for column in info.primary_key]
