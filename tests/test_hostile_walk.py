@@ -59,7 +59,8 @@ KNOWN_BROKEN: dict[str, str] = {
     "sqlite:text_controls": "control characters written raw into HTML; NUL cuts the list "
     "preview short",
     "mysql:integers": "BIGINT UNSIGNED above 2**63-1 refused by its own form",
-    "mysql:tinyint_bool": "TINYINT(1) holding 2, -1, -128 or 127 rewritten by an unchanged save",
+    "mysql:tinyint_bool": "TINYINT(1) holding 2, -1, -128 or 127: rewritten (as NULL or 1) by "
+    "an unchanged save; its facet links and filters answer 400",
     "mysql:double_extremes": "DOUBLE read and written as a 10-place decimal: 5e-324 shown as "
     "0.0000000000; written back beyond 1e65 clamped, 1.25e-10 as 1e-10 (revert of a deletion)",
     "mysql:time_out_of_day": "TIME values outside 00:00-24:00 written back wrapped into one "
