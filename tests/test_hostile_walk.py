@@ -184,8 +184,13 @@ class ErrorLog(logging.Handler):
         for record in reversed(self.records):
             if record.exc_info and record.exc_info[1] is not None:
                 exc = record.exc_info[1]
-                frame = traceback.extract_tb(exc.__traceback__)[-1]
-                where = f"{os.path.relpath(frame.filename)}:{frame.lineno} in {frame.name}"
+                frames = traceback.extract_tb(exc.__traceback__)
+                ours = [frame for frame in frames if f"{os.sep}webapp{os.sep}" in frame.filename]
+                shown = [ours[-1]] if ours and ours[-1] is not frames[-1] else []
+                where = " -> ".join(
+                    f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}"
+                    for frame in [*shown, frames[-1]]
+                )
                 return f"{where}: {first_line(exc)}"
         return "no traceback logged"
 
