@@ -121,7 +121,9 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     """Every change, newest first, filtered by user, table, action and time; paged by entry
     id (`before`), so a deep page costs what the first does."""
     query = request.query
-    filters = {name: query.get(name, "").strip() for name in ("user", "table", "action")}
+    filters = {name: query.get(name, "").strip() for name in ("user", "action")}
+    # A table's name may begin or end with spaces: it is matched as given.
+    filters["table"] = query.get("table", "")
     since_text, until_text = query.get("since", "").strip(), query.get("until", "").strip()
     if filters["action"] and filters["action"] not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}, not {filters['action']!r}.")
