@@ -67,7 +67,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "day (-838:59:59 as 01:00:01; revert of a deletion)",
     "mysql:zero_dates": "zero dates refused by their own form and by filters (400)",
     "mysql:text_controls": "control characters written raw into HTML",
-    "mysql:latin1": "search with a character outside latin1: 500 (illegal mix of collations)",
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:sets": "SET values refused by their own form (length check on one member)",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
