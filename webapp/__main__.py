@@ -17,6 +17,7 @@ from .accounts.lifecycle import NoUsersError, first_run
 from .accounts.store import AccountError
 from .app import PROJECT_ROOT, create_app
 from .db import StartupError
+from .schema_watch import reload_on_sighup
 from .settings import Settings, SettingsError, load_settings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
@@ -68,6 +69,7 @@ def serve(settings: Settings) -> int:
         return fail(exc, 1)
     address = f"http://{settings.host}:{settings.port}"
     app = create_app(settings)
+    reload_on_sighup(app)
 
     def announce(_: str) -> None:
         print(

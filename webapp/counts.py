@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from .catalog import Catalog, TableInfo
-from .dialects import is_timeout, statement_time_limit, table_row_estimates
+from .dialects import is_schema_mismatch, is_timeout, statement_time_limit, table_row_estimates
 
 EXACT_COUNT_LIMIT = 10_000
 COUNT_TIME_LIMIT_SECONDS = 1.0
@@ -68,6 +68,10 @@ class RowCountCache:
         self._counts = counts
         self._stored_at = time.monotonic()
 
+    def clear(self) -> None:
+        """Forget the counts: the tables they were counted for changed."""
+        self._counts = {}
+
 
 class CountCache:
     """Table-page counts by (table, filters), kept briefly: a big table's page never waits on
@@ -108,6 +112,11 @@ class CountCache:
             self._claims.clear()
         self._entries[key] = (time.monotonic(), count)
         self._claims.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every count: the tables they were counted for changed."""
+        self._entries.clear()
+        self._claims.clear()
 
     def release(self, key: Hashable) -> None:
         """Give up a claim (the count failed), so that the next request tries again."""
@@ -182,6 +191,8 @@ async def _count_within_limits(conn: AsyncConnection, statement: Select) -> int 
         async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
             return int(await conn.scalar(query) or 0)
     except DBAPIError as exc:
-        if not is_timeout(exc):
+        # A table renamed or dropped since the catalog was reflected counts as unknown: the
+        # page that asked goes on (schema_watch notices the change).
+        if not (is_timeout(exc) or is_schema_mismatch(exc)):
             raise
         return None
