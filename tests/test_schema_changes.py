@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,9 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import FAST_HASHING, REPO
 from webapp.app import create_app
 from webapp.dialects import is_schema_mismatch, schema_fingerprint
-from webapp.keys import CATALOG, PAGE_COUNTS, ROLE_CATALOGS, ROW_COUNTS
+from webapp.keys import CATALOG, DB_SESSION, PAGE_COUNTS, ROLE_CATALOGS, ROW_COUNTS
 from webapp.schema_watch import CHANGED_NOTICE, NOT_SAVED_NOTICE, SCHEMA_WATCH
-from webapp.settings import RoleRules, Settings, TableOptions, settings_for_url
+from webapp.settings import (
+    RoleRules,
+    Settings,
+    SettingsError,
+    TableOptions,
+    load_settings,
+    settings_for_url,
+)
 
 GONE = "The table &#39;items&#39; no longer exists (the database changed)."
 
@@ -269,6 +277,26 @@ async def test_a_table_the_config_names_can_vanish_without_breaking_the_app(
     assert (await client.get("/")).status == 200
 
 
+async def test_an_unknown_table_the_schema_does_not_explain_is_a_503_not_a_500(
+    engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    await make_tables(engine)
+    app = create_app(settings(db_url))
+
+    async def stale(request: web.Request) -> web.Response:
+        await request[DB_SESSION].execute(text("SELECT * FROM no_such_table"))
+        return web.Response(text="unreachable")
+
+    app.router.add_get("/stale", stale)
+    client = await aiohttp_client(app)
+    response = await client.get("/stale")
+    body = await response.text()
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "does not match what the database holds" in body and "no_such_table" not in body
+    assert app[SCHEMA_WATCH].generation == 0
+
+
 async def test_unknown_names_are_recognised_on_every_backend(engine: AsyncEngine) -> None:
     await make_tables(engine)
     for statement in ("SELECT * FROM no_such_table", "SELECT no_such_column FROM items"):
@@ -344,3 +372,27 @@ def wait_for_text(path: Path, needle: str, seconds: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_the_schema_settings_are_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    base = "database:\n  url: sqlite+aiosqlite:///a.db\n"
+    config.write_text(base + "  schema_check_interval: 0\n  schema_reload_timeout: 2.5\n")
+    database = load_settings(config, environ={}).database
+    assert (database.schema_check_interval, database.schema_reload_timeout) == (0.0, 2.5)
+    defaults = load_settings(None, environ={"WEBAPP_DATABASE_URL": "sqlite+aiosqlite:///b.db"})
+    assert defaults.database.schema_check_interval == 30.0
+    for line, message in (
+        (
+            "schema_check_interval: -1",
+            "database.schema_check_interval must be a number of seconds 0 or more",
+        ),
+        (
+            "schema_reload_timeout: 0",
+            "database.schema_reload_timeout must be a number of seconds above 0",
+        ),
+    ):
+        config.write_text(f"{base}  {line}\n")
+        with pytest.raises(SettingsError) as caught:
+            load_settings(config, environ={})
+        assert message in str(caught.value)

@@ -83,11 +83,18 @@ class SchemaWatch:
         return await asyncio.shield(task)
 
     def reload_on_signal(self) -> None:
-        """SIGHUP: re-reflect now, whatever the fingerprint says."""
+        """SIGHUP: re-reflect now, whatever the fingerprint says (after a check under way,
+        which may have found nothing to do)."""
         log.info("SIGHUP: reloading the database schema")
-        task = asyncio.ensure_future(self.refresh("SIGHUP", force=True))
+        task = asyncio.ensure_future(self._forced_refresh("SIGHUP"))
         self._signalled.add(task)
         task.add_done_callback(self._signalled.discard)
+
+    async def _forced_refresh(self, reason: str) -> bool:
+        under_way = self._reload
+        if under_way is not None and not under_way.done():
+            await asyncio.wait([under_way])
+        return await self.refresh(reason, force=True)
 
     async def _refresh(self, reason: str, force: bool) -> bool:
         settings = self.app[SETTINGS]
@@ -357,7 +364,7 @@ async def schema_change_middleware(request: web.Request, handler: Handler) -> we
     if request.method not in READ_METHODS:
         await flash(request, NOT_SAVED_NOTICE)
         raise web.HTTPSeeOther(request.path)
-    if notice:
+    if notice and request.method == "GET":
         await flash(request, CHANGED_NOTICE)
     try:
         return await handler(request)
