@@ -396,3 +396,24 @@ def test_the_schema_settings_are_read_and_checked(tmp_path: Path) -> None:
         with pytest.raises(SettingsError) as caught:
             load_settings(config, environ={})
         assert message in str(caught.value)
+
+
+async def test_a_reflection_past_its_timeout_keeps_the_old_catalog(
+    engine: AsyncEngine, db_url: str, aiohttp_client, monkeypatch, caplog
+) -> None:
+    await make_tables(engine)
+    import webapp.schema_watch as schema_watch
+
+    async def stuck(*args, **kwargs):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(schema_watch, "reflect_catalog", stuck)
+    app = create_app(settings(db_url, schema_reload_timeout=0.2))
+    client = await aiohttp_client(app)
+    await alter(engine, "ALTER TABLE items RENAME COLUMN title TO heading")
+    response = await client.get("/t/items/r/1")
+    assert response.status == 503
+    assert "Try again in a moment" in await response.text()
+    assert "cannot reload the database schema" in caplog.text
+    assert "title" in app[CATALOG].tables["items"].table.columns
+    assert (await client.get("/t/owners")).status == 200

@@ -107,6 +107,13 @@ class SchemaWatch:
                 if fingerprint == self.fingerprint and not force:
                     return False
                 reflected = await reflect_catalog(engine, hidden)
+        except TimeoutError:
+            log.warning(
+                "cannot reload the database schema (%s): it took longer than %s s",
+                reason,
+                settings.database.schema_reload_timeout,
+            )
+            return False
         except Exception as exc:
             detail = str(getattr(exc, "orig", None) or exc).splitlines()
             log.warning(
@@ -343,8 +350,10 @@ def reload_on_sighup(app: web.Application) -> None:
 async def schema_change_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn a statement failing on an unknown table or column into a re-reflection and an
     answer that says what changed: a 404 naming a vanished table; for a page view, the page
-    again from the new catalog with a notice; for a change, nothing saved and the form
-    again. A 404 for a table that vanished earlier says so too."""
+    again from the new catalog (with a notice if the catalog changed: a read is safe to
+    repeat, and on PostgreSQL a statement prepared before the change may just need to be
+    prepared again); for a change, nothing saved and the form again. A 404 for a table that
+    vanished earlier says so too."""
     watch = request.app[SCHEMA_WATCH]
     generation = watch.generation
     try:
@@ -358,13 +367,18 @@ async def schema_change_middleware(request: web.Request, handler: Handler) -> we
         first = str(getattr(exc, "orig", exc)).splitlines()
         await watch.refresh(f"{request.method} {request.path}: {first[0] if first else ''}")
         _raise_if_vanished(request)
-        if watch.generation == generation:
-            raise SchemaOutOfStep(_out_of_step_message(request)) from None
-    notice = _table_name(request) is not None and request.match_info.route.name not in QUIET_ROUTES
+    changed = watch.generation != generation
     if request.method not in READ_METHODS:
+        if not changed:
+            raise SchemaOutOfStep(_out_of_step_message(request))
         await flash(request, NOT_SAVED_NOTICE)
         raise web.HTTPSeeOther(request.path)
-    if notice and request.method == "GET":
+    if (
+        changed
+        and request.method == "GET"
+        and _table_name(request) is not None
+        and request.match_info.route.name not in QUIET_ROUTES
+    ):
         await flash(request, CHANGED_NOTICE)
     try:
         return await handler(request)
