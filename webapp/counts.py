@@ -3,6 +3,7 @@ small, otherwise the engine's own estimate, clearly marked as one."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from sqlalchemy.sql import Select
 
 from .catalog import Catalog, TableInfo
 from .dialects import is_schema_mismatch, is_timeout, statement_time_limit, table_row_estimates
+from .errors import is_unavailable
+
+log = logging.getLogger(__name__)
 
 EXACT_COUNT_LIMIT = 10_000
 COUNT_TIME_LIMIT_SECONDS = 1.0
@@ -136,8 +140,21 @@ async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[st
         elif time.monotonic() > deadline:
             counts[info.name] = UNKNOWN
         else:
-            counts[info.name] = await bounded_count(conn, info, estimate=estimate)
+            counts[info.name] = await _index_count(conn, info, estimate)
     return counts
+
+
+async def _index_count(conn: AsyncConnection, info: TableInfo, estimate: int | None) -> RowCount:
+    """One table's count for the index: a table the database refuses to count (no right
+    to read it, a view it cannot run) is unknown there, never the whole page's error."""
+    try:
+        return await bounded_count(conn, info, estimate=estimate)
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise
+        detail = str(exc.orig if exc.orig is not None else exc).splitlines()
+        log.warning("cannot count the rows of %r: %s", info.name, detail[0] if detail else exc)
+        return UNKNOWN
 
 
 async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
