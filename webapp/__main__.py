@@ -123,6 +123,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m webapp",
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
         "database. Without a command: serve.",
+        epilog="A running server re-reads the database's tables and columns on SIGHUP "
+        "(kill -HUP PID), as it does by itself when it notices they changed.",
         parents=[common, server],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

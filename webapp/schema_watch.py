@@ -318,8 +318,12 @@ async def schema_watch_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     watch = SchemaWatch(app)
     app[SCHEMA_WATCH] = watch
-    async with app[ENGINE].connect() as conn:
-        watch.fingerprint = await schema_fingerprint(conn, settings.hidden_table_prefix)
+    try:
+        async with asyncio.timeout(settings.database.schema_reload_timeout):
+            async with app[ENGINE].connect() as conn:
+                watch.fingerprint = await schema_fingerprint(conn, settings.hidden_table_prefix)
+    except Exception as exc:  # the first check then re-reflects; the app starts regardless
+        log.warning("cannot take the schema's fingerprint: %s", type(exc).__name__)
     interval = settings.database.schema_check_interval
     task = asyncio.ensure_future(watch.watch(interval)) if interval > 0 else None
     try:
