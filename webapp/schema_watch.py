@@ -129,12 +129,12 @@ class SchemaWatch:
         except CatalogOptionsError as exc:
             log.warning("cannot reload the database schema (%s): config: %s", reason, exc)
             return False
-        self._swap(catalog, roles)
+        self._swap(catalog, roles, reason)
         self.fingerprint = fingerprint
         self.carried = carried
         return True
 
-    def _swap(self, catalog: Catalog, roles: dict[str, Catalog]) -> None:
+    def _swap(self, catalog: Catalog, roles: dict[str, Catalog], reason: str) -> None:
         """Put the new catalogs in place of the old in one step (no await in between), and
         forget counts made for the old tables."""
         live = self.app[CATALOG]
@@ -156,7 +156,8 @@ class SchemaWatch:
         self.generation += 1
         after = set(live.tables)
         log.info(
-            "database schema reloaded: %d tables and views; added %s; gone %s",
+            "database schema reloaded (%s): %d tables and views; added %s; gone %s",
+            reason,
             len(after),
             ", ".join(sorted(after - before)) or "none",
             ", ".join(sorted(before - after)) or "none",
