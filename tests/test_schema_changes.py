@@ -24,8 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import FAST_HASHING, REPO
 from webapp.app import create_app
 from webapp.dialects import is_schema_mismatch, schema_fingerprint
-from webapp.keys import CATALOG, DB_SESSION, PAGE_COUNTS, ROLE_CATALOGS, ROW_COUNTS
-from webapp.schema_watch import CHANGED_NOTICE, NOT_SAVED_NOTICE, SCHEMA_WATCH
+from webapp.keys import (
+    CATALOG,
+    DB_SESSION,
+    PAGE_COUNTS,
+    ROLE_CATALOGS,
+    ROW_COUNTS,
+    SCHEMA_WATCH,
+)
+from webapp.schema_watch import CHANGED_NOTICE, NOT_SAVED_NOTICE
 from webapp.settings import (
     RoleRules,
     Settings,

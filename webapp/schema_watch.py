@@ -30,7 +30,15 @@ from .catalog import (
 from .dialects import is_schema_mismatch, schema_fingerprint
 from .errors import AppError, Handler, NotFound
 from .flash import flash
-from .keys import CATALOG, ENGINE, PAGE_COUNTS, ROLE_CATALOGS, ROW_COUNTS, SETTINGS
+from .keys import (
+    CATALOG,
+    ENGINE,
+    PAGE_COUNTS,
+    ROLE_CATALOGS,
+    ROW_COUNTS,
+    SCHEMA_WATCH,
+    SETTINGS,
+)
 from .permissions import current_user
 from .settings import TableOptions
 from .urls import UrlDecodeError, tilde_decode
@@ -179,9 +187,6 @@ class SchemaWatch:
         while True:
             await asyncio.sleep(interval)
             await self.refresh("the database's tables or columns changed")
-
-
-SCHEMA_WATCH = web.AppKey("schema_watch", SchemaWatch)
 
 
 def rebuilt_catalogs(
