@@ -476,3 +476,20 @@ async def test_a_retyped_column_is_served_without_a_restart(
     # Where no statement failed on it (MySQL), the periodic check notices the change.
     await app[SCHEMA_WATCH].refresh("the periodic check")
     assert "TEXT" in str(app[CATALOG].tables["items"].table.columns["title"].type).upper()
+
+
+async def test_a_column_hidden_from_a_role_stays_hidden_from_it_when_renamed(
+    engine: AsyncEngine, make_client
+) -> None:
+    await make_tables(engine)
+    options = {"items": TableOptions(roles={"viewer": RoleRules(hidden_columns={"secret"})})}
+    viewer = await make_client(role="viewer", tables=options)
+    assert "s1" not in await (await viewer.get("/t/items/r/1")).text()
+    await alter(engine, "ALTER TABLE items RENAME COLUMN secret TO secret_renamed")
+    assert await viewer.server.app[SCHEMA_WATCH].refresh("the fingerprint changed")
+    response = await viewer.get("/t/items/r/1")
+    body = await response.text()
+    assert response.status == 200
+    assert "lamp" in body and "s1" not in body and "secret_renamed" not in body
+    admin_catalog = viewer.server.app[ROLE_CATALOGS]["admin"]
+    assert admin_catalog.tables["items"].column("secret_renamed") is not None
