@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .accounts.store import Accounts
 from .catalog import Catalog
 from .counts import CountCache, RowCountCache
-from .exports import ExportSlots
+from .expensive import ExpensiveQueries
 from .settings import Settings
 
 if TYPE_CHECKING:  # schema_watch reads these keys; only its type is needed here
@@ -31,10 +31,9 @@ ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs", dict
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 PAGE_COUNTS = web.AppKey("page_counts", CountCache)
-EXPORT_SLOTS = web.AppKey("export_slots", ExportSlots)
 # What keeps CATALOG and ROLE_CATALOGS in step with a schema that changes underneath.
 SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
+# Slots, time limit and in-flight queries of expensive request kinds (db.database_context).
+EXPENSIVE_QUERIES = web.AppKey("expensive_queries", ExpensiveQueries)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
-
-SESSION_COOKIE = "webapp_session"
