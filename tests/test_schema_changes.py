@@ -60,7 +60,7 @@ async def make_tables(engine: AsyncEngine) -> None:
         await conn.execute(
             text(
                 "INSERT INTO items (id, title, secret, owner_id) "
-                "VALUES (1, 'lamp', 's1', 1), (2, 'desk', 's2', 2)"
+                "VALUES (1, 'lamp', 'hush-one', 1), (2, 'desk', 'hush-two', 2)"
             )
         )
 
@@ -257,20 +257,20 @@ async def test_config_naming_a_vanished_column_is_skipped_and_hides_its_successo
         )
     }
     client = await make_client(tables=options)
-    assert "s1" not in await (await client.get("/t/items/r/1")).text()
+    assert "hush-one" not in await (await client.get("/t/items/r/1")).text()
     await alter(engine, "ALTER TABLE items RENAME COLUMN secret TO secret_renamed")
     # Pages never select a hidden column, so only the fingerprint notices this change.
     assert await client.server.app[SCHEMA_WATCH].refresh("the fingerprint changed")
     page = await client.get("/t/items/r/1")
     body = await page.text()
     assert page.status == 200
-    assert "lamp" in body and "secret_renamed" not in body and "s1" not in body
+    assert "lamp" in body and "secret_renamed" not in body and "hush-one" not in body
     await alter(engine, "ALTER TABLE items RENAME COLUMN title TO heading")
     record = await client.get("/t/items/r/1")
     body = await record.text()
     assert record.status == 200
     assert "heading" in body and "lamp" in body
-    assert "secret_renamed" not in body and "s1" not in body
+    assert "secret_renamed" not in body and "hush-one" not in body
     assert (await client.get("/t/items?sort=heading")).status == 200
     assert (await client.get("/t/owners")).status == 200
 
@@ -484,12 +484,12 @@ async def test_a_column_hidden_from_a_role_stays_hidden_from_it_when_renamed(
     await make_tables(engine)
     options = {"items": TableOptions(roles={"viewer": RoleRules(hidden_columns={"secret"})})}
     viewer = await make_client(role="viewer", tables=options)
-    assert "s1" not in await (await viewer.get("/t/items/r/1")).text()
+    assert "hush-one" not in await (await viewer.get("/t/items/r/1")).text()
     await alter(engine, "ALTER TABLE items RENAME COLUMN secret TO secret_renamed")
     assert await viewer.server.app[SCHEMA_WATCH].refresh("the fingerprint changed")
     response = await viewer.get("/t/items/r/1")
     body = await response.text()
     assert response.status == 200
-    assert "lamp" in body and "s1" not in body and "secret_renamed" not in body
+    assert "lamp" in body and "hush-one" not in body and "secret_renamed" not in body
     admin_catalog = viewer.server.app[ROLE_CATALOGS]["admin"]
     assert admin_catalog.tables["items"].column("secret_renamed") is not None
