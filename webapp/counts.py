@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 
 from .catalog import Catalog, TableInfo
 from .dialects import is_schema_mismatch, is_timeout, statement_time_limit, table_row_estimates
-from .errors import is_unavailable
+from .errors import first_line, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +152,7 @@ async def _index_count(conn: AsyncConnection, info: TableInfo, estimate: int | N
     except DBAPIError as exc:
         if is_unavailable(exc):
             raise
-        detail = str(exc.orig if exc.orig is not None else exc).splitlines()
-        log.warning("cannot count the rows of %r: %s", info.name, detail[0] if detail else exc)
+        log.warning("cannot count the rows of %r: %s", info.name, first_line(exc))
         return UNKNOWN
 
 

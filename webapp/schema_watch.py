@@ -22,7 +22,7 @@ from aiohttp import web
 from .catalog import Catalog, CatalogOptionsError, reflect_catalog
 from .catalog_rebuild import rebuilt_catalogs
 from .dialects import is_schema_mismatch, schema_fingerprint
-from .errors import AppError, Handler, NotFound
+from .errors import AppError, Handler, NotFound, first_line
 from .flash import flash
 from .keys import (
     CATALOG,
@@ -116,12 +116,7 @@ class SchemaWatch:
             )
             return False
         except Exception as exc:
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()
-            log.warning(
-                "cannot reload the database schema (%s): %s",
-                reason,
-                detail[0] if detail else type(exc).__name__,
-            )
+            log.warning("cannot reload the database schema (%s): %s", reason, first_line(exc))
             return False
         try:
             catalog, roles, carried = rebuilt_catalogs(
@@ -238,8 +233,7 @@ async def schema_change_middleware(request: web.Request, handler: Handler) -> we
     except Exception as exc:
         if not is_schema_mismatch(exc):
             raise
-        first = str(getattr(exc, "orig", exc)).splitlines()
-        await watch.refresh(f"{request.method} {request.path}: {first[0] if first else ''}")
+        await watch.refresh(f"{request.method} {request.path}: {first_line(exc)}")
         _raise_if_vanished(request)
     changed = watch.generation != generation
     if request.method not in READ_METHODS:
