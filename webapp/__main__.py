@@ -18,6 +18,7 @@ from .accounts.store import AccountError
 from .app import PROJECT_ROOT, create_app
 from .db import StartupError
 from .errors import first_line
+from .schema_watch import reload_on_sighup
 from .settings import Settings, SettingsError, load_settings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
@@ -69,6 +70,7 @@ def serve(settings: Settings) -> int:
         return fail(exc, 1)
     address = f"http://{settings.host}:{settings.port}"
     app = create_app(settings)
+    reload_on_sighup(app)
 
     def announce(_: str) -> None:
         print(
@@ -129,6 +131,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m webapp",
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
         "database. Without a command: serve.",
+        epilog="A running server re-reads the database's tables and columns on SIGHUP "
+        "(kill -HUP PID), as it does by itself when it notices they changed.",
         parents=[common, server],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

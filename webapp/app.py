@@ -23,6 +23,7 @@ from .keys import SETTINGS
 from .permissions import auth_middleware, current_user
 from .request_body import UPLOAD_LIMIT, body_limit_middleware
 from .rows_html import cell_class, cell_html
+from .schema_watch import schema_change_middleware, schema_watch_context
 from .secret import fernet_key
 from .security import add_security_headers
 from .session_cookie import SESSION_COOKIE, SessionCookieStorage
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
             body_deadline_middleware,
             cookie_session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
+            schema_change_middleware,
             auth_middleware,
             csrf_middleware,
             session_middleware,
@@ -95,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
     setup_routes(app)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)

@@ -1,6 +1,6 @@
 """What the connected database holds: tables, views, columns, keys and the relations
-between them, reflected once at startup. Identifiers used in SQL only ever come from here,
-never from a request."""
+between them, reflected at startup and again when the database's schema changes
+(schema_watch). Identifiers used in SQL only ever come from here, never from a request."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ small, otherwise the engine's own estimate, clearly marked as one."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -14,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from .catalog import Catalog, TableInfo
-from .dialects import is_timeout, statement_time_limit, table_row_estimates
+from .dialects import is_schema_mismatch, is_timeout, statement_time_limit, table_row_estimates
+from .errors import first_line, is_unavailable
+
+log = logging.getLogger(__name__)
 
 EXACT_COUNT_LIMIT = 10_000
 COUNT_TIME_LIMIT_SECONDS = 1.0
@@ -68,6 +72,10 @@ class RowCountCache:
         self._counts = counts
         self._stored_at = time.monotonic()
 
+    def clear(self) -> None:
+        """Forget the counts: the tables they were counted for changed."""
+        self._counts = {}
+
 
 class CountCache:
     """Table-page counts by (table, filters), kept briefly: a big table's page never waits on
@@ -109,6 +117,11 @@ class CountCache:
         self._entries[key] = (time.monotonic(), count)
         self._claims.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every count: the tables they were counted for changed."""
+        self._entries.clear()
+        self._claims.clear()
+
     def release(self, key: Hashable) -> None:
         """Give up a claim (the count failed), so that the next request tries again."""
         self._claims.pop(key, None)
@@ -127,8 +140,20 @@ async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[st
         elif time.monotonic() > deadline:
             counts[info.name] = UNKNOWN
         else:
-            counts[info.name] = await bounded_count(conn, info, estimate=estimate)
+            counts[info.name] = await _index_count(conn, info, estimate)
     return counts
+
+
+async def _index_count(conn: AsyncConnection, info: TableInfo, estimate: int | None) -> RowCount:
+    """One table's count for the index: a table the database refuses to count (no right
+    to read it, a view it cannot run) is unknown there, never the whole page's error."""
+    try:
+        return await bounded_count(conn, info, estimate=estimate)
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise
+        log.warning("cannot count the rows of %r: %s", info.name, first_line(exc))
+        return UNKNOWN
 
 
 async def table_row_count(conn: AsyncConnection, info: TableInfo) -> RowCount:
@@ -182,6 +207,8 @@ async def _count_within_limits(conn: AsyncConnection, statement: Select) -> int 
         async with statement_time_limit(conn, COUNT_TIME_LIMIT_SECONDS):
             return int(await conn.scalar(query) or 0)
     except DBAPIError as exc:
-        if not is_timeout(exc):
+        # A table renamed or dropped since the catalog was reflected counts as unknown: the
+        # page that asked goes on (schema_watch notices the change).
+        if not (is_timeout(exc) or is_schema_mismatch(exc)):
             raise
         return None

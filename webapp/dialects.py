@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import decimal
 import functools
+import hashlib
 import json
 import math
 import time
@@ -694,3 +695,86 @@ def _integer_bits(type_: Any, backend: str) -> int | None:
     if isinstance(type_, SmallInteger):
         return 16
     return 32 if isinstance(type_, Integer) else 64
+
+
+# MySQL/MariaDB: ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR.
+_MYSQL_UNKNOWN_NAME_CODES = frozenset({1146, 1054})
+# PostgreSQL: undefined_table, undefined_column.
+_POSTGRESQL_UNKNOWN_NAME_STATES = frozenset({"42P01", "42703"})
+_UNKNOWN_NAME_MESSAGES = (
+    "no such table",  # SQLite
+    "no such column",  # SQLite
+    # PostgreSQL, after a table's columns changed under a statement asyncpg had prepared.
+    "cached statement plan is invalid",
+    "cached plan must not change result type",
+)
+
+
+def is_schema_mismatch(exc: BaseException) -> bool:
+    """Whether a database error says a statement named a table or column the database does
+    not have (any more): the sign that the catalog is out of step with the schema."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    states = {getattr(orig, "sqlstate", None), getattr(orig.__cause__, "sqlstate", None)}
+    if states & _POSTGRESQL_UNKNOWN_NAME_STATES:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_UNKNOWN_NAME_CODES:
+        return True
+    message = str(orig).lower()
+    return any(marker in message for marker in _UNKNOWN_NAME_MESSAGES)
+
+
+async def schema_fingerprint(conn: AsyncConnection, hidden_prefix: str | None) -> str:
+    """A short digest of the tables, views and columns the catalog reflects (names, types,
+    keys), from the database's own dictionary in one cheap query: it changes when a table or
+    column is added, renamed, dropped or retyped. Tables named with `hidden_prefix` (the
+    app's own) are left out."""
+    backend = backend_of(conn.dialect)
+    params = {"prefix": (hidden_prefix or "").lower(), "n": len(hidden_prefix or "")}
+    if backend == "mysql":
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', table_name, "
+                    "column_name, column_type, ordinal_position, column_key))), 0) "
+                    "FROM information_schema.columns WHERE table_schema = DATABASE() "
+                    "AND (:n = 0 OR LOWER(LEFT(table_name, :n)) <> :prefix)"
+                ),
+                params,
+            )
+        ).one()
+        return f"{row[0]}:{row[1]}"
+    if backend == "postgresql":
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT count(*), md5(coalesce(string_agg(n.nspname || '.' || c.relname "
+                    "|| '.' || c.relkind::text || '.' || a.attname || ':' || "
+                    "format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull::text, ',' "
+                    "ORDER BY n.nspname, c.relname, a.attnum), '')) "
+                    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE a.attnum > 0 AND NOT a.attisdropped "
+                    "AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+                    "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg~_%' "
+                    "ESCAPE '~' AND (CAST(:n AS integer) = 0 "
+                    "OR lower(left(c.relname::text, CAST(:n AS integer))) <> CAST(:prefix AS text))"
+                ),
+                params,
+            )
+        ).one()
+        return f"{row[0]}:{row[1]}"
+    rows = await conn.execute(
+        text(
+            "SELECT type, name, coalesce(sql, '') FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite~_%' ESCAPE '~' "
+            "AND (:n = 0 OR lower(substr(tbl_name, 1, :n)) <> :prefix) ORDER BY type, name"
+        ),
+        params,
+    )
+    digest = hashlib.sha256()
+    for kind, name, sql in rows:
+        digest.update(f"{kind}\x1f{name}\x1f{sql}\x1e".encode())
+    return digest.hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,6 +12,9 @@ from .catalog import Catalog
 from .counts import CountCache, RowCountCache
 from .expensive import ExpensiveQueries
 from .settings import Settings
+
+if TYPE_CHECKING:  # schema_watch reads these keys; only its type is needed here
+    from .schema_watch import SchemaWatch
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -26,6 +31,8 @@ ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs", dict
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 PAGE_COUNTS = web.AppKey("page_counts", CountCache)
+# What keeps CATALOG and ROLE_CATALOGS in step with a schema that changes underneath.
+SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
 # Slots, time limit and in-flight queries of expensive request kinds (db.database_context).
 EXPENSIVE_QUERIES = web.AppKey("expensive_queries", ExpensiveQueries)
 

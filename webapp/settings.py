@@ -111,6 +111,11 @@ class DatabaseSettings:
     # for at most pool_timeout.
     connect_timeout: float = 10.0
     statement_timeout: float = 10.0
+    # How often the running app compares a fingerprint of the database's tables and columns
+    # with its catalog, and re-reflects when they differ (0: only on errors and SIGHUP).
+    schema_check_interval: float = 30.0
+    # The longest a re-reflection may take; past it the app keeps the catalog it has.
+    schema_reload_timeout: float = 30.0
     lock_timeout: float = 10.0
     # Connections searches, unindexed filters and sorts, facets, counts and downloads may
     # hold at once (None: half the pool); the rest stay free for page views and sign-in.
@@ -232,6 +237,8 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             "pool_timeout",
             "connect_timeout",
             "statement_timeout",
+            "schema_check_interval",
+            "schema_reload_timeout",
             "lock_timeout",
             "expensive_connections",
             "expensive_time_limit",
@@ -262,6 +269,14 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         ),
         statement_timeout=_number(
             database_raw.get("statement_timeout", 10.0), "database.statement_timeout"
+        ),
+        schema_check_interval=_number(
+            database_raw.get("schema_check_interval", 30.0),
+            "database.schema_check_interval",
+            allow_zero=True,
+        ),
+        schema_reload_timeout=_number(
+            database_raw.get("schema_reload_timeout", 30.0), "database.schema_reload_timeout"
         ),
         lock_timeout=_number(database_raw.get("lock_timeout", 10.0), "database.lock_timeout"),
         expensive_connections=(
@@ -515,11 +530,13 @@ def _int(value: Any, key: str, low: int, high: int) -> int:
     return number
 
 
-def _number(value: Any, key: str) -> float:
+def _number(value: Any, key: str, *, allow_zero: bool = False) -> float:
     try:
         number = float(value) if not isinstance(value, bool) else -1.0
     except (TypeError, ValueError):
         number = -1.0
-    if not 0 < number <= 3600:
-        raise SettingsError(f"{key} must be a number of seconds above 0, not {value!r}")
+    lowest_ok = number >= 0 if allow_zero else number > 0
+    if not lowest_ok or number > 3600:
+        lowest = "0 or more" if allow_zero else "above 0"
+        raise SettingsError(f"{key} must be a number of seconds {lowest}, not {value!r}")
     return number

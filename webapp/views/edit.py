@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
-from ..dialects import can_hold, equals, escape_like, text_like
+from ..dialects import can_hold, equals, escape_like, is_schema_mismatch, text_like
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
@@ -171,7 +171,7 @@ async def delete_record(request: web.Request) -> web.Response:
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, None, "delete")
     except StatementError as exc:
-        if is_unavailable(exc):
+        if is_unavailable(exc) or is_schema_mismatch(exc):
             raise
         conn = await connection(request)
         row = await read_row(conn, info, condition, lock=False)
@@ -523,8 +523,9 @@ def _explain_database_error(
     exc: StatementError, info: TableInfo, fields: list[dict], hidden: frozenset[str]
 ) -> str | None:
     """Turn a database refusal into a message on the field it names, or (returned) one
-    for above the form. Unreachable databases stay 503s."""
-    if is_unavailable(exc):
+    for above the form. Unreachable databases stay 503s; a table or column the database no
+    longer has is schema_watch's to explain."""
+    if is_unavailable(exc) or is_schema_mismatch(exc):
         raise exc
     message = _database_message(exc, hidden)
     named = [field for field in fields if _names_column(message, info.name, field["name"])]

@@ -27,7 +27,7 @@ from ..audit import (
 from ..audit_values import decode_key, decode_row
 from ..catalog import TableInfo
 from ..csrf import request_csrf_token
-from ..dialects import can_hold, equals
+from ..dialects import can_hold, equals, is_schema_mismatch
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
 from ..fields import Cell, key_text, show_value
 from ..flash import flash
@@ -208,7 +208,7 @@ async def revert(request: web.Request) -> web.Response:
     except RevertRefused as exc:
         raise Conflict(str(exc)) from None
     except StatementError as exc:
-        if is_unavailable(exc):
+        if is_unavailable(exc) or is_schema_mismatch(exc):
             raise
         detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
         raise Conflict(
