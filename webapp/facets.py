@@ -16,8 +16,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import Catalog, TableInfo
 from .decoding import fetch_rows
 from .dialects import is_timeout, statement_time_limit
-from .fields import column_family, key_text, show_column_value
 from .labels import load_labels
+from .values import column_family, key_text, kind_for
 
 FACET_VALUES = 10
 FACET_TIME_LIMIT_SECONDS = 0.5
@@ -103,7 +103,7 @@ async def compute_facets(
         for value, number in rows:
             text = None if value is None else key_text(value)
             href, selected = toggle_href(column, text)
-            cell = show_column_value(column, value, preview=True)
+            cell = kind_for(column).show(value, preview=True)
             facet.values.append(
                 FacetValue(cell.text, cell.kind, int(number), href, selected, labels.get(value))
             )

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Column, Enum
+from sqlalchemy import Column
 
 from .catalog import TableInfo
-from .fields import PREVIEW_CHARS, Cell, column_family, key_text, python_type_of
 from .labels import label_text
 from .queries import ListPlan
 from .urls import encode_key, record_url_prefix
+from .values import PREVIEW_CHARS, Cell, key_text, kind_for
 
 try:  # markupsafe's own C escape, without making a Markup: 30 ns for a typical value
     from markupsafe._speedups import _escape_inner as escape
@@ -294,13 +294,9 @@ def _key_writer(
 
 
 def _driver_type(column: Column) -> type | None:
-    """The exact type a column's values come back as, for the commonest column types."""
-    if column_family(column.type) == "bool":
-        return None
-    python_type = python_type_of(column.type)
-    if isinstance(column.type, Enum):
-        return str
-    return python_type if python_type is str or python_type in TYPED_TD else None
+    """The exact type a column's values come back as, when rows_html has a writer for it."""
+    expected = kind_for(column).driver_type
+    return expected if expected is str or expected in TYPED_TD else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,695 @@
+"""Column kinds: per dialect and column type, one `ValueKind` that knows everything done with
+that column's values: how they are fetched for list and record pages, shown, written into
+and read back from a URL key, parsed from a filter or a form, written to CSV and JSON. The
+classes are picked by `@converts` rules (registry.py), in the spirit of sqladmin's
+converters and Django's Field classes. Values of an unexpected Python type (SQLite stores
+anything anywhere) fall back to how that type reads (pytypes.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Text, cast, func
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from ..decoding import Undecodable
+from ..dialects import (
+    binary_length,
+    date_text_form,
+    decimal_digit_limit,
+    text_form,
+    time_is_duration,
+)
+from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
+from .pytypes import show_value, value_type
+
+
+class BadKey(ValueError):
+    """URL text that cannot be a value of the key column."""
+
+
+class BadValue(ValueError):
+    """Text from a request that is not a value of the column's type; the message says so."""
+
+
+class FieldError(ValueError):
+    """What is wrong with one field's input, in words for the user."""
+
+
+TRUE_WORDS = ("1", "true", "yes", "on", "t")
+FALSE_WORDS = ("0", "false", "no", "off", "f")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """How one column is fetched for a list page: long values are cut short in the
+    database, so a megabyte cell never travels to the app or into the HTML."""
+
+    column: Column
+    expressions: tuple[ColumnElement[Any], ...]
+    show: Callable[[tuple[Any, ...]], Cell]
+    plain: bool = False  # one value shown by show_value as it is (rows_html's fast path)
+    # For one value the database sends as text (cut short, or a date it wrote): the kind
+    # of cell it makes (text, json, date).
+    cut_kind: str | None = None
+
+
+def python_type_of(type_: TypeEngine[Any]) -> type | None:
+    """The Python type a column's values come back as, if SQLAlchemy knows it."""
+    try:
+        return type_.python_type
+    except NotImplementedError:
+        return None
+
+
+class ValueKind:
+    """The values of one column. The defaults read values by their Python type, fetch the
+    column whole, and take typed text as it is; subclasses refine what their type needs."""
+
+    family = "other"  # number, bool, date, text, json, binary, unknown or other
+    parse_as = "unknown"  # the form's parser; "unknown": not editable here
+    widget = "text"  # text, textarea, bool, enum, file or readonly
+    noun = ""  # what the column holds, for filter errors ("whole numbers")
+    hint = ""  # placeholder of the form input
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        self.column = column
+        self.dialect = dialect
+        self.python_type = python_type_of(column.type)
+
+    # --- fetching -----------------------------------------------------------------------
+
+    def record_expression(self) -> ColumnElement[Any]:
+        """What to select for a record page, an edit form and the write path."""
+        return self.column
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        """The list page's fetch plan; `keep_whole` for key columns, whose values make
+        links."""
+        return ListColumn(self.column, (self.column,), _show_first, plain=True)
+
+    @property
+    def driver_type(self) -> type | None:
+        """The exact type the driver returns this column's values as, when that alone says
+        how a value is shown (rows_html writes those straight away)."""
+        return self.python_type
+
+    # --- showing and writing out --------------------------------------------------------
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        return show_value(value, preview)
+
+    def key_text(self, value: Any) -> str:
+        return value_type(value).key_text(value)
+
+    def input_text(self, value: Any) -> str:
+        return "" if value is None else value_type(value).input_text(value)
+
+    def csv_text(self, value: Any) -> str:
+        return "" if value is None else value_type(value).csv_text(value)
+
+    def json_value(self, value: Any) -> Any:
+        return None if value is None else value_type(value).json_value(value)
+
+    # --- reading text back --------------------------------------------------------------
+
+    def parse_key(self, text: str) -> Any:
+        """The inverse of `key_text`; BadKey when the text cannot be a value."""
+        return text
+
+    def parse_filter(self, text: str) -> Any:
+        """A value from text a person typed in a filter (or a facet link); BadValue."""
+        if self.noun:
+            try:
+                value = self.parse_key(text.strip())
+                self.check_range(value)
+                return value
+            except BadKey:
+                raise BadValue(
+                    f"{self.column.name!r} holds {self.noun}, not {text[:40]!r}"
+                ) from None
+        return text
+
+    def check_range(self, value: Any) -> None:
+        """Refuse (BadKey) a value the database would fail to compare."""
+
+    def parse_input(self, text: str) -> Any:
+        """A value from a form field's text; FieldError saying what is wrong."""
+        raise FieldError("This column's type cannot be edited here.")
+
+    def same(self, current: Any, new: Any) -> bool:
+        """Whether a parsed input equals the stored value (an unchanged field)."""
+        return same_stored(current, new)
+
+
+def same_stored(current: Any, new: Any) -> bool:
+    """Equal values of the same type (numbers of any type compare as numbers; MySQL's TIME
+    reads as a duration and is typed as a time of day)."""
+    if isinstance(current, dt.timedelta) and isinstance(new, dt.time):
+        return current == dt.timedelta(
+            hours=new.hour, minutes=new.minute, seconds=new.second, microseconds=new.microsecond
+        )
+    if type(current) is not type(new) and not _both_numbers(current, new):
+        return False
+    return bool(current == new)
+
+
+def _both_numbers(current: Any, new: Any) -> bool:
+    numbers = (int, float, decimal.Decimal, bool)
+    return isinstance(current, numbers) and isinstance(new, numbers)
+
+
+def _show_first(values: tuple[Any, ...]) -> Cell:
+    return show_value(values[0], True)
+
+
+class UnknownKind(ValueKind):
+    """A type SQLAlchemy does not know: the database's text form, read-only."""
+
+    family = "unknown"
+    widget = "readonly"
+    hint = "a type this app cannot edit"
+
+    def record_expression(self) -> ColumnElement[Any]:
+        return text_form(self.column, _need(self.dialect)).label(self.column.name)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        source = text_form(self.column, _need(self.dialect))
+        if keep_whole or source is self.column:  # no text form to cut short
+            return super().list_column(keep_whole)
+        return _cut_text(self, source, "text")
+
+
+class OtherKind(ValueKind):
+    """A type SQLAlchemy knows that has no kind of its own: shown as read, not editable."""
+
+    widget = "readonly"
+    hint = "a type this app cannot edit"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return ListColumn(self.column, (self.column,), _show_first, plain=True)
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+
+def _need(dialect: Dialect | None) -> Dialect:
+    if dialect is None:
+        raise RuntimeError("this column's kind needs its dialect: use kind_for(column, dialect)")
+    return dialect
+
+
+def _cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> ListColumn:
+    """Text cut to PREVIEW_CHARS + 1 characters in the database (enough to know it was
+    cut), shown as `cell_kind`."""
+
+    def show(values: tuple[Any, ...]) -> Cell:
+        value = values[0]
+        if value is None or value == "" or isinstance(value, Undecodable):
+            return show_value(value, True)
+        return text_cell(cell_kind, str(value), True)
+
+    return ListColumn(
+        kind.column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
+    )
+
+
+class TextKind(ValueKind):
+    family = "text"
+    parse_as = "text"
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        length = getattr(column.type, "length", None)
+        self.maxlength = length if isinstance(length, int) else None
+        if isinstance(column.type, Text) or not length or length > 255:
+            self.widget = "textarea"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        length = getattr(self.column.type, "length", None)
+        long = isinstance(self.column.type, Text) or length is None or length > PREVIEW_CHARS
+        if keep_whole or not long:
+            return super().list_column(keep_whole)
+        return _cut_text(self, self.column, "text")
+
+    def parse_input(self, text: str) -> Any:
+        if self.maxlength is not None and len(text) > self.maxlength:
+            raise FieldError(
+                f"At most {self.maxlength:,} characters; this is {len(text):,} characters long."
+            )
+        return text
+
+
+class PlainTextKind(TextKind):
+    """Text of a type that is not SQL text (its values are str): edited as text, fetched
+    whole."""
+
+    family = "other"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return ValueKind.list_column(self, keep_whole)
+
+
+class EnumKind(ValueKind):
+    family = "other"
+    parse_as = "enum"
+    widget = "enum"
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        self.choices: tuple[str, ...] = tuple(getattr(column.type, "enums", ()) or ())
+
+    @property
+    def driver_type(self) -> type | None:
+        return str
+
+    def parse_filter(self, text: str) -> Any:
+        if self.choices and text not in self.choices:
+            allowed = ", ".join(self.choices)
+            raise BadValue(f"{self.column.name!r} holds one of {allowed}, not {text[:40]!r}")
+        return text
+
+    def parse_input(self, text: str) -> Any:
+        if text not in self.choices:
+            raise FieldError("Choose one of the listed values.")
+        return text
+
+
+class JsonKind(ValueKind):
+    family = "json"
+    parse_as = "json"
+    widget = "textarea"
+    hint = "JSON"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return super().list_column(keep_whole)
+        return _cut_text(self, cast(self.column, Text), "json")
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FieldError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+
+
+class BinaryKind(ValueKind):
+    family = "binary"
+    parse_as = "binary"
+    widget = "file"
+    hint = "upload a file"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return super().list_column(keep_whole)
+        head = func.substr(self.column, 1, BINARY_PREVIEW_BYTES)
+        size = binary_length(self.column, _need(self.dialect))
+        return ListColumn(self.column, (size, head), _show_binary_preview)
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+
+def _show_binary_preview(values: tuple[Any, ...]) -> Cell:
+    """A binary value by size and first bytes; a zero-length value's head may come back
+    NULL (SQLite's substr of an empty blob), which is no head at all."""
+    size, head = values
+    if size is None or isinstance(size, Undecodable):
+        return show_value(size, True)
+    if isinstance(head, Undecodable):
+        return show_value(head, True)
+    if isinstance(head, str):  # SQLite: text stored in a BLOB column
+        head = head.encode("utf-8", "surrogateescape")
+    return show_binary(size, bytes(head or b""))
+
+
+class BoolKind(ValueKind):
+    family = "bool"
+    parse_as = "bool"
+    widget = "bool"
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return ListColumn(self.column, (self.column,), lambda values: self.show(values[0], True))
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        if type(value) is int and value in (0, 1):  # MySQL's BOOLEAN is TINYINT(1)
+            value = bool(value)
+        return show_value(value, preview)
+
+    def csv_text(self, value: Any) -> str:
+        if type(value) is int and value in (0, 1):
+            return "true" if value else "false"
+        return super().csv_text(value)
+
+    def json_value(self, value: Any) -> Any:
+        if type(value) is int and value in (0, 1):
+            return bool(value)
+        return super().json_value(value)
+
+    def parse_key(self, text: str) -> Any:
+        if self.python_type is bool:
+            return text in ("1", "true")
+        try:
+            return int(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def parse_filter(self, text: str) -> Any:
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise BadValue(f"{self.column.name!r} holds true or false, not {text[:40]!r}")
+
+    def parse_input(self, text: str) -> Any:
+        if text in ("1", "true"):
+            return True
+        if text in ("0", "false"):
+            return False
+        raise FieldError("Choose true or false.")
+
+
+INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
+
+
+class IntKind(ValueKind):
+    family = "number"
+    parse_as = "int"
+    noun = "whole numbers"
+    hint = "a whole number"
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        bits = 64
+        for cls in type(column.type).__mro__:
+            if cls.__name__ in INTEGER_BITS:
+                bits = INTEGER_BITS[cls.__name__]
+                break
+        self.bits = bits
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def check_range(self, value: Any) -> None:
+        bits = self.bits
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1) * (1 if bits < 64 else 2):
+            raise BadKey(str(value))
+
+    def parse_input(self, text: str) -> Any:
+        cleaned = text.strip()
+        if not re.fullmatch(r"[+-]?\d+", cleaned):
+            raise FieldError("Enter a whole number, like 42 or -7.")
+        value = int(cleaned)
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise FieldError("This number is too large for the column.")
+        return value
+
+
+class DecimalKind(ValueKind):
+    family = "number"
+    parse_as = "decimal"
+    noun = "numbers"
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        self.precision = getattr(column.type, "precision", None)
+        self.scale = getattr(column.type, "scale", None) or 0
+        if self.precision is not None:
+            self.hint = f"up to {self.precision - self.scale} digits, {self.scale} after the point"
+        else:
+            self.hint = "an exact decimal number"
+
+    def parse_key(self, text: str) -> Any:
+        if self.python_type is not decimal.Decimal:
+            return text
+        try:
+            return decimal.Decimal(text)
+        except (ValueError, decimal.InvalidOperation):
+            raise BadKey(text) from None
+
+    def check_range(self, value: Any) -> None:
+        if isinstance(value, decimal.Decimal) and not value.is_finite():
+            raise BadKey(str(value))
+
+    def parse_input(self, text: str) -> Any:
+        cleaned = text.strip()
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", cleaned):
+            raise FieldError("Enter a decimal number, like 12.50.")
+        value = decimal.Decimal(cleaned)
+        precision, scale = self.precision, self.scale
+        digits, exponent = _significant_digits(value)
+        if precision is not None and value:
+            if -exponent > scale:
+                raise FieldError(f"At most {scale} digits after the point.")
+            if value.adjusted() + 1 > precision - scale:
+                raise FieldError(f"At most {precision - scale} digits before the point.")
+        limit = decimal_digit_limit(_need(self.dialect))
+        if limit is not None and len(digits) > limit:
+            raise FieldError(f"This database keeps only {limit} significant digits of a decimal.")
+        return value
+
+
+def _significant_digits(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
+    """The digits and exponent without trailing zeros (Decimal.normalize would round to the
+    context's 28 digits)."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return digits, exponent
+
+
+class FloatKind(ValueKind):
+    family = "number"
+    parse_as = "float"
+    noun = "numbers"
+    hint = "a number"
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return float(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def check_range(self, value: Any) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadKey(str(value))
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise FieldError("Enter a number, like 3.25 or 1e-3.") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise FieldError("Enter a finite number.")
+        return value
+
+
+class DateTimeKind(ValueKind):
+    family = "date"
+    parse_as = "datetime"
+    noun = "dates and times (2024-01-31 or 2024-01-31 12:30)"
+    hint = "YYYY-MM-DD HH:MM:SS.ffffff"
+
+    @property
+    def aware(self) -> bool:
+        return bool(getattr(self.column.type, "timezone", False))
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return _date_list_column(self, keep_whole)
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def parse_filter(self, text: str) -> Any:
+        try:
+            moment = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise BadValue(
+                f"{self.column.name!r} holds dates and times (2024-01-31 or 2024-01-31 12:30), "
+                f"not {text[:40]!r}"
+            ) from None
+        return _match_time_zone(moment, self.aware)
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            value = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise FieldError("Enter a date and time as YYYY-MM-DD HH:MM:SS.ffffff.") from None
+        if self.aware and value.tzinfo is None:
+            raise FieldError("Include the UTC offset, like 2024-05-01 12:00:00+00:00.")
+        if not self.aware and value.tzinfo is not None:
+            raise FieldError("This column holds times without a UTC offset; leave it out.")
+        _check_fraction(self, value.microsecond)
+        return value
+
+
+def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
+    """Drivers refuse to compare a naive column with an aware value and vice versa."""
+    if aware and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    if not aware and moment.tzinfo is not None:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def _date_list_column(kind: ValueKind, keep_whole: bool) -> ListColumn:
+    """A date fetched as the text the database writes where that is cheaper (MySQL)."""
+    as_text = None if keep_whole else date_text_form(kind.column, _need(kind.dialect))
+    if as_text is None:
+        return ValueKind.list_column(kind, keep_whole)
+    return ListColumn(kind.column, (as_text,), _show_date_text, cut_kind="date")
+
+
+def _show_date_text(values: tuple[Any, ...]) -> Cell:
+    """A date the database wrote as text (dialects.date_text_form)."""
+    value = values[0]
+    if value is None or isinstance(value, Undecodable):
+        return show_value(value, True)
+    return Cell("date", str(value))
+
+
+def _check_fraction(kind: ValueKind, microsecond: int) -> None:
+    digits = None
+    for attribute in ("fsp", "precision"):
+        value = getattr(kind.column.type, attribute, None)
+        if isinstance(value, int):
+            digits = value
+            break
+    if digits is not None and digits < 6 and microsecond % 10 ** (6 - digits):
+        if digits == 0:
+            raise FieldError("This column keeps whole seconds only.")
+        raise FieldError(f"This column keeps {digits} digits of a second.")
+
+
+class DateKind(ValueKind):
+    family = "date"
+    parse_as = "date"
+    hint = "YYYY-MM-DD"
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return _date_list_column(self, keep_whole)
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def parse_filter(self, text: str) -> Any:
+        try:
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise BadValue(
+                f"{self.column.name!r} holds dates (2024-01-31), not {text[:40]!r}"
+            ) from None
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise FieldError("Enter a date as YYYY-MM-DD.") from None
+
+
+_INTERVAL = re.compile(
+    r"(?P<sign>-)?(?:(?P<days>\d+) days?,? )?"
+    r"(?P<h>\d+):(?P<m>\d\d)(?::(?P<s>\d\d)(?P<f>\.\d{1,6})?)?"
+)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`[D days, ]HH:MM:SS[.ffffff]` as a timedelta; FieldError otherwise."""
+    match = _INTERVAL.fullmatch(text.strip())
+    if match is None:
+        raise FieldError("Enter a duration as [D days, ]HH:MM:SS.ffffff.")
+    value = dt.timedelta(
+        days=int(match["days"] or 0),
+        hours=int(match["h"]),
+        minutes=int(match["m"]),
+        seconds=int(match["s"] or 0),
+        microseconds=int((match["f"] or ".0")[1:].ljust(6, "0")),
+    )
+    return -value if match["sign"] else value
+
+
+class TimeKind(ValueKind):
+    family = "date"
+    parse_as = "time"
+    noun = "times (12:30:00)"
+    hint = "HH:MM:SS.ffffff"
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return dt.time.fromisoformat(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            value = dt.time.fromisoformat(text.strip())
+        except ValueError:
+            if self.time_is_duration and _INTERVAL.fullmatch(text.strip()):
+                return parse_duration(text)
+            raise FieldError("Enter a time as HH:MM:SS.ffffff.") from None
+        _check_fraction(self, value.microsecond)
+        return value
+
+    @property
+    def time_is_duration(self) -> bool:
+        """MySQL's TIME is a duration (-838:59:59 to 838:59:59), read as a timedelta."""
+        return self.dialect is not None and time_is_duration(self.dialect)
+
+
+class IntervalKind(ValueKind):
+    family = "date"
+    parse_as = "interval"
+    hint = "[D days, ]HH:MM:SS.ffffff"
+
+    def parse_input(self, text: str) -> Any:
+        return parse_duration(text)
+
+
+class UuidKind(ValueKind):
+    parse_as = "uuid"
+    noun = "UUIDs"
+    hint = "a UUID"
+
+    def parse_key(self, text: str) -> Any:
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise BadKey(text) from None
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            return uuid.UUID(text.strip())
+        except ValueError:
+            raise FieldError("Enter a UUID, like 123e4567-e89b-12d3-a456-426614174000.") from None
