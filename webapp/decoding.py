@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
+NOT_UTF8 = "not UTF-8"  # why a text value (SQLite's, which may hold any bytes) is Undecodable
 DECODE_ERRORS = (ValueError, TypeError, UnicodeDecodeError, LookupError, OverflowError)
 
 
@@ -72,7 +73,7 @@ def _raw(expression: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _decode(value: Any, processor: Any) -> Any:
-    if processor is None or value is None:
+    if processor is None or value is None or isinstance(value, Undecodable):
         return value
     try:
         return processor(value)

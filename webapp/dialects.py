@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -33,6 +34,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from .decoding import NOT_UTF8, Undecodable
 from .settings import DatabaseSettings
 
 MYSQL_IDLE_RECYCLE_SECONDS = 3600
@@ -147,6 +149,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     concurrent writers queue instead of failing with 'database is locked'. The driver's own
     transaction handling is switched off: `_begin_sqlite_transaction` says BEGIN itself."""
     dbapi_connection.isolation_level = None
+    dbapi_connection._connection.text_factory = sqlite_text
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -154,6 +157,15 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
+
+
+def sqlite_text(data: bytes) -> Any:
+    """A TEXT value from SQLite, which stores whatever bytes it was given: text that is not
+    UTF-8 is marked unreadable (shown as stored) instead of failing the whole statement."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(data, NOT_UTF8)
 
 
 WRITE_TRANSACTION = "webapp_write_transaction"
@@ -218,9 +230,39 @@ class SQLiteDecimal(TypeDecorator[decimal.Decimal]):
         return decimal.Decimal
 
 
+class SQLiteBoolean(TypeDecorator[bool]):
+    """A BOOLEAN column of SQLite, which may hold anything: 0 and 1 read as false and true,
+    any other value as it is stored (SQLAlchemy's Boolean would read 'maybe' or 2 as true),
+    and written back as it is."""
+
+    impl = Boolean
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> Any:
+            return int(value) if isinstance(value, bool) else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            if type(value) is int and value in (0, 1):
+                return bool(value)
+            return value
+
+        return process
+
+    @property
+    def python_type(self) -> type:
+        return bool
+
+
 def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     """Give a reflected column a type that reads its values exactly on this backend."""
     type_ = column.type
+    if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
+        column.type = SQLiteBoolean()
+        return
     if (
         backend_of(dialect) == "sqlite"
         and isinstance(type_, Numeric)

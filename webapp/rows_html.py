@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - markupsafe built without its C speedup
 MORE = '<span class="more" title="shortened; open the record for the whole value">…</span>'
 NULL_INNER = '<span class="null">NULL</span>'
 NULL_TD = '<td class="null">NULL</td>'
+STORED_TITLE = "not a value of the column&#39;s type: shown and kept as the database holds it"
 # A cell's `<td>` by kind: numbers are set right, dates in the monospace font; text (most
 # cells) carries no class at all, which keeps a page of rows small.
 CELL_CLASS = {"number": "n", "date": "d"}
@@ -126,6 +127,9 @@ def _value(cell: Cell) -> str:
         return '<span class="empty" title="empty string">(empty)</span>'
     if kind == "error":
         return f'<span class="decode-error">{escape(cell.text)}</span>'
+    if kind == "stored":
+        more = MORE if cell.truncated else ""
+        return f'<span class="stored" title="{STORED_TITLE}">{escape(cell.text)}</span>{more}'
     more = MORE if cell.truncated else ""
     if kind in SPANNED_KINDS:
         return f'<span class="v-{kind}">{escape(cell.text)}</span>{more}'

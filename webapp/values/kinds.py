@@ -82,6 +82,10 @@ class ValueKind:
     widget = "text"  # text, textarea, bool, enum, file or readonly
     noun = ""  # what the column holds, for filter errors ("whole numbers")
     hint = ""  # placeholder of the form input
+    # The Python types this column's values come as; a value of another type (SQLite keeps
+    # anything anywhere, MySQL a zero date) is shown as stored and kept as it is. Empty:
+    # any type.
+    accepted: tuple[type, ...] = ()
 
     def __init__(self, column: Column, dialect: Dialect | None) -> None:
         self.column = column
@@ -107,7 +111,18 @@ class ValueKind:
 
     # --- showing and writing out --------------------------------------------------------
 
+    def fits(self, value: Any) -> bool:
+        """Whether `value` is one of this column's values (NULL is): only those are edited
+        and filtered for; anything else is kept exactly as it is stored."""
+        if value is None:
+            return True
+        if isinstance(value, Undecodable):
+            return False
+        return not self.accepted or isinstance(value, self.accepted)
+
     def show(self, value: Any, preview: bool) -> Cell:
+        if self.accepted and not self.fits(value):
+            return stored_cell(value, preview)
         return show_value(value, preview)
 
     def key_text(self, value: Any) -> str:
@@ -168,6 +183,18 @@ def same_stored(current: Any, new: Any) -> bool:
 def _both_numbers(current: Any, new: Any) -> bool:
     numbers = (int, float, decimal.Decimal, bool)
     return isinstance(current, numbers) and isinstance(new, numbers)
+
+
+def stored_cell(value: Any, preview: bool) -> Cell:
+    """A value that is not of its column's type, shown as the database holds it, marked."""
+    if isinstance(value, Undecodable):
+        return show_value(value, preview)
+    cell = show_value(value, preview)
+    if cell.kind == "null":
+        return cell
+    if cell.kind == "empty":
+        return Cell("stored", "(empty string)")
+    return text_cell("stored", cell.text, preview)
 
 
 def _show_first(values: tuple[Any, ...]) -> Cell:
@@ -352,9 +379,16 @@ class BoolKind(ValueKind):
     def list_column(self, keep_whole: bool) -> ListColumn:
         return ListColumn(self.column, (self.column,), lambda values: self.show(values[0], True))
 
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        # MySQL's BOOLEAN is TINYINT(1): any small number, read as an int.
+        self.accepted = (bool,) if self.python_type is bool else (int,)
+
     def show(self, value: Any, preview: bool) -> Cell:
-        if type(value) is int and value in (0, 1):  # MySQL's BOOLEAN is TINYINT(1)
+        if type(value) is int and value in (0, 1):
             value = bool(value)
+        elif not self.fits(value):
+            return stored_cell(value, preview)
         return show_value(value, preview)
 
     def csv_text(self, value: Any) -> str:
@@ -381,6 +415,8 @@ class BoolKind(ValueKind):
             return True
         if word in FALSE_WORDS:
             return False
+        if self.python_type is int and re.fullmatch(r"[+-]?\d{1,4}", word):
+            return int(word)  # a TINYINT(1) holding another number, as its facet links it
         raise BadValue(f"{self.column.name!r} holds true or false, not {text[:40]!r}")
 
     def parse_input(self, text: str) -> Any:

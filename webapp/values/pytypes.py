@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..decoding import Undecodable
+from ..decoding import NOT_UTF8, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
 
 
@@ -350,6 +350,8 @@ class Unreadable(ValueType):
     tag = "unrestorable"
 
     def show(self, value: Undecodable, preview: bool) -> Cell:
+        if isinstance(value.raw, bytes) and value.reason == NOT_UTF8:
+            return text_cell("stored", stored_text(value.raw), preview)
         return Cell("error", str(value))
 
     def csv_text(self, value: Undecodable) -> str:
@@ -379,7 +381,7 @@ _BY_TAG["unrestorable"] = GENERIC
 def stored_text(raw: Any) -> str:
     """A raw value as it is stored (bytes as UTF-8, what cannot be read replaced)."""
     if isinstance(raw, bytes | bytearray | memoryview):
-        return bytes(raw).decode("utf-8", errors="replace")
+        return bytes(raw).decode("utf-8", errors="backslashreplace")
     return str(raw)
 
 

@@ -212,6 +212,8 @@ async def form_fields(
             widget = "fixed"
         elif column.name in info.read_only_columns:
             widget = "readonly"
+        elif mode == "edit" and row is not None and not spec.value_kind.fits(current):
+            widget = "readonly"  # not a value of the column's type: kept as it is stored
         field: dict[str, Any] = {
             "spec": spec,
             "name": column.name,

@@ -1,0 +1,181 @@
+"""Values real databases hold that a simple reading gets wrong, per backend: each is shown as
+the database holds it, an unchanged save leaves the row byte-identical, an edit round-trips,
+downloads and the audit log hold the same value, and a revert restores it."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import form_token
+
+RAW_FORM = {
+    "sqlite": "typeof({c}) || ':' || hex({c})",
+    "mysql": "HEX({c})",
+    "postgresql": "{c}::text",
+}
+
+
+async def raw_row(engine: AsyncEngine, backend: str, table: str, columns: list[str]) -> tuple:
+    """Row 1 as the database holds it (not as any driver decodes it)."""
+    select_list = ", ".join(RAW_FORM[backend].format(c=c) for c in columns)
+    async with engine.connect() as conn:
+        return tuple(
+            (await conn.execute(text(f"SELECT {select_list} FROM {table} WHERE id = 1"))).one()
+        )
+
+
+async def audit_entries(engine: AsyncEngine) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM webapp_audit_log ORDER BY id"))
+        return [dict(row._mapping) for row in rows]
+
+
+async def revert(client, entry_id: int):  # type: ignore[no-untyped-def]
+    token = await form_token(client, "/activity")
+    return await client.post(
+        f"/activity/{entry_id}/revert", data={"csrf_token": token}, allow_redirects=False
+    )
+
+
+async def pages_show(client, table: str, key: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+    """The list page, the record page and both downloads answer and hold `shown`."""
+    for path in (f"/t/{table}", f"/t/{table}/r/{key}", f"/t/{table}/r/{key}/edit"):
+        response = await client.get(path)
+        body = await response.text()
+        assert response.status == 200, (path, body[:2000])
+        assert html.escape(shown, quote=False) in html.unescape(body).replace("\r", "") or (
+            shown in html.unescape(body)
+        ), (path, shown)
+    csv = await client.get(f"/t/{table}.csv")
+    assert csv.status == 200
+    assert shown in await csv.text()
+    data = await client.get(f"/t/{table}.json")
+    assert data.status == 200
+    assert shown in json.dumps(json.loads(await data.text()), ensure_ascii=False) or shown in (
+        await data.text()
+    )
+
+
+async def save_unchanged(client, open_form, table: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    form = await open_form(client, f"/t/{table}/r/{key}/edit")
+    response = await form.submit(client)
+    assert response.status == 303, await response.text()
+
+
+async def edit_then_revert(  # type: ignore[no-untyped-def]
+    client, open_form, engine, backend: str, table: str, columns: list[str], column: str, typed: str
+) -> tuple:
+    """Edit one column, return the raw row after; then revert and check it is restored."""
+    before = await raw_row(engine, backend, table, columns)
+    form = await open_form(client, f"/t/{table}/r/1/edit")
+    form.set(column, typed)
+    response = await form.submit(client)
+    assert response.status == 303, await response.text()
+    edited = await raw_row(engine, backend, table, columns)
+    assert edited != before
+    entry = (await audit_entries(engine))[-1]
+    response = await revert(client, entry["id"])
+    assert response.status == 303, await response.text()
+    assert await raw_row(engine, backend, table, columns) == before
+    return edited
+
+
+# --- SQLite: any value in any column ---------------------------------------------------------
+
+
+async def install_sqlite_odd_values(engine: AsyncEngine, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("only SQLite keeps any value in any column")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE odd (id INTEGER PRIMARY KEY, data BLOB, note TEXT, "
+                "flag BOOLEAN, label TEXT)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO odd VALUES "
+                "(1, x'', CAST(x'636166e9' AS TEXT), 'maybe', 'one'), "
+                "(2, x'00ff', 'fine', 1, 'two'), "
+                "(3, NULL, 'also fine', 2, 'three'), "
+                "(4, NULL, NULL, '', 'four'), "
+                "(5, NULL, NULL, 0, 'five')"
+            )
+        )
+
+
+ODD_COLUMNS = ["id", "data", "note", "flag", "label"]
+
+
+async def test_sqlite_odd_values_are_shown_as_stored_and_marked(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    await install_sqlite_odd_values(engine, backend)
+    client = await make_client()
+    listing = await client.get("/t/odd")
+    body = await listing.text()
+    assert listing.status == 200, body
+    assert "0 bytes" in body
+    assert re.search(r'<span class="stored"[^>]*>caf\\xe9</span>', body)
+    assert re.search(r'<span class="stored"[^>]*>maybe</span>', body)
+    assert re.search(r'<span class="stored"[^>]*>2</span>', body)
+    record = await (await client.get("/t/odd/r/1")).text()
+    assert re.search(r'<span class="stored"[^>]*>maybe</span>', record)
+    assert "true" not in re.sub(r"<[^>]+>", "", record.split("flag", 1)[1])[:40]
+    search = await client.get("/t/odd?q=caf")
+    assert search.status == 200
+    csv = await (await client.get("/t/odd.csv")).text()
+    assert "1,,caf\\xe9,maybe,one" in csv
+    assert "3,,also fine,2,three" in csv
+    rows = json.loads(await (await client.get("/t/odd.json")).text())
+    assert [row["flag"] for row in rows] == ["maybe", True, 2, "", False]
+
+
+async def test_sqlite_boolean_facet_lists_each_stored_value_once(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    await install_sqlite_odd_values(engine, backend)
+    client = await make_client()
+    body = await (await client.get("/t/odd")).text()
+    facet = body.split('aria-label="Facets"', 1)[1].split("</aside>", 1)[0]
+    shown = re.findall(r'<span class="v-(\w+)">([^<]*)</span>', facet)
+    assert sorted(shown) == sorted(
+        [
+            ("bool", "true"),
+            ("bool", "false"),
+            ("stored", "maybe"),
+            ("stored", "2"),
+            ("stored", "(empty string)"),
+        ]
+    )
+    for href in re.findall(r'href="([^"]+)"', facet):
+        response = await client.get(html.unescape(href))
+        assert response.status == 200
+        assert "<tbody>" in await response.text() or "No rows" in await response.text()
+
+
+async def test_sqlite_row_with_odd_values_saves_unchanged_and_edits(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    await install_sqlite_odd_values(engine, backend)
+    client = await make_client()
+    before = await raw_row(engine, backend, "odd", ODD_COLUMNS)
+    form = await open_form(client, "/t/odd/r/1/edit")
+    assert "c2" not in [field[0] for field in form.fields]  # kept as stored, not retyped
+    assert "c3" not in [field[0] for field in form.fields]
+    await save_unchanged(client, open_form, "odd", "1")
+    assert await raw_row(engine, backend, "odd", ODD_COLUMNS) == before
+    edited = await edit_then_revert(
+        client, open_form, engine, backend, "odd", ODD_COLUMNS, "label", "uno"
+    )
+    assert edited[2:4] == before[2:4]  # the odd values are kept as they are stored
+    entries = await audit_entries(engine)
+    assert entries and all(entry["action"] == "update" for entry in entries)
