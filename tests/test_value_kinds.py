@@ -179,3 +179,110 @@ async def test_sqlite_row_with_odd_values_saves_unchanged_and_edits(
     assert edited[2:4] == before[2:4]  # the odd values are kept as they are stored
     entries = await audit_entries(engine)
     assert entries and all(entry["action"] == "update" for entry in entries)
+
+
+# --- MySQL / MariaDB types ---------------------------------------------------------------------
+
+FILM_COLUMNS = ["id", "features", "big", "day", "at", "flag", "made", "title"]
+
+
+async def install_mysql_values(engine: AsyncEngine, backend: str) -> None:
+    if backend != "mysql":
+        pytest.skip("SET, unsigned BIGINT, zero dates and TINYINT(1) are MySQL's")
+    async with engine.begin() as conn:
+        await conn.execute(text("SET SESSION sql_mode = ''"))
+        await conn.execute(
+            text(
+                "CREATE TABLE film (id INT PRIMARY KEY, "
+                "features SET('Trailers','Commentaries','Deleted Scenes','Behind the Scenes'), "
+                "big BIGINT UNSIGNED, day DATE, at DATETIME, flag TINYINT(1), made YEAR, "
+                "title VARCHAR(50))"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO film VALUES "
+                "(1, 'Trailers,Deleted Scenes', 18446744073709551615, '0000-00-00', "
+                "'0000-00-00 00:00:00', 2, 2006, 'one'), "
+                "(2, '', 1, '2024-01-31', '2024-01-31 12:30:00', 1, NULL, 'two')"
+            )
+        )
+
+
+async def test_mysql_values_are_shown_as_mysql_writes_them(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    await install_mysql_values(engine, backend)
+    client = await make_client()
+    listing = await (await client.get("/t/film")).text()
+    assert "Trailers,Deleted Scenes" in listing and "{" not in listing.split("<tbody>")[1]
+    assert "18446744073709551615" in listing
+    record = await (await client.get("/t/film/r/1")).text()
+    assert re.search(r'<span class="stored"[^>]*>0000-00-00</span>', record)
+    assert re.search(r'<span class="stored"[^>]*>0000-00-00 00:00:00</span>', record)
+    assert "Trailers,Deleted Scenes" in record and ">2006<" in record
+    facet = await client.get("/t/film?flag__exact=2")
+    assert facet.status == 200
+    assert "Trailers,Deleted Scenes" in await facet.text()
+    csv = await (await client.get("/t/film.csv")).text()
+    assert '1,"Trailers,Deleted Scenes",18446744073709551615,0000-00-00,' in csv
+    rows = json.loads(await (await client.get("/t/film.json")).text())
+    assert rows[0]["features"] == "Trailers,Deleted Scenes" and rows[1]["features"] == ""
+    assert rows[0]["big"] == 18446744073709551615 and rows[0]["flag"] == 2
+
+
+async def test_mysql_row_saves_unchanged_and_each_odd_type_round_trips(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    await install_mysql_values(engine, backend)
+    client = await make_client()
+    before = await raw_row(engine, backend, "film", FILM_COLUMNS)
+    form = await open_form(client, "/t/film/r/1/edit")
+    assert form.value("features") == "Trailers,Deleted Scenes"
+    assert form.value("big") == "18446744073709551615"
+    await save_unchanged(client, open_form, "film", "1")
+    assert await raw_row(engine, backend, "film", FILM_COLUMNS) == before
+    assert await audit_entries(engine) == []
+    edited = await edit_then_revert(
+        client,
+        open_form,
+        engine,
+        backend,
+        "film",
+        FILM_COLUMNS,
+        "features",
+        "Commentaries,Trailers",
+    )
+    assert edited[1] != before[1]
+    entry = (await audit_entries(engine))[0]
+    assert json.loads(entry["old_values"])["features"] == {
+        "t": "str",
+        "v": "Trailers,Deleted Scenes",
+    }
+    assert json.loads(entry["new_values"])["features"] == {"t": "str", "v": "Trailers,Commentaries"}
+    await edit_then_revert(
+        client, open_form, engine, backend, "film", FILM_COLUMNS, "big", "18446744073709551614"
+    )
+    edited = await edit_then_revert(
+        client, open_form, engine, backend, "film", FILM_COLUMNS, "title", "uno"
+    )
+    assert edited[3:5] == before[3:5]  # the zero dates are kept as they are stored
+
+
+async def test_mysql_set_refuses_a_member_it_does_not_have(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    await install_mysql_values(engine, backend)
+    client = await make_client()
+    before = await raw_row(engine, backend, "film", FILM_COLUMNS)
+    form = await open_form(client, "/t/film/r/1/edit")
+    form.set("features", "Trailers,Bloopers")
+    response = await form.submit(client)
+    assert response.status == 400
+    assert "Not a member: &#39;Bloopers&#39;" in await response.text()
+    form = await open_form(client, "/t/film/r/1/edit")
+    form.set("big", "18446744073709551616")
+    response = await form.submit(client)
+    assert response.status == 400
+    assert "too large" in await response.text()
+    assert await raw_row(engine, backend, "film", FILM_COLUMNS) == before

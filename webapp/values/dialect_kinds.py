@@ -2,3 +2,84 @@
 generic rules for that backend."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, String, type_coerce
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+
+from .cells import Cell
+from .kinds import FieldError, IntKind, ListColumn, TextKind, ValueKind
+from .pytypes import show_value
+from .registry import converts
+
+# --- MySQL / MariaDB ---------------------------------------------------------------------------
+
+
+@converts(mysql.SET, backend="mysql")
+class SetKind(TextKind):
+    """A SET column: its value as MySQL writes it, the members in the order the column
+    declares them, comma-separated ('a,c'; '' for none). The form takes the same text."""
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        self.members: tuple[str, ...] = tuple(getattr(column.type, "values", ()) or ())
+        self.maxlength = None
+        self.widget = "text"
+        self.hint = "comma-separated: " + ", ".join(self.members)
+
+    def record_expression(self) -> ColumnElement[Any]:
+        return type_coerce(self.column, String()).label(self.column.name)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return ListColumn(self.column, (self.record_expression(),), _show_text, plain=True)
+
+    @property
+    def driver_type(self) -> type | None:
+        return str
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        return show_value(self.text_of(value), preview)
+
+    def key_text(self, value: Any) -> str:
+        return self.text_of(value)
+
+    def input_text(self, value: Any) -> str:
+        return "" if value is None else self.text_of(value)
+
+    def text_of(self, value: Any) -> Any:
+        """A SET value read through SQLAlchemy (a Python set) as MySQL writes it."""
+        if isinstance(value, set | frozenset):
+            return ",".join(member for member in self.members if member in value)
+        return value
+
+    def parse_input(self, text: str) -> Any:
+        chosen = set(text.split(",")) if text else set()
+        unknown = sorted(chosen - set(self.members))
+        if unknown:
+            raise FieldError(
+                f"Not a member: {', '.join(repr(m) for m in unknown)}. "
+                f"Choose from {', '.join(self.members)}, comma-separated."
+            )
+        return ",".join(member for member in self.members if member in chosen)
+
+
+def _show_text(values: tuple[Any, ...]) -> Cell:
+    return show_value(values[0], True)
+
+
+@converts(mysql.YEAR, backend="mysql")
+class YearKind(IntKind):
+    """MySQL's YEAR, read as a whole number (1901 to 2155, or 0)."""
+
+    hint = "a year, like 2006"
+
+
+@converts(mysql.BIT, backend="mysql")
+class BitKind(ValueKind):
+    """MySQL's BIT(n), read as bytes: shown, not edited here."""
+
+    widget = "readonly"
+    hint = "a type this app cannot edit"

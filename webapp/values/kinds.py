@@ -120,6 +120,10 @@ class ValueKind:
             return False
         return not self.accepted or isinstance(value, self.accepted)
 
+    def editable(self, value: Any) -> bool:
+        """Whether the form can show `value` for editing; one it cannot is kept as it is."""
+        return self.fits(value)
+
     def show(self, value: Any, preview: bool) -> Cell:
         if self.accepted and not self.fits(value):
             return stored_cell(value, preview)
@@ -384,6 +388,9 @@ class BoolKind(ValueKind):
         # MySQL's BOOLEAN is TINYINT(1): any small number, read as an int.
         self.accepted = (bool,) if self.python_type is bool else (int,)
 
+    def editable(self, value: Any) -> bool:
+        return value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1))
+
     def show(self, value: Any, preview: bool) -> Cell:
         if type(value) is int and value in (0, 1):
             value = bool(value)
@@ -433,6 +440,7 @@ INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
 class IntKind(ValueKind):
     family = "number"
     parse_as = "int"
+    accepted = (int,)
     noun = "whole numbers"
     hint = "a whole number"
 
@@ -444,6 +452,8 @@ class IntKind(ValueKind):
                 bits = INTEGER_BITS[cls.__name__]
                 break
         self.bits = bits
+        self.unsigned = bool(getattr(column.type, "unsigned", False))
+        self.maximum = 2**64 - 1 if self.unsigned else INT64_MAX
 
     def parse_key(self, text: str) -> Any:
         try:
@@ -453,7 +463,11 @@ class IntKind(ValueKind):
 
     def check_range(self, value: Any) -> None:
         bits = self.bits
-        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1) * (1 if bits < 64 else 2):
+        if self.unsigned:
+            low, high = 0, 2**bits
+        else:
+            low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) * (1 if bits < 64 else 2)
+        if not low <= value < high:
             raise BadKey(str(value))
 
     def parse_input(self, text: str) -> Any:
@@ -461,7 +475,7 @@ class IntKind(ValueKind):
         if not re.fullmatch(r"[+-]?\d+", cleaned):
             raise FieldError("Enter a whole number, like 42 or -7.")
         value = int(cleaned)
-        if not INT64_MIN <= value <= INT64_MAX:
+        if not INT64_MIN <= value <= self.maximum:
             raise FieldError("This number is too large for the column.")
         return value
 
@@ -523,6 +537,7 @@ def _significant_digits(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
 class FloatKind(ValueKind):
     family = "number"
     parse_as = "float"
+    accepted = (float, int)
     noun = "numbers"
     hint = "a number"
 
@@ -549,6 +564,7 @@ class FloatKind(ValueKind):
 class DateTimeKind(ValueKind):
     family = "date"
     parse_as = "datetime"
+    accepted: tuple[type, ...] = (dt.datetime,)
     noun = "dates and times (2024-01-31 or 2024-01-31 12:30)"
     hint = "YYYY-MM-DD HH:MM:SS.ffffff"
 
@@ -629,6 +645,7 @@ def _check_fraction(kind: ValueKind, microsecond: int) -> None:
 class DateKind(ValueKind):
     family = "date"
     parse_as = "date"
+    accepted: tuple[type, ...] = (dt.date,)
     hint = "YYYY-MM-DD"
 
     def list_column(self, keep_whole: bool) -> ListColumn:
@@ -679,6 +696,7 @@ def parse_duration(text: str) -> dt.timedelta:
 class TimeKind(ValueKind):
     family = "date"
     parse_as = "time"
+    accepted: tuple[type, ...] = (dt.time, dt.timedelta)
     noun = "times (12:30:00)"
     hint = "HH:MM:SS.ffffff"
 

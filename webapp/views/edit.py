@@ -212,7 +212,7 @@ async def form_fields(
             widget = "fixed"
         elif column.name in info.read_only_columns:
             widget = "readonly"
-        elif mode == "edit" and row is not None and not spec.value_kind.fits(current):
+        elif mode == "edit" and row is not None and not spec.value_kind.editable(current):
             widget = "readonly"  # not a value of the column's type: kept as it is stored
         field: dict[str, Any] = {
             "spec": spec,
