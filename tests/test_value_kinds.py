@@ -286,3 +286,171 @@ async def test_mysql_set_refuses_a_member_it_does_not_have(
     assert response.status == 400
     assert "too large" in await response.text()
     assert await raw_row(engine, backend, "film", FILM_COLUMNS) == before
+
+
+# --- PostgreSQL types --------------------------------------------------------------------------
+
+MOMENT_COLUMNS = ["id", "day", "at", "atz", "span", "amount", "ratio", "title", "old"]
+
+
+async def install_postgresql_values(engine: AsyncEngine, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("infinite dates, months in intervals and NaN numerics are PostgreSQL's")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE moments (id int PRIMARY KEY, day date, at timestamp, "
+                "atz timestamptz, span interval, amount numeric, ratio double precision, "
+                "title text, old date)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO moments VALUES "
+                "(1, 'infinity', '-infinity', 'infinity', '1 year 2 mons 3 days 04:05:06', "
+                "'NaN', 'NaN', 'one', '0044-03-15 BC'), "
+                "(2, '2024-01-31', '2024-01-31 12:30:00', '2024-01-31 12:30:00+00', "
+                "'36 hours', 'Infinity', '-Infinity', 'two', '2024-01-01')"
+            )
+        )
+
+
+async def test_postgresql_values_are_shown_as_postgresql_writes_them(
+    engine: AsyncEngine, make_client, backend: str
+) -> None:
+    await install_postgresql_values(engine, backend)
+    client = await make_client()
+    listing = await client.get("/t/moments")
+    body = await listing.text()
+    assert listing.status == 200, body
+    assert "9999-12-31" not in body and "0001-01-01" not in body
+    record = await (await client.get("/t/moments/r/1")).text()
+    for shown in ("infinity", "-infinity", "1 year 2 mons 3 days 04:05:06", "NaN"):
+        assert f">{shown}<" in record, shown
+    assert re.search(r'<span class="stored"[^>]*>0044-03-15 BC</span>', record)
+    assert ">36:00:00<" in await (await client.get("/t/moments/r/2")).text()
+    csv = await (await client.get("/t/moments.csv")).text()
+    assert "1,infinity,-infinity,infinity,1 year 2 mons 3 days 04:05:06,NaN,nan,one," in csv
+    rows = json.loads(await (await client.get("/t/moments.json")).text())
+    assert rows[0]["day"] == "infinity" and rows[1]["amount"] == "Infinity"
+    assert rows[0]["old"] == "0044-03-15 BC"
+    assert (await client.get("/t/moments?day__exact=infinity")).status == 200
+
+
+async def test_postgresql_row_saves_unchanged_and_each_type_round_trips(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    await install_postgresql_values(engine, backend)
+    client = await make_client()
+    before = await raw_row(engine, backend, "moments", MOMENT_COLUMNS)
+    form = await open_form(client, "/t/moments/r/1/edit")
+    assert form.value("day") == "infinity" and form.value("amount") == "NaN"
+    assert form.value("span") == "1 year 2 mons 3 days 04:05:06"
+    await save_unchanged(client, open_form, "moments", "1")
+    assert await raw_row(engine, backend, "moments", MOMENT_COLUMNS) == before
+    assert await audit_entries(engine) == []
+    for column, typed, stored in (
+        ("day", "-infinity", "-infinity"),
+        ("at", "infinity", "infinity"),
+        ("atz", "2024-05-01 12:00:00", "2024-05-01 12:00:00+00"),
+        ("span", "14 months", "1 year 2 mons"),
+        ("amount", "Infinity", "Infinity"),
+        ("ratio", "1.5", "1.5"),
+        ("title", "uno", "uno"),
+    ):
+        edited = await edit_then_revert(
+            client, open_form, engine, backend, "moments", MOMENT_COLUMNS, column, typed
+        )
+        assert edited[MOMENT_COLUMNS.index(column)] == stored
+        assert edited[-1] == "0044-03-15 BC"  # kept as stored
+    entry = (await audit_entries(engine))[0]
+    assert json.loads(entry["old_values"])["day"] == {"t": "moment", "v": "infinity"}
+
+
+async def install_postgresql_more_types(engine: AsyncEngine, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("these types are PostgreSQL's")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE DOMAIN short_code AS text CHECK (length(VALUE) < 8)"))
+        await conn.execute(
+            text(
+                "CREATE TABLE more (id int PRIMARY KEY, tags text[], nums int[], "
+                "span int4range, during tstzrange, uid uuid, addr inet, net cidr, "
+                "price money, code short_code, noon time, title text)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO more VALUES (1, '{a,\"b c\",NULL}', '{1,2,3}', '[1,5)', "
+                "'[2024-01-01 00:00:00+00,infinity)', "
+                "'123e4567-e89b-12d3-a456-426614174000', '192.168.0.1/24', '10.0.0.0/8', "
+                "'12.50', 'ab-12', '24:00:00', 'one')"
+            )
+        )
+
+
+MORE_COLUMNS = [
+    "id",
+    "tags",
+    "nums",
+    "span",
+    "during",
+    "uid",
+    "addr",
+    "net",
+    "price",
+    "code",
+    "noon",
+    "title",
+]
+
+
+async def test_postgresql_other_types_show_their_text_and_save_unchanged(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    await install_postgresql_more_types(engine, backend)
+    client = await make_client()
+    assert (await client.get("/t/more")).status == 200
+    record = await client.get("/t/more/r/1")
+    body = html.unescape(await record.text())
+    assert record.status == 200, body
+    for shown in (
+        '{a,"b c",NULL}',
+        "{1,2,3}",
+        "[1,5)",
+        '["2024-01-01 00:00:00+00",infinity)',
+        "123e4567-e89b-12d3-a456-426614174000",
+        "192.168.0.1/24",
+        "10.0.0.0/8",
+        "$12.50",
+        "ab-12",
+        "24:00:00",
+    ):
+        assert shown in body, shown
+    for path in ("/t/more.csv", "/t/more.json", "/t/more/r/1/edit"):
+        assert (await client.get(path)).status == 200, path
+    before = await raw_row(engine, backend, "more", MORE_COLUMNS)
+    await save_unchanged(client, open_form, "more", "1")
+    assert await raw_row(engine, backend, "more", MORE_COLUMNS) == before
+    assert await audit_entries(engine) == []
+    for column, typed, stored in (
+        ("tags", '{x,"y z"}', '{x,"y z"}'),
+        ("nums", "{4, 5}", "{4,5}"),
+        ("span", "[2,3]", "[2,4)"),
+        ("addr", "10.1.2.3", "10.1.2.3/32"),  # (the raw form is a cast to text)
+        ("price", "7", "$7.00"),
+        ("code", "zz", "zz"),
+        ("title", "x", "x"),
+    ):
+        edited = await edit_then_revert(
+            client, open_form, engine, backend, "more", MORE_COLUMNS, column, typed
+        )
+        assert edited[MORE_COLUMNS.index(column)] == stored
+    csv = await (await client.get("/t/more.csv")).text()
+    assert '"{a,""b c"",NULL}",' in csv and ",$12.50,ab-12,24:00:00,one" in csv
+    form = await open_form(client, "/t/more/r/1/edit")
+    form.set("code", "much too long")
+    response = await form.submit(client)
+    assert response.status == 400
+    assert "short_code" in await response.text()
+    assert await raw_row(engine, backend, "more", MORE_COLUMNS) == before

@@ -33,9 +33,11 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.util.concurrency import await_
 
-from .decoding import NOT_UTF8, Undecodable
+from . import pg_text
 from .settings import DatabaseSettings
+from .unreadable import NOT_UTF8, Undecodable
 
 MYSQL_IDLE_RECYCLE_SECONDS = 3600
 
@@ -84,6 +86,7 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
             "server_settings": {
                 "statement_timeout": str(int(database.statement_timeout * 1000)),
                 "application_name": "webapp",
+                **pg_text.SESSION_SETTINGS,
             },
         }
     if reads and reads_get_own_engine(database):
@@ -91,6 +94,8 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
         # And read-only: a page view that tried to write would fail, never half-write.
         options["connect_args"]["init_command"] = "SET SESSION TRANSACTION READ ONLY"
     engine = create_async_engine(database.url, **options)
+    if backend == "postgresql":
+        event.listen(engine.sync_engine, "connect", _configure_postgresql_connection)
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     event.listen(
         engine.sync_engine.pool, "checkout", functools.partial(_ping_idle_connection, engine)
@@ -142,6 +147,11 @@ def is_mariadb(dialect: Dialect) -> bool:
 def describe_url(url: URL) -> str:
     """The URL without its password, for messages a user will read."""
     return url.render_as_string(hide_password=True)
+
+
+def _configure_postgresql_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Dates, timestamps and intervals exchanged as text (see pg_text)."""
+    await_(pg_text.install_text_codecs(dbapi_connection._connection))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -275,6 +285,11 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
 def time_is_duration(dialect: Dialect) -> bool:
     """Whether TIME holds a duration beyond one day (MySQL: up to 838:59:59)."""
     return backend_of(dialect) == "mysql"
+
+
+def has_special_values(dialect: Dialect) -> bool:
+    """Whether numbers may be NaN or infinite and dates `infinity` (PostgreSQL)."""
+    return backend_of(dialect) == "postgresql"
 
 
 def decimal_digit_limit(dialect: Dialect) -> int | None:

@@ -217,12 +217,15 @@ async def _lock_unchanged_row(
 
 
 def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values keyed by column, with SQL NULL spelled out for JSON columns (where None
-    would be stored as the JSON text `null`)."""
+    """Values keyed by column, as each column's kind writes them, with SQL NULL spelled out
+    for JSON columns (where None would be stored as the JSON text `null`)."""
     bound: dict[str, Any] = {}
     for name, value in values.items():
         column = info.table.c[name]
-        bound[column.key] = null() if value is None and isinstance(column.type, JSON) else value
+        if value is None and isinstance(column.type, JSON):
+            bound[column.key] = null()
+        else:
+            bound[column.key] = kind_for(column).bind_value(value)
     return bound
 
 

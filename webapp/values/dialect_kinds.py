@@ -3,15 +3,16 @@ generic rules for that backend."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, String, type_coerce
-from sqlalchemy.dialects import mysql
+from sqlalchemy import ARRAY, Column, String, Text, cast, func, literal, type_coerce
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from .cells import Cell
-from .kinds import FieldError, IntKind, ListColumn, TextKind, ValueKind
+from .kinds import FieldError, IntKind, ListColumn, TextKind, ValueKind, cut_text
 from .pytypes import show_value
 from .registry import converts
 
@@ -83,3 +84,81 @@ class BitKind(ValueKind):
 
     widget = "readonly"
     hint = "a type this app cannot edit"
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+@converts(postgresql.INTERVAL, backend="postgresql", python=(dt.timedelta,))
+class PgIntervalKind(ValueKind):
+    """An interval as PostgreSQL writes it ('1 year 2 mons 3 days 04:05:06', see pg_text):
+    months and years are not days, so no Python duration holds one exactly. The form takes
+    any interval text PostgreSQL reads; the database checks it."""
+
+    family = "date"
+    parse_as = "interval"
+    hint = "like 1 year 2 mons 3 days 04:05:06"
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        if isinstance(value, str) and value:
+            return Cell("date", value)
+        return show_value(value, preview)
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+    def parse_input(self, text: str) -> Any:
+        cleaned = text.strip()
+        if not cleaned:
+            raise FieldError("Enter an interval, like 1 year 2 mons 3 days 04:05:06.")
+        return cleaned
+
+
+@converts(
+    ARRAY,
+    postgresql.AbstractRange,
+    postgresql.AbstractMultiRange,
+    postgresql.INET,
+    postgresql.CIDR,
+    postgresql.MACADDR,
+    postgresql.MACADDR8,
+    postgresql.MONEY,
+    postgresql.DOMAIN,
+    postgresql.BIT,
+    postgresql.TSVECTOR,
+    postgresql.TSQUERY,
+    backend="postgresql",
+)
+class PgTextKind(ValueKind):
+    """A PostgreSQL type whose values read best as PostgreSQL's own text (arrays, ranges,
+    network addresses, money, domains): fetched, shown, downloaded and logged as that text,
+    and edited as it, the database casting the text back to the type (and checking it)."""
+
+    parse_as = "text"
+    hint = "as PostgreSQL writes it"
+
+    def record_expression(self) -> ColumnElement[Any]:
+        return self.text().label(self.column.name)
+
+    def text(self) -> ColumnElement[Any]:
+        """The value as its type's output function writes it (a cast to text can differ:
+        inet '10.0.0.1' casts to '10.0.0.1/32')."""
+        return func.format("%s", self.column, type_=Text)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return super().list_column(keep_whole)
+        return cut_text(self, self.text(), "text")
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+    def parse_input(self, text: str) -> Any:
+        return text
+
+    def bind_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return cast(literal(value, Text()), self.column.type)
+        return value

@@ -27,9 +27,11 @@ from ..dialects import (
     binary_length,
     date_text_form,
     decimal_digit_limit,
+    has_special_values,
     text_form,
     time_is_duration,
 )
+from ..pg_text import INFINITIES, SpecialMoment
 from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
 from .pytypes import show_value, value_type
 
@@ -49,6 +51,7 @@ class FieldError(ValueError):
 TRUE_WORDS = ("1", "true", "yes", "on", "t")
 FALSE_WORDS = ("0", "false", "no", "off", "f")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SPECIAL_NUMBERS = ("nan", "infinity", "-infinity", "+infinity", "inf", "-inf", "+inf")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,16 @@ class ValueKind:
         """The list page's fetch plan; `keep_whole` for key columns, whose values make
         links."""
         return ListColumn(self.column, (self.column,), _show_first, plain=True)
+
+    @property
+    def special(self) -> bool:
+        """Whether the database has NaN, infinite numbers and `infinity` dates."""
+        return self.dialect is not None and has_special_values(self.dialect)
+
+    def special_moment(self, text: str) -> SpecialMoment | None:
+        """`infinity` or `-infinity` typed for a date where the database has them."""
+        word = text.strip().lower()
+        return SpecialMoment(word) if word in INFINITIES and self.special else None
 
     @property
     def driver_type(self) -> type | None:
@@ -167,6 +180,11 @@ class ValueKind:
         """A value from a form field's text; FieldError saying what is wrong."""
         raise FieldError("This column's type cannot be edited here.")
 
+    def bind_value(self, value: Any) -> Any:
+        """What an INSERT or UPDATE writes for `value` (an expression where the database
+        must convert it)."""
+        return value
+
     def same(self, current: Any, new: Any) -> bool:
         """Whether a parsed input equals the stored value (an unchanged field)."""
         return same_stored(current, new)
@@ -181,7 +199,13 @@ def same_stored(current: Any, new: Any) -> bool:
         )
     if type(current) is not type(new) and not _both_numbers(current, new):
         return False
+    if _is_nan(current) and _is_nan(new):
+        return True
     return bool(current == new)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float | decimal.Decimal) and value != value
 
 
 def _both_numbers(current: Any, new: Any) -> bool:
@@ -219,7 +243,7 @@ class UnknownKind(ValueKind):
         source = text_form(self.column, _need(self.dialect))
         if keep_whole or source is self.column:  # no text form to cut short
             return super().list_column(keep_whole)
-        return _cut_text(self, source, "text")
+        return cut_text(self, source, "text")
 
 
 class OtherKind(ValueKind):
@@ -242,7 +266,7 @@ def _need(dialect: Dialect | None) -> Dialect:
     return dialect
 
 
-def _cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> ListColumn:
+def cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> ListColumn:
     """Text cut to PREVIEW_CHARS + 1 characters in the database (enough to know it was
     cut), shown as `cell_kind`."""
 
@@ -273,7 +297,7 @@ class TextKind(ValueKind):
         long = isinstance(self.column.type, Text) or length is None or length > PREVIEW_CHARS
         if keep_whole or not long:
             return super().list_column(keep_whole)
-        return _cut_text(self, self.column, "text")
+        return cut_text(self, self.column, "text")
 
     def parse_input(self, text: str) -> Any:
         if self.maxlength is not None and len(text) > self.maxlength:
@@ -327,7 +351,7 @@ class JsonKind(ValueKind):
     def list_column(self, keep_whole: bool) -> ListColumn:
         if keep_whole:
             return super().list_column(keep_whole)
-        return _cut_text(self, cast(self.column, Text), "json")
+        return cut_text(self, cast(self.column, Text), "json")
 
     def parse_input(self, text: str) -> Any:
         try:
@@ -508,6 +532,8 @@ class DecimalKind(ValueKind):
 
     def parse_input(self, text: str) -> Any:
         cleaned = text.strip()
+        if cleaned.lower() in SPECIAL_NUMBERS and self.special:
+            return decimal.Decimal(cleaned)
         if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", cleaned):
             raise FieldError("Enter a decimal number, like 12.50.")
         value = decimal.Decimal(cleaned)
@@ -556,7 +582,7 @@ class FloatKind(ValueKind):
             value = float(text.strip())
         except ValueError:
             raise FieldError("Enter a number, like 3.25 or 1e-3.") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value) and not self.special:
             raise FieldError("Enter a finite number.")
         return value
 
@@ -564,7 +590,13 @@ class FloatKind(ValueKind):
 class DateTimeKind(ValueKind):
     family = "date"
     parse_as = "datetime"
-    accepted: tuple[type, ...] = (dt.datetime,)
+    accepted: tuple[type, ...] = (dt.datetime, SpecialMoment)
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        if self.aware:
+            self.hint = "YYYY-MM-DD HH:MM:SS.ffffff+HH:MM (UTC when no offset is given)"
+
     noun = "dates and times (2024-01-31 or 2024-01-31 12:30)"
     hint = "YYYY-MM-DD HH:MM:SS.ffffff"
 
@@ -582,6 +614,9 @@ class DateTimeKind(ValueKind):
             raise BadKey(text) from None
 
     def parse_filter(self, text: str) -> Any:
+        special = self.special_moment(text)
+        if special is not None:
+            return special
         try:
             moment = dt.datetime.fromisoformat(text.strip())
         except ValueError:
@@ -592,12 +627,15 @@ class DateTimeKind(ValueKind):
         return _match_time_zone(moment, self.aware)
 
     def parse_input(self, text: str) -> Any:
+        special = self.special_moment(text)
+        if special is not None:
+            return special
         try:
             value = dt.datetime.fromisoformat(text.strip())
         except ValueError:
             raise FieldError("Enter a date and time as YYYY-MM-DD HH:MM:SS.ffffff.") from None
         if self.aware and value.tzinfo is None:
-            raise FieldError("Include the UTC offset, like 2024-05-01 12:00:00+00:00.")
+            value = value.replace(tzinfo=dt.UTC)  # as the hint says
         if not self.aware and value.tzinfo is not None:
             raise FieldError("This column holds times without a UTC offset; leave it out.")
         _check_fraction(self, value.microsecond)
@@ -645,7 +683,7 @@ def _check_fraction(kind: ValueKind, microsecond: int) -> None:
 class DateKind(ValueKind):
     family = "date"
     parse_as = "date"
-    accepted: tuple[type, ...] = (dt.date,)
+    accepted: tuple[type, ...] = (dt.date, SpecialMoment)
     hint = "YYYY-MM-DD"
 
     def list_column(self, keep_whole: bool) -> ListColumn:
@@ -658,6 +696,9 @@ class DateKind(ValueKind):
             raise BadKey(text) from None
 
     def parse_filter(self, text: str) -> Any:
+        special = self.special_moment(text)
+        if special is not None:
+            return special
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
@@ -666,6 +707,9 @@ class DateKind(ValueKind):
             ) from None
 
     def parse_input(self, text: str) -> Any:
+        special = self.special_moment(text)
+        if special is not None:
+            return special
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..decoding import NOT_UTF8, Undecodable
+from ..pg_text import SpecialMoment
+from ..unreadable import STORED_REASONS, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
 
 
@@ -343,6 +344,22 @@ class Uuid(ValueType):
         return uuid.UUID(data)
 
 
+@reads(SpecialMoment)
+class Moment(ValueType):
+    """PostgreSQL's infinite dates and timestamps, by their text."""
+
+    tag = "moment"
+
+    def show(self, value: SpecialMoment, preview: bool) -> Cell:
+        return Cell("date", value.text)
+
+    def audit_encode(self, value: SpecialMoment) -> Any:
+        return {"t": "moment", "v": value.text}
+
+    def audit_decode(self, data: Any) -> Any:
+        return SpecialMoment(data)
+
+
 @reads(Undecodable)
 class Unreadable(ValueType):
     """A value the driver could not decode: shown as an error, kept as stored."""
@@ -350,7 +367,7 @@ class Unreadable(ValueType):
     tag = "unrestorable"
 
     def show(self, value: Undecodable, preview: bool) -> Cell:
-        if isinstance(value.raw, bytes) and value.reason == NOT_UTF8:
+        if value.reason in STORED_REASONS:  # readable, just not in Python
             return text_cell("stored", stored_text(value.raw), preview)
         return Cell("error", str(value))
 
