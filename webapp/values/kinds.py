@@ -33,7 +33,7 @@ from ..dialects import (
 )
 from ..pg_text import INFINITIES, SpecialMoment
 from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
-from .pytypes import show_value, value_type
+from .pytypes import BY_TYPE, CSV_FAST, show_value, value_type
 
 
 class BadKey(ValueError):
@@ -89,6 +89,8 @@ class ValueKind:
     # anything anywhere, MySQL a zero date) is shown as stored and kept as it is. Empty:
     # any type.
     accepted: tuple[type, ...] = ()
+    # CSV text by exact Python type, where the type alone says it (see pytypes.CSV_FAST).
+    csv_fast: dict[type, Callable[[Any], str]] = CSV_FAST
 
     def __init__(self, column: Column, dialect: Dialect | None) -> None:
         self.column = column
@@ -149,10 +151,14 @@ class ValueKind:
         return "" if value is None else value_type(value).input_text(value)
 
     def csv_text(self, value: Any) -> str:
-        return "" if value is None else value_type(value).csv_text(value)
+        if value is None:
+            return ""
+        return (BY_TYPE.get(type(value)) or value_type(value)).csv_text(value)
 
     def json_value(self, value: Any) -> Any:
-        return None if value is None else value_type(value).json_value(value)
+        if value is None:
+            return None
+        return (BY_TYPE.get(type(value)) or value_type(value)).json_value(value)
 
     # --- reading text back --------------------------------------------------------------
 
@@ -399,6 +405,7 @@ class BoolKind(ValueKind):
     family = "bool"
     parse_as = "bool"
     widget = "bool"
+    csv_fast = {type_: write for type_, write in CSV_FAST.items() if type_ is not int}
 
     @property
     def driver_type(self) -> type | None:
