@@ -4,6 +4,7 @@ downloads and the audit log hold the same value, and a revert restores it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -454,3 +455,28 @@ async def test_postgresql_other_types_show_their_text_and_save_unchanged(
     assert response.status == 400
     assert "short_code" in await response.text()
     assert await raw_row(engine, backend, "more", MORE_COLUMNS) == before
+
+
+async def test_a_value_the_driver_cannot_decode_is_read_as_the_database_text(
+    engine: AsyncEngine, make_client, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg decodes while it fetches, so a value it cannot decode fails the statement
+    itself: the page then reads the row again as PostgreSQL's text."""
+    if backend != "postgresql":
+        pytest.skip("asyncpg decodes values while it fetches them")
+    from webapp import pg_text
+
+    def refuse(data: tuple[int]) -> dt.time:
+        raise ValueError("cannot decode")
+
+    monkeypatch.setattr(pg_text, "_decode_time", refuse)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE clock (id int PRIMARY KEY, noon time, note text)"))
+        await conn.execute(text("INSERT INTO clock VALUES (1, '12:30:00', 'lunch')"))
+    client = await make_client()
+    for path in ("/t/clock", "/t/clock/r/1"):
+        response = await client.get(path)
+        body = await response.text()
+        assert response.status == 200, body
+        assert re.search(r'<span class="stored"[^>]*>12:30:00</span>', body), path
+        assert "lunch" in body
