@@ -12,7 +12,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from .cells import Cell
-from .kinds import FieldError, IntKind, ListColumn, TextKind, ValueKind, cut_text
+from .kinds import FieldError, ListColumn, TextKind, ValueKind, cut_text
+from .numbers import IntKind
 from .pytypes import show_value
 from .registry import converts
 

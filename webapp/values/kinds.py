@@ -2,17 +2,17 @@
 that column's values: how they are fetched for list and record pages, shown, written into
 and read back from a URL key, parsed from a filter or a form, written to CSV and JSON. The
 classes are picked by `@converts` rules (registry.py), in the spirit of sqladmin's
-converters and Django's Field classes. Values of an unexpected Python type (SQLite stores
-anything anywhere) fall back to how that type reads (pytypes.py)."""
+converters and Django's Field classes. This module holds the base class and the kinds of
+text, enum, JSON, binary and boolean columns; numbers.py and moments.py the others. Values
+of an unexpected Python type (SQLite stores anything anywhere) fall back to how that type
+reads (pytypes.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import json
-import math
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +25,8 @@ from sqlalchemy.types import TypeEngine
 from ..decoding import Undecodable
 from ..dialects import (
     binary_length,
-    date_text_form,
-    decimal_digit_limit,
     has_special_values,
     text_form,
-    time_is_duration,
 )
 from ..pg_text import INFINITIES, SpecialMoment
 from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
@@ -243,10 +240,10 @@ class UnknownKind(ValueKind):
     hint = "a type this app cannot edit"
 
     def record_expression(self) -> ColumnElement[Any]:
-        return text_form(self.column, _need(self.dialect)).label(self.column.name)
+        return text_form(self.column, need_dialect(self.dialect)).label(self.column.name)
 
     def list_column(self, keep_whole: bool) -> ListColumn:
-        source = text_form(self.column, _need(self.dialect))
+        source = text_form(self.column, need_dialect(self.dialect))
         if keep_whole or source is self.column:  # no text form to cut short
             return super().list_column(keep_whole)
         return cut_text(self, source, "text")
@@ -266,7 +263,7 @@ class OtherKind(ValueKind):
         return None
 
 
-def _need(dialect: Dialect | None) -> Dialect:
+def need_dialect(dialect: Dialect | None) -> Dialect:
     if dialect is None:
         raise RuntimeError("this column's kind needs its dialect: use kind_for(column, dialect)")
     return dialect
@@ -378,7 +375,7 @@ class BinaryKind(ValueKind):
         if keep_whole:
             return super().list_column(keep_whole)
         head = func.substr(self.column, 1, BINARY_PREVIEW_BYTES)
-        size = binary_length(self.column, _need(self.dialect))
+        size = binary_length(self.column, need_dialect(self.dialect))
         return ListColumn(self.column, (size, head), _show_binary_preview)
 
     def parse_key(self, text: str) -> Any:
@@ -463,338 +460,3 @@ class BoolKind(ValueKind):
         if text in ("0", "false"):
             return False
         raise FieldError("Choose true or false.")
-
-
-INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
-
-
-class IntKind(ValueKind):
-    family = "number"
-    parse_as = "int"
-    accepted = (int,)
-    noun = "whole numbers"
-    hint = "a whole number"
-
-    def __init__(self, column: Column, dialect: Dialect | None) -> None:
-        super().__init__(column, dialect)
-        bits = 64
-        for cls in type(column.type).__mro__:
-            if cls.__name__ in INTEGER_BITS:
-                bits = INTEGER_BITS[cls.__name__]
-                break
-        self.bits = bits
-        self.unsigned = bool(getattr(column.type, "unsigned", False))
-        self.maximum = 2**64 - 1 if self.unsigned else INT64_MAX
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return int(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def check_range(self, value: Any) -> None:
-        bits = self.bits
-        if self.unsigned:
-            low, high = 0, 2**bits
-        else:
-            low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) * (1 if bits < 64 else 2)
-        if not low <= value < high:
-            raise BadKey(str(value))
-
-    def parse_input(self, text: str) -> Any:
-        cleaned = text.strip()
-        if not re.fullmatch(r"[+-]?\d+", cleaned):
-            raise FieldError("Enter a whole number, like 42 or -7.")
-        value = int(cleaned)
-        if not INT64_MIN <= value <= self.maximum:
-            raise FieldError("This number is too large for the column.")
-        return value
-
-
-class DecimalKind(ValueKind):
-    family = "number"
-    parse_as = "decimal"
-    noun = "numbers"
-
-    def __init__(self, column: Column, dialect: Dialect | None) -> None:
-        super().__init__(column, dialect)
-        self.precision = getattr(column.type, "precision", None)
-        self.scale = getattr(column.type, "scale", None) or 0
-        if self.precision is not None:
-            self.hint = f"up to {self.precision - self.scale} digits, {self.scale} after the point"
-        else:
-            self.hint = "an exact decimal number"
-
-    def parse_key(self, text: str) -> Any:
-        if self.python_type is not decimal.Decimal:
-            return text
-        try:
-            return decimal.Decimal(text)
-        except (ValueError, decimal.InvalidOperation):
-            raise BadKey(text) from None
-
-    def check_range(self, value: Any) -> None:
-        if isinstance(value, decimal.Decimal) and not value.is_finite():
-            raise BadKey(str(value))
-
-    def parse_input(self, text: str) -> Any:
-        cleaned = text.strip()
-        if cleaned.lower() in SPECIAL_NUMBERS and self.special:
-            return decimal.Decimal(cleaned)
-        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", cleaned):
-            raise FieldError("Enter a decimal number, like 12.50.")
-        value = decimal.Decimal(cleaned)
-        precision, scale = self.precision, self.scale
-        digits, exponent = _significant_digits(value)
-        if precision is not None and value:
-            if -exponent > scale:
-                raise FieldError(f"At most {scale} digits after the point.")
-            if value.adjusted() + 1 > precision - scale:
-                raise FieldError(f"At most {precision - scale} digits before the point.")
-        limit = decimal_digit_limit(_need(self.dialect))
-        if limit is not None and len(digits) > limit:
-            raise FieldError(f"This database keeps only {limit} significant digits of a decimal.")
-        return value
-
-
-def _significant_digits(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
-    """The digits and exponent without trailing zeros (Decimal.normalize would round to the
-    context's 28 digits)."""
-    _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits, exponent = digits[:-1], exponent + 1
-    return digits, exponent
-
-
-class FloatKind(ValueKind):
-    family = "number"
-    parse_as = "float"
-    accepted = (float, int)
-    noun = "numbers"
-    hint = "a number"
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return float(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def check_range(self, value: Any) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise BadKey(str(value))
-
-    def parse_input(self, text: str) -> Any:
-        try:
-            value = float(text.strip())
-        except ValueError:
-            raise FieldError("Enter a number, like 3.25 or 1e-3.") from None
-        if not math.isfinite(value) and not self.special:
-            raise FieldError("Enter a finite number.")
-        return value
-
-
-class DateTimeKind(ValueKind):
-    family = "date"
-    parse_as = "datetime"
-    accepted: tuple[type, ...] = (dt.datetime, SpecialMoment)
-
-    def __init__(self, column: Column, dialect: Dialect | None) -> None:
-        super().__init__(column, dialect)
-        if self.aware:
-            self.hint = "YYYY-MM-DD HH:MM:SS.ffffff+HH:MM (UTC when no offset is given)"
-
-    noun = "dates and times (2024-01-31 or 2024-01-31 12:30)"
-    hint = "YYYY-MM-DD HH:MM:SS.ffffff"
-
-    @property
-    def aware(self) -> bool:
-        return bool(getattr(self.column.type, "timezone", False))
-
-    def list_column(self, keep_whole: bool) -> ListColumn:
-        return _date_list_column(self, keep_whole)
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def parse_filter(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        try:
-            moment = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise BadValue(
-                f"{self.column.name!r} holds dates and times (2024-01-31 or 2024-01-31 12:30), "
-                f"not {text[:40]!r}"
-            ) from None
-        return _match_time_zone(moment, self.aware)
-
-    def parse_input(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        try:
-            value = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise FieldError("Enter a date and time as YYYY-MM-DD HH:MM:SS.ffffff.") from None
-        if self.aware and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)  # as the hint says
-        if not self.aware and value.tzinfo is not None:
-            raise FieldError("This column holds times without a UTC offset; leave it out.")
-        _check_fraction(self, value.microsecond)
-        return value
-
-
-def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
-    """Drivers refuse to compare a naive column with an aware value and vice versa."""
-    if aware and moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    if not aware and moment.tzinfo is not None:
-        return moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment
-
-
-def _date_list_column(kind: ValueKind, keep_whole: bool) -> ListColumn:
-    """A date fetched as the text the database writes where that is cheaper (MySQL)."""
-    as_text = None if keep_whole else date_text_form(kind.column, _need(kind.dialect))
-    if as_text is None:
-        return ValueKind.list_column(kind, keep_whole)
-    return ListColumn(kind.column, (as_text,), _show_date_text, cut_kind="date")
-
-
-def _show_date_text(values: tuple[Any, ...]) -> Cell:
-    """A date the database wrote as text (dialects.date_text_form)."""
-    value = values[0]
-    if value is None or isinstance(value, Undecodable):
-        return show_value(value, True)
-    return Cell("date", str(value))
-
-
-def _check_fraction(kind: ValueKind, microsecond: int) -> None:
-    digits = None
-    for attribute in ("fsp", "precision"):
-        value = getattr(kind.column.type, attribute, None)
-        if isinstance(value, int):
-            digits = value
-            break
-    if digits is not None and digits < 6 and microsecond % 10 ** (6 - digits):
-        if digits == 0:
-            raise FieldError("This column keeps whole seconds only.")
-        raise FieldError(f"This column keeps {digits} digits of a second.")
-
-
-class DateKind(ValueKind):
-    family = "date"
-    parse_as = "date"
-    accepted: tuple[type, ...] = (dt.date, SpecialMoment)
-    hint = "YYYY-MM-DD"
-
-    def list_column(self, keep_whole: bool) -> ListColumn:
-        return _date_list_column(self, keep_whole)
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def parse_filter(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        try:
-            return dt.date.fromisoformat(text.strip())
-        except ValueError:
-            raise BadValue(
-                f"{self.column.name!r} holds dates (2024-01-31), not {text[:40]!r}"
-            ) from None
-
-    def parse_input(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        try:
-            return dt.date.fromisoformat(text.strip())
-        except ValueError:
-            raise FieldError("Enter a date as YYYY-MM-DD.") from None
-
-
-_INTERVAL = re.compile(
-    r"(?P<sign>-)?(?:(?P<days>\d+) days?,? )?"
-    r"(?P<h>\d+):(?P<m>\d\d)(?::(?P<s>\d\d)(?P<f>\.\d{1,6})?)?"
-)
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """`[D days, ]HH:MM:SS[.ffffff]` as a timedelta; FieldError otherwise."""
-    match = _INTERVAL.fullmatch(text.strip())
-    if match is None:
-        raise FieldError("Enter a duration as [D days, ]HH:MM:SS.ffffff.")
-    value = dt.timedelta(
-        days=int(match["days"] or 0),
-        hours=int(match["h"]),
-        minutes=int(match["m"]),
-        seconds=int(match["s"] or 0),
-        microseconds=int((match["f"] or ".0")[1:].ljust(6, "0")),
-    )
-    return -value if match["sign"] else value
-
-
-class TimeKind(ValueKind):
-    family = "date"
-    parse_as = "time"
-    accepted: tuple[type, ...] = (dt.time, dt.timedelta)
-    noun = "times (12:30:00)"
-    hint = "HH:MM:SS.ffffff"
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return dt.time.fromisoformat(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def parse_input(self, text: str) -> Any:
-        try:
-            value = dt.time.fromisoformat(text.strip())
-        except ValueError:
-            if self.time_is_duration and _INTERVAL.fullmatch(text.strip()):
-                return parse_duration(text)
-            raise FieldError("Enter a time as HH:MM:SS.ffffff.") from None
-        _check_fraction(self, value.microsecond)
-        return value
-
-    @property
-    def time_is_duration(self) -> bool:
-        """MySQL's TIME is a duration (-838:59:59 to 838:59:59), read as a timedelta."""
-        return self.dialect is not None and time_is_duration(self.dialect)
-
-
-class IntervalKind(ValueKind):
-    family = "date"
-    parse_as = "interval"
-    hint = "[D days, ]HH:MM:SS.ffffff"
-
-    def parse_input(self, text: str) -> Any:
-        return parse_duration(text)
-
-
-class UuidKind(ValueKind):
-    parse_as = "uuid"
-    noun = "UUIDs"
-    hint = "a UUID"
-
-    def parse_key(self, text: str) -> Any:
-        try:
-            return uuid.UUID(text)
-        except ValueError:
-            raise BadKey(text) from None
-
-    def parse_input(self, text: str) -> Any:
-        try:
-            return uuid.UUID(text.strip())
-        except ValueError:
-            raise FieldError("Enter a UUID, like 123e4567-e89b-12d3-a456-426614174000.") from None

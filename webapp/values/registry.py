@@ -21,23 +21,17 @@ from ..dialects import backend_of
 from .kinds import (
     BinaryKind,
     BoolKind,
-    DateKind,
-    DateTimeKind,
-    DecimalKind,
     EnumKind,
-    FloatKind,
-    IntervalKind,
-    IntKind,
     JsonKind,
     OtherKind,
     PlainTextKind,
     TextKind,
-    TimeKind,
     UnknownKind,
-    UuidKind,
     ValueKind,
     python_type_of,
 )
+from .moments import DateKind, DateTimeKind, IntervalKind, TimeKind, UuidKind
+from .numbers import DecimalKind, FloatKind, IntKind
 
 Matcher = Callable[[TypeEngine[Any]], bool]
 
