@@ -480,3 +480,28 @@ async def test_a_value_the_driver_cannot_decode_is_read_as_the_database_text(
         assert response.status == 200, body
         assert re.search(r'<span class="stored"[^>]*>12:30:00</span>', body), path
         assert "lunch" in body
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [("2147483647", 200), ("2147483648", 404), ("-2147483649", 404), ("1" + "0" * 20, 404)],
+)
+async def test_an_integer_key_beyond_the_column_range_names_no_record(
+    engine: AsyncEngine, make_client, backend: str, key: str, status: int
+) -> None:
+    """SQLite's INTEGER holds 64 bits whatever it is called; a 32-bit key elsewhere."""
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE small (id INTEGER PRIMARY KEY, note TEXT)"))
+        await conn.execute(text("INSERT INTO small VALUES (2147483647, 'top')"))
+        if backend == "sqlite":
+            await conn.execute(text("INSERT INTO small VALUES (2147483648, 'beyond')"))
+    client = await make_client()
+    in_range = status == 200 or (backend == "sqlite" and len(key) < 19)
+    expected = 200 if backend == "sqlite" and key == "2147483648" else status
+    response = await client.get(f"/t/small/r/{key}")
+    assert response.status == expected, await response.text()
+    filtered = await client.get(f"/t/small?id__exact={key}")
+    assert filtered.status == (200 if in_range else 400)

@@ -292,6 +292,12 @@ def has_special_values(dialect: Dialect) -> bool:
     return backend_of(dialect) == "postgresql"
 
 
+def integers_are_64_bit(dialect: Dialect) -> bool:
+    """Whether every integer column holds 64-bit values whatever its declared size (SQLite's
+    INTEGER)."""
+    return backend_of(dialect) == "sqlite"
+
+
 def decimal_digit_limit(dialect: Dialect) -> int | None:
     """How many significant digits a DECIMAL column keeps exactly; None if it keeps all it
     declares. SQLite stores decimals as 8-byte floats, exact to 15 digits."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from ..dialects import decimal_digit_limit
+from ..dialects import decimal_digit_limit, integers_are_64_bit
 from .kinds import (
     INT64_MAX,
     INT64_MIN,
@@ -40,22 +40,24 @@ class IntKind(ValueKind):
             if cls.__name__ in INTEGER_BITS:
                 bits = INTEGER_BITS[cls.__name__]
                 break
+        if dialect is not None and integers_are_64_bit(dialect):
+            bits = 64
         self.bits = bits
         self.unsigned = bool(getattr(column.type, "unsigned", False))
         self.maximum = 2**64 - 1 if self.unsigned else INT64_MAX
 
     def parse_key(self, text: str) -> Any:
+        """A whole number in the column's range (a key beyond it names no row)."""
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
             raise BadKey(text) from None
+        self.check_range(value)
+        return value
 
     def check_range(self, value: Any) -> None:
         bits = self.bits
-        if self.unsigned:
-            low, high = 0, 2**bits
-        else:
-            low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) * (1 if bits < 64 else 2)
+        low, high = (0, 2**bits) if self.unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1))
         if not low <= value < high:
             raise BadKey(str(value))
 
