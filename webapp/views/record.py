@@ -113,7 +113,7 @@ async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[
         raise NotFound("No record has this key.") from None
     conn = await connection(request)
     expressions = [kind_for(column, conn.dialect).record_expression() for column in info.columns]
-    statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
+    statement = select(*expressions).where(key_condition(info, key_parts, conn.dialect)).limit(2)
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:
         raise NotFound(f"{info.name!r} has no record with this key.")
