@@ -27,8 +27,17 @@ def spec_for(type_, dialect=None):  # type: ignore[no-untyped-def]
     ],
 )
 def test_interval_text_round_trips(value: dt.timedelta) -> None:
+    spec = spec_for(Interval(), sqlite.dialect())
+    assert parse_input(spec, input_text(value), sqlite.dialect()) == value
+
+
+def test_postgresql_interval_is_taken_as_postgresql_text() -> None:
+    """PostgreSQL's intervals keep months apart from days, so they stay its own text."""
     spec = spec_for(Interval())
-    assert parse_input(spec, input_text(value), postgresql.dialect()) == value
+    text = "1 year 2 mons 3 days 04:05:06"
+    assert parse_input(spec, f" {text} ", postgresql.dialect()) == text
+    with pytest.raises(FieldError, match="Enter an interval"):
+        parse_input(spec, " ", postgresql.dialect())
 
 
 def test_decimal_beyond_sqlite_precision_is_refused_not_rounded() -> None:

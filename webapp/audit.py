@@ -26,10 +26,10 @@ from .accounts.models import AccountModels
 from .audit_values import encode_key, encode_row, same_value
 from .catalog import TableInfo
 from .dialects import equals
-from .fields import key_text
 from .keys import ACCOUNTS, DB_SESSION, SETTINGS
 from .permissions import current_user
 from .urls import encode_key as url_key
+from .values import key_text
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from .errors import NotFound
 from .fulltext import scan_orders
 from .settings import ROLES, TableOptions
 from .urls import UrlDecodeError, tilde_decode
+from .values import kind_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -345,6 +346,7 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     for table in metadata.tables.values():
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
+            kind_for(column, conn.dialect)  # made once, with the database's dialect
     orders = scan_orders(conn)
     tables = {
         table.name: TableInfo(

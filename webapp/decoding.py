@@ -4,7 +4,6 @@ in SQLite, say): the page still renders, with the bad cells marked, instead of f
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, type_coerce
@@ -13,18 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
+from .dialects import text_form
+from .unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, Undecodable
+
+__all__ = ["NOT_UTF8", "OUT_OF_RANGE", "Undecodable", "fetch_rows", "raw_select"]
+
 DECODE_ERRORS = (ValueError, TypeError, UnicodeDecodeError, LookupError, OverflowError)
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """Stands in for a value that could not be turned into a Python object."""
-
-    raw: Any
-    reason: str
-
-    def __str__(self) -> str:
-        return f"cannot read this value ({self.reason}): {self.raw!r}"[:300]
 
 
 async def fetch_rows(
@@ -37,7 +30,18 @@ async def fetch_rows(
         return list(result.all())
     except DECODE_ERRORS:
         pass
-    result = await conn.execute(raw_select(statement, expressions))
+    try:
+        result = await conn.execute(raw_select(statement, expressions))
+    except DECODE_ERRORS:  # the driver itself cannot read a value (asyncpg's binary codecs)
+        result = await conn.execute(text_select(statement, expressions, conn.dialect))
+        kept = [_python_type(expression) is str for expression in expressions]
+        return [
+            tuple(
+                value if keep or value is None else Undecodable(value, AS_TEXT)
+                for value, keep in zip(row, kept, strict=True)
+            )
+            for row in result.all()
+        ]
     processors = result_processors(expressions, conn.dialect)
     return [decode_row(row, processors) for row in result.all()]
 
@@ -47,6 +51,28 @@ def raw_select(statement: Select[Any], expressions: Sequence[ColumnElement[Any]]
     return statement.with_only_columns(
         *(_raw(expression) for expression in expressions), maintain_column_froms=True
     )
+
+
+def text_select(
+    statement: Select[Any], expressions: Sequence[ColumnElement[Any]], dialect: Dialect
+) -> Select[Any]:
+    """`statement` selecting each of `expressions` as the database's text."""
+    return statement.with_only_columns(
+        *(
+            type_coerce(text_form(expression, dialect), NullType()).label(
+                getattr(expression, "name", None)
+            )
+            for expression in expressions
+        ),
+        maintain_column_froms=True,
+    )
+
+
+def _python_type(expression: ColumnElement[Any]) -> type | None:
+    try:
+        return expression.type.python_type
+    except NotImplementedError:
+        return None
 
 
 def result_processors(
@@ -72,7 +98,7 @@ def _raw(expression: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _decode(value: Any, processor: Any) -> Any:
-    if processor is None or value is None:
+    if processor is None or value is None or isinstance(value, Undecodable):
         return value
     try:
         return processor(value)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -38,8 +39,11 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.util.concurrency import await_
 
+from . import pg_text
 from .settings import DatabaseSettings
+from .unreadable import NOT_UTF8, Undecodable
 
 MYSQL_IDLE_RECYCLE_SECONDS = 3600
 
@@ -84,11 +88,15 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
         }
     else:
         options["connect_args"] = postgresql_wait_bounds(database)
+        # What reading dates and intervals as PostgreSQL writes them needs (see pg_text).
+        options["connect_args"]["server_settings"].update(pg_text.SESSION_SETTINGS)
     if reads and reads_get_own_engine(database):
         options.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
         # And read-only: a page view that tried to write would fail, never half-write.
         options["connect_args"]["init_command"] = "SET SESSION TRANSACTION READ ONLY"
     engine = create_async_engine(database.url, **options)
+    if backend == "postgresql":
+        event.listen(engine.sync_engine, "connect", _configure_postgresql_connection)
     if backend == "mysql":
         event.listen(
             engine.sync_engine,
@@ -276,12 +284,18 @@ def describe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def _configure_postgresql_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Dates, timestamps, times and intervals decoded as PostgreSQL means them (pg_text)."""
+    await_(pg_text.install_text_codecs(dbapi_connection._connection))
+
+
 def _configure_sqlite_connection(lock_seconds: float, dbapi_connection: Any, _record: Any) -> None:
     """WAL so readers never wait on a writer, foreign keys enforced, a busy timeout so that
     concurrent writers queue (up to `lock_seconds`) instead of failing with 'database is
     locked' at once; past it the request answers 503 (errors.is_unavailable). The driver's own
     transaction handling is switched off: `_begin_sqlite_transaction` says BEGIN itself."""
     dbapi_connection.isolation_level = None
+    dbapi_connection._connection.text_factory = sqlite_text
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -289,6 +303,15 @@ def _configure_sqlite_connection(lock_seconds: float, dbapi_connection: Any, _re
         cursor.execute(f"PRAGMA busy_timeout={_milliseconds(lock_seconds)}")
     finally:
         cursor.close()
+
+
+def sqlite_text(data: bytes) -> Any:
+    """A TEXT value from SQLite, which stores whatever bytes it was given: text that is not
+    UTF-8 is marked unreadable (shown as stored) instead of failing the whole statement."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(data, NOT_UTF8)
 
 
 WRITE_TRANSACTION = "webapp_write_transaction"
@@ -353,9 +376,39 @@ class SQLiteDecimal(TypeDecorator[decimal.Decimal]):
         return decimal.Decimal
 
 
+class SQLiteBoolean(TypeDecorator[bool]):
+    """A BOOLEAN column of SQLite, which may hold anything: 0 and 1 read as false and true,
+    any other value as it is stored (SQLAlchemy's Boolean would read 'maybe' or 2 as true),
+    and written back as it is."""
+
+    impl = Boolean
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> Any:
+            return int(value) if isinstance(value, bool) else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            if type(value) is int and value in (0, 1):
+                return bool(value)
+            return value
+
+        return process
+
+    @property
+    def python_type(self) -> type:
+        return bool
+
+
 def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     """Give a reflected column a type that reads its values exactly on this backend."""
     type_ = column.type
+    if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
+        column.type = SQLiteBoolean()
+        return
     if (
         backend_of(dialect) == "sqlite"
         and isinstance(type_, Numeric)
@@ -368,6 +421,17 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
 def time_is_duration(dialect: Dialect) -> bool:
     """Whether TIME holds a duration beyond one day (MySQL: up to 838:59:59)."""
     return backend_of(dialect) == "mysql"
+
+
+def has_special_values(dialect: Dialect) -> bool:
+    """Whether numbers may be NaN or infinite and dates `infinity` (PostgreSQL)."""
+    return backend_of(dialect) == "postgresql"
+
+
+def integers_are_64_bit(dialect: Dialect) -> bool:
+    """Whether every integer column holds 64-bit values whatever its declared size (SQLite's
+    INTEGER)."""
+    return backend_of(dialect) == "sqlite"
 
 
 def decimal_digit_limit(dialect: Dialect) -> int | None:

@@ -10,25 +10,27 @@ halfway. MySQL and PostgreSQL check types on write, and their drivers decode."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import decimal
 import io
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Enum, Select, String, select, type_coerce
+from sqlalchemy import Boolean, Column, Enum, Select, String, select, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
 
 from .catalog import TableInfo
-from .decoding import Undecodable, decode_row, raw_select, result_processors
+from .decoding import decode_row, raw_select, result_processors
 from .dialects import backend_of, date_text_form
-from .fields import column_family, record_expression, show_value
 from .queries import SortKey, order_by
+from .values import kind_for
+from .values.kinds import BoolKind, ValueKind
 
+# How values read without a reflected column (csv_text, json_value): plain, or as booleans.
+PLAIN_VALUES = ValueKind(Column("value", NullType()), None)
+BOOL_VALUES = BoolKind(Column("value", Boolean()), None)
 EXPORT_FORMATS = {"csv": "text/csv", "json": "application/json"}
 BATCH_ROWS = 2000
 
@@ -79,55 +81,22 @@ def export_expression(column: Column, dialect: Dialect) -> ColumnElement[Any]:
         return as_text.label(column.name)
     if isinstance(column.type, Enum):
         return type_coerce(column, String()).label(column.name)
-    return record_expression(column, dialect)
-
-
-def _stored_text(raw: Any) -> str:
-    """An undecodable value as it is stored."""
-    if isinstance(raw, bytes | bytearray | memoryview):
-        return bytes(raw).decode("utf-8", errors="replace")
-    return str(raw)
+    return kind_for(column, dialect).record_expression()
 
 
 def csv_text(value: Any, is_bool: bool) -> str:
     """A value as a CSV field: the text the record page shows, an empty field for NULL,
-    binary as hexadecimal, JSON compact."""
-    kind = type(value)  # fast paths for the commonest types: this runs for every value
-    if kind is str:
+    binary as hexadecimal, JSON compact (`is_bool`: MySQL's BOOLEAN, a TINYINT(1))."""
+    if type(value) is str:  # the commonest case, first: this runs for every value
         return value
-    if value is None:
-        return ""
-    if kind is int:
-        if is_bool and value in (0, 1):
-            return "true" if value else "false"  # MySQL's BOOLEAN is TINYINT(1)
-        return str(value)
-    if kind is decimal.Decimal:
-        return format(value, "f")
-    if kind is dt.datetime:
-        return value.isoformat(sep=" ")
-    if isinstance(value, Undecodable):
-        return _stored_text(value.raw)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return show_value(value, preview=False).text
+    return (BOOL_VALUES if is_bool else PLAIN_VALUES).csv_text(value)
 
 
 def json_value(value: Any, is_bool: bool) -> Any:
     """A value as JSON: numbers and booleans as such, JSON documents as documents;
     decimals as strings (their exact digits); anything else, and a float JSON cannot hold
     (NaN, infinity), as the CSV's text (dates as ISO 8601 with a space, as pages show)."""
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return value
-    if kind is int:
-        return bool(value) if is_bool and value in (0, 1) else value
-    if kind is float:
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, dict | list):
-        return value
-    return csv_text(value, is_bool)
+    return (BOOL_VALUES if is_bool else PLAIN_VALUES).json_value(value)
 
 
 class ExportWriter:
@@ -136,7 +105,7 @@ class ExportWriter:
     def __init__(self, format_name: str, columns: Sequence[Column]) -> None:
         self.format_name = format_name
         self.names = [column.name for column in columns]
-        self.bools = [column_family(column.type) == "bool" for column in columns]
+        self.kinds = [kind_for(column) for column in columns]
         self._rows_written = 0
 
     def head(self) -> str:
@@ -147,11 +116,17 @@ class ExportWriter:
     def batch(self, rows: Sequence[Sequence[Any]]) -> str:
         if not rows:
             return ""
-        bools = self.bools
+        kinds = self.kinds
         if self.format_name == "csv":
+            # Per column: the text of the commonest exact types as plain functions, else
+            # the kind's (this runs for every value of a download).
+            columns = [(kind.csv_fast.get, kind.csv_text) for kind in kinds]
             return self._csv(
                 [
-                    [csv_text(value, is_bool) for value, is_bool in zip(row, bools, strict=True)]
+                    [
+                        (fast(type(value)) or general)(value)
+                        for value, (fast, general) in zip(row, columns, strict=True)
+                    ]
                     for row in rows
                 ]
             )
@@ -160,8 +135,8 @@ class ExportWriter:
         lines = [
             dumps(
                 {
-                    name: json_value(value, is_bool)
-                    for name, value, is_bool in zip(names, row, bools, strict=True)
+                    name: kind.json_value(value)
+                    for name, value, kind in zip(names, row, kinds, strict=True)
                 }
             )
             for row in rows

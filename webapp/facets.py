@@ -16,8 +16,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import Catalog, TableInfo
 from .decoding import fetch_rows
 from .dialects import is_timeout, statement_time_limit
-from .fields import column_family, key_text, show_column_value
 from .labels import load_labels
+from .values import column_family, key_text, kind_for
 
 FACET_VALUES = 10
 FACET_TIME_LIMIT_SECONDS = 0.5
@@ -32,7 +32,7 @@ class FacetValue:
     text: str
     kind: str
     count: int
-    href: str
+    href: str | None
     selected: bool
     label: str | None = None
 
@@ -102,8 +102,11 @@ async def compute_facets(
             labels = await load_labels(conn, catalog, relation, [row[0] for row in rows])
         for value, number in rows:
             text = None if value is None else key_text(value)
+            kind = kind_for(column)
             href, selected = toggle_href(column, text)
-            cell = show_column_value(column, value, preview=True)
+            if not kind.fits(value):  # kept as stored: no filter can name it
+                href, selected = None, False
+            cell = kind.show(value, preview=True)
             facet.values.append(
                 FacetValue(cell.text, cell.kind, int(number), href, selected, labels.get(value))
             )

@@ -17,7 +17,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import TableInfo
 from .dialects import can_hold, equals, escape_like, text_like
 from .errors import BadRequest
-from .fields import BadValue, column_family, is_date_only, parse_value, python_type_of
+from .fields import is_date_only
+from .values import BadValue, column_family, kind_for, python_type_of
 
 SEPARATOR = "__"
 MAX_FILTERS = 20
@@ -125,7 +126,7 @@ def _check_value(candidate: Filter) -> None:
     """Parse the value now, so that a bad one is a 400 before any statement is built."""
     try:
         for part in _values(candidate.op, candidate.text):
-            parse_value(candidate.column, part)
+            kind_for(candidate.column).parse_filter(part)
     except BadValue as exc:
         raise BadRequest(f"Filter {candidate.param}: {exc}.") from None
 
@@ -161,7 +162,7 @@ def _condition(column: Column, op: str, text: str, dialect: Dialect) -> ColumnEl
     if op == "not":
         different = ~_equals(column, text, dialect)
         return or_(different, column.is_(None)) if column.nullable else different
-    value = parse_value(column, text)
+    value = kind_for(column).parse_filter(text)
     if not can_hold(column, value, dialect):
         raise BadRequest(f"{column.name!r} cannot hold {text[:40]!r}, so it cannot be compared.")
     if _whole_day(column, text):
@@ -180,7 +181,7 @@ def _condition(column: Column, op: str, text: str, dialect: Dialect) -> ColumnEl
 
 
 def _equals(column: Column, text: str, dialect: Dialect) -> ColumnElement[bool]:
-    value = parse_value(column, text)
+    value = kind_for(column).parse_filter(text)
     if _whole_day(column, text):
         return and_(column >= value, column < value + dt.timedelta(days=1))
     return equals(column, value, dialect)

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import Catalog, Relation, TableInfo
 from .decoding import Undecodable, fetch_rows
-from .fields import show_value
+from .values import show_value
 
 LABEL_CHARS = 80
 
@@ -89,7 +89,7 @@ def label_text(value: Any) -> str | None:
     else the text cut to LABEL_CHARS with an ellipsis."""
     if value is None or value == "" or isinstance(value, Undecodable):
         return None
-    shown = value if type(value) is str else show_value(value, preview=False).text
+    shown = value if type(value) is str else show_value(value, False).text
     return shown if len(shown) <= LABEL_CHARS else shown[:LABEL_CHARS] + "…"
 
 

@@ -19,10 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import TableInfo
 from .driver_rows import fetch_rows_direct
 from .errors import BadRequest
-from .fields import BadKey, key_text, parse_key
 from .fulltext import bounded_scan
 from .queries import ListPlan, SortKey, page_statement, sortable
 from .secret import sign, verify
+from .values import BadKey, key_text, kind_for
 
 CURSOR_PURPOSE = "cursor"
 MAX_CURSOR_LENGTH = 4096
@@ -113,7 +113,8 @@ def cursor_values(columns: Sequence[Column], cursor: Cursor) -> list[Any]:
         raise BadRequest("This page link belongs to another sort order; start again.")
     try:
         return [
-            parse_key(column, text) for column, text in zip(columns, cursor.values, strict=True)
+            kind_for(column).parse_key(text)
+            for column, text in zip(columns, cursor.values, strict=True)
         ]
     except BadKey:
         raise BadRequest("This page link is damaged; start again.") from None

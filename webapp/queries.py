@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import TableInfo
 from .dialects import can_hold
 from .errors import BadRequest, NotFound
-from .fields import BadKey, ListColumn, column_family, list_column, parse_key
+from .values import BadKey, ListColumn, column_family, kind_for
 
 UNSORTABLE_FAMILIES = {"json", "binary", "unknown"}
 
@@ -113,8 +113,7 @@ def list_plan(
         whole.update((name, info.table.columns[name]) for name in relation.columns)
     whole.update((column.name, column) for column in also_whole)
     columns = [
-        list_column(column, dialect, keep_whole=column.name in whole)
-        for column in info.list_columns
+        kind_for(column, dialect).list_column(column.name in whole) for column in info.list_columns
     ]
     expressions: list[ColumnElement[Any]] = []
     positions: dict[str, int] = {}
@@ -165,7 +164,8 @@ def key_condition(
         raise NotFound("No record has this key.")
     try:
         values = [
-            parse_key(column, part) for column, part in zip(primary_key, key_parts, strict=True)
+            kind_for(column).parse_key(part)
+            for column, part in zip(primary_key, key_parts, strict=True)
         ]
     except BadKey:
         raise NotFound("No record has this key.") from None

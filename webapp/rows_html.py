@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Column, Enum
+from sqlalchemy import Column
 
 from .catalog import TableInfo
-from .fields import PREVIEW_CHARS, Cell, column_family, key_text, python_type_of
 from .labels import label_text
 from .queries import ListPlan
 from .urls import encode_key, record_url_prefix
+from .values import PREVIEW_CHARS, Cell, key_text, kind_for
 
 try:  # markupsafe's own C escape, without making a Markup: 30 ns for a typical value
     from markupsafe._speedups import _escape_inner as escape
@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - markupsafe built without its C speedup
 MORE = '<span class="more" title="shortened; open the record for the whole value">…</span>'
 NULL_INNER = '<span class="null">NULL</span>'
 NULL_TD = '<td class="null">NULL</td>'
+STORED_TITLE = "not a value of the column&#39;s type: shown and kept as the database holds it"
 # A cell's `<td>` by kind: numbers are set right, dates in the monospace font; text (most
 # cells) carries no class at all, which keeps a page of rows small.
 CELL_CLASS = {"number": "n", "date": "d"}
@@ -126,6 +127,9 @@ def _value(cell: Cell) -> str:
         return '<span class="empty" title="empty string">(empty)</span>'
     if kind == "error":
         return f'<span class="decode-error">{escape(cell.text)}</span>'
+    if kind == "stored":
+        more = MORE if cell.truncated else ""
+        return f'<span class="stored" title="{STORED_TITLE}">{escape(cell.text)}</span>{more}'
     more = MORE if cell.truncated else ""
     if kind in SPANNED_KINDS:
         return f'<span class="v-{kind}">{escape(cell.text)}</span>{more}'
@@ -294,13 +298,9 @@ def _key_writer(
 
 
 def _driver_type(column: Column) -> type | None:
-    """The exact type a column's values come back as, for the commonest column types."""
-    if column_family(column.type) == "bool":
-        return None
-    python_type = python_type_of(column.type)
-    if isinstance(column.type, Enum):
-        return str
-    return python_type if python_type is str or python_type in TYPED_TD else None
+    """The exact type a column's values come back as, when rows_html has a writer for it."""
+    expected = kind_for(column).driver_type
+    return expected if expected is str or expected in TYPED_TD else None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ audit trail (webapp/audit.py) records before/after values in the same transactio
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
-from .decoding import Undecodable, fetch_rows
+from .decoding import fetch_rows
 from .dialects import WRITE_TRANSACTION
 from .errors import Forbidden
-from .fields import record_expression
 from .inputs import UNCHANGED, resolve
+from .values import canonical, kind_for
 
 if TYPE_CHECKING:
     from .audit import AuditTrail
@@ -123,7 +122,7 @@ def row_version(info: TableInfo, row: Mapping[str, Any]) -> str:
             continue
         value = row[name]
         digest.update(name.encode("utf-8", "surrogatepass") + b"\x00")
-        digest.update(_canonical(value) + b"\x01")
+        digest.update(canonical(value) + b"\x01")
     return digest.hexdigest()
 
 
@@ -134,7 +133,7 @@ async def read_row(
     too: the audit trail keeps whole rows, so a revert loses nothing), or None; `lock` holds
     it until the transaction ends (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE locks)."""
     columns = list(info.table.columns)
-    expressions = [record_expression(column, conn.dialect) for column in columns]
+    expressions = [kind_for(column, conn.dialect).record_expression() for column in columns]
     statement = select(*expressions).where(condition).limit(2)
     if lock:
         statement = statement.with_for_update()
@@ -177,9 +176,9 @@ async def update_row(
     changes = {}
     for name, value in values.items():
         if exact:
-            new = UNCHANGED if _canonical(before[name]) == _canonical(value) else value
+            new = UNCHANGED if canonical(before[name]) == canonical(value) else value
         else:
-            new = resolve(before[name], value)
+            new = resolve(before[name], value, kind_for(info.table.c[name]))
         if new is not UNCHANGED:
             changes[name] = new
     key = tuple(before[column.name] for column in info.primary_key)
@@ -217,12 +216,15 @@ async def _lock_unchanged_row(
 
 
 def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values keyed by column, with SQL NULL spelled out for JSON columns (where None
-    would be stored as the JSON text `null`)."""
+    """Values keyed by column, as each column's kind writes them, with SQL NULL spelled out
+    for JSON columns (where None would be stored as the JSON text `null`)."""
     bound: dict[str, Any] = {}
     for name, value in values.items():
         column = info.table.c[name]
-        bound[column.key] = null() if value is None and isinstance(column.type, JSON) else value
+        if value is None and isinstance(column.type, JSON):
+            bound[column.key] = null()
+        else:
+            bound[column.key] = kind_for(column).bind_value(value)
     return bound
 
 
@@ -235,13 +237,3 @@ def values_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool]
     for column, value in zip(columns[1:], key[1:], strict=True):
         condition = condition & (column == value)
     return condition
-
-
-def _canonical(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return b"b:%d:" % len(value) + bytes(value)
-    if isinstance(value, Undecodable):
-        return b"u:" + repr(value.raw).encode("utf-8", "surrogatepass")
-    if isinstance(value, dict | list):
-        return b"j:" + json.dumps(value, sort_keys=True, default=str).encode("utf-8")
-    return f"{type(value).__name__}:{value!r}".encode("utf-8", "surrogatepass")

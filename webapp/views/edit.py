@@ -22,7 +22,6 @@ from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
 from ..dialects import can_hold, equals, escape_like, is_schema_mismatch, text_like
 from ..errors import NotFound, is_unavailable
-from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
 from ..html_text import visible_controls
 from ..inputs import (
@@ -47,6 +46,7 @@ from ..request_body import (
     read_form,
 )
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
+from ..values import key_text, kind_for, show_value
 from ..writes import (
     RowChanged,
     delete_row,
@@ -251,6 +251,8 @@ async def form_fields(
             widget = "fixed"
         elif column.name in info.read_only_columns:
             widget = "readonly"
+        elif mode == "edit" and row is not None and not spec.value_kind.editable(current):
+            widget = "readonly"  # not a value of the column's type: kept as it is stored
         field: dict[str, Any] = {
             "spec": spec,
             "name": column.name,
@@ -259,10 +261,10 @@ async def form_fields(
             "error": None,
             "options": [],
             "lookup_href": None,
-            "current": show_column_value(column, current, preview=True) if row else None,
+            "current": kind_for(column).show(current, preview=True) if row else None,
             "is_null": mode == "edit" and current is None,
             "use_default": mode == "create" and spec.has_default,
-            "text": input_text(current) if row is not None else "",
+            "text": spec.value_kind.input_text(current) if row is not None else "",
         }
         if mode == "create" and not spec.has_default and spec.nullable:
             field["is_null"] = spec.parse_as == "text"
@@ -444,9 +446,9 @@ def _render_conflict(
             yours = (
                 show_value("(unchanged)", preview=True)
                 if value is UNCHANGED
-                else show_column_value(column, value, preview=True)
+                else kind_for(column).show(value, preview=True)
             )
-        now = show_column_value(column, current[column.name], preview=True) if current else None
+        now = kind_for(column).show(current[column.name], preview=True) if current else None
         differs = yours is not None and now is not None and yours.text != "(unchanged)"
         rows.append(
             {
@@ -498,7 +500,7 @@ async def _render_delete(
             "row_version": version,
             "error": error,
             "fields": [
-                {"name": c.name, "cell": show_column_value(c, row[c.name], preview=True)}
+                {"name": c.name, "cell": kind_for(c).show(row[c.name], preview=True)}
                 for c in info.columns
             ],
         },

@@ -29,12 +29,12 @@ from ..catalog import TableInfo
 from ..csrf import request_csrf_token
 from ..dialects import can_hold, equals, is_schema_mismatch
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
-from ..fields import Cell, key_text, show_value
 from ..flash import flash
 from ..keys import DB_SESSION
 from ..permissions import request_catalog, require_role, write_refusal
 from ..revert import RevertConflict, RevertRefused, revert_change
 from ..urls import record_url, table_url
+from ..values import Cell, key_text, show_value
 from ..writes import write_transaction
 
 ACTIVITY_PAGE = "/activity"

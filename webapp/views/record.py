@@ -14,11 +14,11 @@ from ..catalog import Catalog, Relation, TableInfo
 from ..counts import bounded_count
 from ..decoding import fetch_rows
 from ..errors import NotFound
-from ..fields import key_text, record_expression, show_column_value, show_value
 from ..labels import load_labels
 from ..permissions import request_catalog, write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
+from ..values import key_text, kind_for, show_value
 from .common import attachment_disposition, connection
 from .history import record_history
 from .table_html import str_type
@@ -34,7 +34,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     record_href = record_url(info.name, key_parts)
     fields = []
     for column in info.columns:
-        cell = show_column_value(column, row[column.name], preview=False)
+        cell = kind_for(column).show(row[column.name], preview=False)
         relation = info.relation_for(column.name)
         if relation is not None and all(row[name] is not None for name in relation.columns):
             cell = cell.linked(
@@ -112,7 +112,7 @@ async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[
     except UrlDecodeError:
         raise NotFound("No record has this key.") from None
     conn = await connection(request)
-    expressions = [record_expression(column, conn.dialect) for column in info.columns]
+    expressions = [kind_for(column, conn.dialect).record_expression() for column in info.columns]
     statement = select(*expressions).where(key_condition(info, key_parts, conn.dialect)).limit(2)
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:

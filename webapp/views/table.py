@@ -20,7 +20,6 @@ from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from ..errors import TooBusy
 from ..exports import EXPORT_FORMATS
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
-from ..fields import Cell
 from ..filters import Filter
 from ..keys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
 from ..labels import label_expressions
@@ -30,6 +29,7 @@ from ..queries import ListPlan, SortKey, list_plan
 from ..rows_html import RowsWriter, rows_writer
 from ..search import Search, scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
+from ..values import Cell
 from .common import connection, request_dialect, request_role
 from .table_html import filter_options_html, page_headings_html
 

@@ -1,0 +1,165 @@
+"""Kinds of one backend's own column types and value quirks, registered ahead of the
+generic rules for that backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ARRAY, Column, String, Text, cast, func, literal, type_coerce
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
+
+from .cells import Cell
+from .kinds import FieldError, ListColumn, TextKind, ValueKind, cut_text
+from .numbers import IntKind
+from .pytypes import show_value
+from .registry import converts
+
+# --- MySQL / MariaDB ---------------------------------------------------------------------------
+
+
+@converts(mysql.SET, backend="mysql")
+class SetKind(TextKind):
+    """A SET column: its value as MySQL writes it, the members in the order the column
+    declares them, comma-separated ('a,c'; '' for none). The form takes the same text."""
+
+    def __init__(self, column: Column, dialect: Dialect | None) -> None:
+        super().__init__(column, dialect)
+        self.members: tuple[str, ...] = tuple(getattr(column.type, "values", ()) or ())
+        self.maxlength = None
+        self.widget = "text"
+        self.hint = "comma-separated: " + ", ".join(self.members)
+
+    def record_expression(self) -> ColumnElement[Any]:
+        return type_coerce(self.column, String()).label(self.column.name)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        return ListColumn(self.column, (self.record_expression(),), _show_text, plain=True)
+
+    @property
+    def driver_type(self) -> type | None:
+        return str
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        return show_value(self.text_of(value), preview)
+
+    def key_text(self, value: Any) -> str:
+        return self.text_of(value)
+
+    def input_text(self, value: Any) -> str:
+        return "" if value is None else self.text_of(value)
+
+    def text_of(self, value: Any) -> Any:
+        """A SET value read through SQLAlchemy (a Python set) as MySQL writes it."""
+        if isinstance(value, set | frozenset):
+            return ",".join(member for member in self.members if member in value)
+        return value
+
+    def parse_input(self, text: str) -> Any:
+        chosen = set(text.split(",")) if text else set()
+        unknown = sorted(chosen - set(self.members))
+        if unknown:
+            raise FieldError(
+                f"Not a member: {', '.join(repr(m) for m in unknown)}. "
+                f"Choose from {', '.join(self.members)}, comma-separated."
+            )
+        return ",".join(member for member in self.members if member in chosen)
+
+
+def _show_text(values: tuple[Any, ...]) -> Cell:
+    return show_value(values[0], True)
+
+
+@converts(mysql.YEAR, backend="mysql")
+class YearKind(IntKind):
+    """MySQL's YEAR, read as a whole number (1901 to 2155, or 0)."""
+
+    hint = "a year, like 2006"
+
+
+@converts(mysql.BIT, backend="mysql")
+class BitKind(ValueKind):
+    """MySQL's BIT(n), read as bytes: shown, not edited here."""
+
+    widget = "readonly"
+    hint = "a type this app cannot edit"
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+@converts(postgresql.INTERVAL, backend="postgresql", python=(dt.timedelta,))
+class PgIntervalKind(ValueKind):
+    """An interval as PostgreSQL writes it ('1 year 2 mons 3 days 04:05:06', see pg_text):
+    months and years are not days, so no Python duration holds one exactly. The form takes
+    any interval text PostgreSQL reads; the database checks it."""
+
+    family = "date"
+    parse_as = "interval"
+    hint = "like 1 year 2 mons 3 days 04:05:06"
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        if isinstance(value, str) and value:
+            return Cell("date", value)
+        return show_value(value, preview)
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+    def parse_input(self, text: str) -> Any:
+        cleaned = text.strip()
+        if not cleaned:
+            raise FieldError("Enter an interval, like 1 year 2 mons 3 days 04:05:06.")
+        return cleaned
+
+
+@converts(
+    ARRAY,
+    postgresql.AbstractRange,
+    postgresql.AbstractMultiRange,
+    postgresql.INET,
+    postgresql.CIDR,
+    postgresql.MACADDR,
+    postgresql.MACADDR8,
+    postgresql.MONEY,
+    postgresql.DOMAIN,
+    postgresql.BIT,
+    postgresql.TSVECTOR,
+    postgresql.TSQUERY,
+    backend="postgresql",
+)
+class PgTextKind(ValueKind):
+    """A PostgreSQL type whose values read best as PostgreSQL's own text (arrays, ranges,
+    network addresses, money, domains): fetched, shown, downloaded and logged as that text,
+    and edited as it, the database casting the text back to the type (and checking it)."""
+
+    parse_as = "text"
+    hint = "as PostgreSQL writes it"
+
+    def record_expression(self) -> ColumnElement[Any]:
+        return self.text().label(self.column.name)
+
+    def text(self) -> ColumnElement[Any]:
+        """The value as its type's output function writes it (a cast to text can differ:
+        inet '10.0.0.1' casts to '10.0.0.1/32')."""
+        return func.format("%s", self.column, type_=Text)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return super().list_column(keep_whole)
+        return cut_text(self, self.text(), "text")
+
+    @property
+    def driver_type(self) -> type | None:
+        return None
+
+    def parse_input(self, text: str) -> Any:
+        return text
+
+    def bind_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return cast(literal(value, Text()), self.column.type)
+        return value
