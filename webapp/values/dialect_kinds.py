@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, String, Text, cast, func, literal, type_coerce
+from sqlalchemy import ARRAY, Column, String, Text, case, cast, func, literal, null, type_coerce
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
@@ -144,8 +144,10 @@ class PgTextKind(ValueKind):
 
     def text(self) -> ColumnElement[Any]:
         """The value as its type's output function writes it (a cast to text can differ:
-        inet '10.0.0.1' casts to '10.0.0.1/32')."""
-        return func.format("%s", self.column, type_=Text)
+        inet '10.0.0.1' casts to '10.0.0.1/32'); NULL stays NULL, where format() would
+        write ''."""
+        written = func.format("%s", self.column, type_=Text)
+        return case((self.column.is_not(None), written), else_=null())
 
     def list_column(self, keep_whole: bool) -> ListColumn:
         if keep_whole:
