@@ -46,14 +46,11 @@ csv.field_size_limit(1 << 24)
 KNOWN_BROKEN: dict[str, str] = {
     "sqlite:affinities": "text or real in a BLOB column: list 500 (bytes(str) in the binary "
     "preview); text in INTEGER/REAL/NUMERIC refused by its own form; '' saved as NULL",
-    "sqlite:extremes": "REAL +/-Infinity refused by its own form and by filters; INTEGER "
-    "filters refuse values beyond 32 bits (fields._check_range takes INTEGER for int4)",
     "sqlite:dates": "DATETIME and TIME text written back with .000000 appended (revert of a "
     "deletion)",
     "sqlite:invalid_utf8": "TEXT that is not UTF-8: 500 on list, record, edit and downloads",
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",
-    "sqlite:overlong_text": "VARCHAR(5) holding longer text refused by its own form",
     "sqlite:text_controls": "control characters written raw into HTML; NUL cuts the list "
     "preview short",
     "mysql:double_extremes": "DOUBLE read and written as a 10-place decimal: 5e-324 shown as "

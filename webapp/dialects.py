@@ -428,6 +428,12 @@ def has_special_values(dialect: Dialect) -> bool:
     return backend_of(dialect) == "postgresql"
 
 
+def has_infinite_floats(dialect: Dialect) -> bool:
+    """Whether a float column may hold +/-Infinity without NaN (SQLite's REAL; PostgreSQL
+    has both, see has_special_values)."""
+    return backend_of(dialect) == "sqlite"
+
+
 def integers_are_64_bit(dialect: Dialect) -> bool:
     """Whether every integer column holds 64-bit values whatever its declared size (SQLite's
     INTEGER)."""

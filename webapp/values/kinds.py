@@ -302,6 +302,13 @@ class TextKind(ValueKind):
             return super().list_column(keep_whole)
         return cut_text(self, self.column, "text")
 
+    def editable(self, value: Any) -> bool:
+        """Text longer than the column declares (SQLite keeps it) is kept as it is: the
+        form would refuse it."""
+        if isinstance(value, str) and self.maxlength is not None:
+            return len(value) <= self.maxlength
+        return super().editable(value)
+
     def parse_input(self, text: str) -> Any:
         if self.maxlength is not None and len(text) > self.maxlength:
             raise FieldError(

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from ..dialects import decimal_digit_limit, integers_are_64_bit
+from ..dialects import decimal_digit_limit, has_infinite_floats, integers_are_64_bit
 from .kinds import (
     INT64_MAX,
     INT64_MIN,
@@ -140,15 +140,27 @@ class FloatKind(ValueKind):
         except ValueError:
             raise BadKey(text) from None
 
+    @property
+    def infinite(self) -> bool:
+        """Whether the column may hold infinite floats (and so be filtered for them)."""
+        return self.special or (self.dialect is not None and has_infinite_floats(self.dialect))
+
     def check_range(self, value: Any) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not self.holds(value):
             raise BadKey(str(value))
+
+    def holds(self, value: float) -> bool:
+        """Whether the column can hold this float (NaN and infinities where the database
+        has them)."""
+        if math.isfinite(value) or self.special:
+            return True
+        return self.infinite and not math.isnan(value)
 
     def parse_input(self, text: str) -> Any:
         try:
             value = float(text.strip())
         except ValueError:
             raise FieldError("Enter a number, like 3.25 or 1e-3.") from None
-        if not math.isfinite(value) and not self.special:
+        if not self.holds(value):
             raise FieldError("Enter a finite number.")
         return value
