@@ -46,8 +46,6 @@ csv.field_size_limit(1 << 24)
 KNOWN_BROKEN: dict[str, str] = {
     "sqlite:affinities": "text or real in a BLOB column: list 500 (bytes(str) in the binary "
     "preview); text in INTEGER/REAL/NUMERIC refused by its own form; '' saved as NULL",
-    "sqlite:dates": "DATETIME and TIME text written back with .000000 appended (revert of a "
-    "deletion)",
     "sqlite:invalid_utf8": "TEXT that is not UTF-8: 500 on list, record, edit and downloads",
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",

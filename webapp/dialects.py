@@ -27,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     TypeDecorator,
     cast,
     event,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql as mysql_types
+from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -403,9 +405,42 @@ class SQLiteBoolean(TypeDecorator[bool]):
         return bool
 
 
+def _without_zero_microseconds(processor: Any) -> Any:
+    """A SQLite date-time bind processor that writes '.000000' only when the value has
+    microseconds, so that '10:00:00' written back stays '10:00:00'."""
+
+    def process(value: Any) -> Any:
+        written = processor(value)
+        if isinstance(written, str) and not getattr(value, "microsecond", 1):
+            return written.removesuffix(".000000")
+        return written
+
+    return process
+
+
+class SQLiteDateTime(sqlite_types.DATETIME):
+    """SQLite's DATETIME, written without zero microseconds (see above)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _without_zero_microseconds(super().bind_processor(dialect))
+
+
+class SQLiteTime(sqlite_types.TIME):
+    """SQLite's TIME, written without zero microseconds (see above)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return _without_zero_microseconds(super().bind_processor(dialect))
+
+
 def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     """Give a reflected column a type that reads its values exactly on this backend."""
     type_ = column.type
+    if backend_of(dialect) == "sqlite" and isinstance(type_, DateTime):
+        column.type = SQLiteDateTime()
+        return
+    if backend_of(dialect) == "sqlite" and isinstance(type_, Time):
+        column.type = SQLiteTime()
+        return
     if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
         column.type = SQLiteBoolean()
         return
