@@ -44,11 +44,6 @@ csv.field_size_limit(1 << 24)
 # Corpus classes the app cannot walk cleanly yet, as "backend:class" with what fails. Each
 # runs as a strict xfail: when a fix makes one pass, the suite says so; remove it here.
 KNOWN_BROKEN: dict[str, str] = {
-    "sqlite:affinities": "text or real in a BLOB column: list 500 (bytes(str) in the binary "
-    "preview); text in INTEGER/REAL/NUMERIC refused by its own form; '' saved as NULL",
-    "sqlite:invalid_utf8": "TEXT that is not UTF-8: 500 on list, record, edit and downloads",
-    "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
-    "as NULL",
     "sqlite:text_controls": "control characters written raw into HTML; NUL cuts the list "
     "preview short",
     "mysql:double_extremes": "DOUBLE read and written as a 10-place decimal: 5e-324 shown as "
@@ -59,8 +54,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:text_controls": "control characters written raw into HTML",
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
-    "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
-    "and by filters (400)",
     "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form and "
     "by filters (400)",
     "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "

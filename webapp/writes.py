@@ -21,7 +21,7 @@ from .decoding import fetch_rows
 from .dialects import WRITE_TRANSACTION
 from .errors import Forbidden
 from .inputs import UNCHANGED, resolve
-from .values import canonical, kind_for
+from .values import canonical, kind_for, stored_bind
 
 if TYPE_CHECKING:
     from .audit import AuditTrail
@@ -223,8 +223,10 @@ def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
         column = info.table.c[name]
         if value is None and isinstance(column.type, JSON):
             bound[column.key] = null()
+        elif not (kind := kind_for(column)).fits(value):
+            bound[column.key] = stored_bind(value)  # restored exactly as it was stored
         else:
-            bound[column.key] = kind_for(column).bind_value(value)
+            bound[column.key] = kind.bind_value(value)
     return bound
 
 

@@ -102,8 +102,14 @@ class ValueKind:
 
     def list_column(self, keep_whole: bool) -> ListColumn:
         """The list page's fetch plan; `keep_whole` for key columns, whose values make
-        links."""
-        return ListColumn(self.column, (self.column,), _show_first, plain=True)
+        links. A value not of the column's type (SQLite's '' in an INTEGER column) is shown
+        by `show`, marked."""
+        if not self.accepted:
+            return ListColumn(self.column, (self.column,), _show_first, plain=True)
+        return ListColumn(self.column, (self.column,), self._show_listed, plain=True)
+
+    def _show_listed(self, values: tuple[Any, ...]) -> Cell:
+        return self.show(values[0], True)
 
     @property
     def special(self) -> bool:
@@ -277,11 +283,21 @@ def cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> Lis
         value = values[0]
         if value is None or value == "" or isinstance(value, Undecodable):
             return show_value(value, True)
+        if isinstance(value, bytes):  # SQLite: a blob in a text column
+            return binary_head(value)
         return text_cell(cell_kind, str(value), True)
 
     return ListColumn(
         kind.column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
     )
+
+
+def binary_head(head: bytes) -> Cell:
+    """A blob fetched cut to PREVIEW_CHARS + 1 bytes: its size is known only if it was not
+    cut."""
+    if len(head) <= PREVIEW_CHARS:
+        return show_value(head, True)
+    return Cell("binary", f"over {PREVIEW_CHARS:,} bytes: {head[:BINARY_PREVIEW_BYTES].hex(' ')}…")
 
 
 class TextKind(ValueKind):
@@ -303,8 +319,10 @@ class TextKind(ValueKind):
         return cut_text(self, self.column, "text")
 
     def editable(self, value: Any) -> bool:
-        """Text longer than the column declares (SQLite keeps it) is kept as it is: the
-        form would refuse it."""
+        """Text longer than the column declares, or a blob (SQLite keeps either), is kept as
+        it is: the form would refuse the one and cannot show the other."""
+        if isinstance(value, bytes | bytearray | memoryview):
+            return False
         if isinstance(value, str) and self.maxlength is not None:
             return len(value) <= self.maxlength
         return super().editable(value)
@@ -377,11 +395,13 @@ class BinaryKind(ValueKind):
     parse_as = "binary"
     widget = "file"
     hint = "upload a file"
+    accepted = (bytes, bytearray, memoryview)
 
     def list_column(self, keep_whole: bool) -> ListColumn:
         if keep_whole:
             return super().list_column(keep_whole)
-        head = func.substr(self.column, 1, BINARY_PREVIEW_BYTES)
+        # Enough of a text value (SQLite keeps text in a BLOB column) to show it as a list does.
+        head = func.substr(self.column, 1, max(BINARY_PREVIEW_BYTES, PREVIEW_CHARS + 1))
         size = binary_length(self.column, need_dialect(self.dialect))
         return ListColumn(self.column, (size, head), _show_binary_preview)
 
@@ -400,8 +420,8 @@ def _show_binary_preview(values: tuple[Any, ...]) -> Cell:
         return show_value(size, True)
     if isinstance(head, Undecodable):
         return show_value(head, True)
-    if isinstance(head, str):  # SQLite: text stored in a BLOB column
-        head = head.encode("utf-8", "surrogateescape")
+    if isinstance(head, str):  # SQLite: text (or a number, as text) in a BLOB column
+        return stored_cell(head, True)
     return show_binary(size, bytes(head or b""))
 
 

@@ -93,6 +93,13 @@ class DecimalKind(ValueKind):
         except (ValueError, decimal.InvalidOperation):
             raise BadKey(text) from None
 
+    def editable(self, value: Any) -> bool:
+        """An infinite decimal (SQLite's DECIMAL holding 1e400) is kept as it is where the
+        form cannot take one."""
+        if isinstance(value, decimal.Decimal) and not value.is_finite() and not self.special:
+            return False
+        return super().editable(value)
+
     def check_range(self, value: Any) -> None:
         if isinstance(value, decimal.Decimal) and not value.is_finite():
             raise BadKey(str(value))

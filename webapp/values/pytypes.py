@@ -15,8 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
+
 from ..pg_text import SpecialMoment
-from ..unreadable import STORED_REASONS, Undecodable
+from ..unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
 
 
@@ -378,9 +382,11 @@ class Moment(ValueType):
 
 @reads(Undecodable)
 class Unreadable(ValueType):
-    """A value the driver could not decode: shown as an error, kept as stored."""
+    """A value the driver could not decode: shown as an error, kept as stored. One whose
+    raw value is the driver's own (SQLite's 'noon' in a TIME column, text that is not
+    UTF-8) is logged as that raw value and written back as it (see `stored_bind`)."""
 
-    tag = "unrestorable"
+    tag = "stored"
 
     def show(self, value: Undecodable, preview: bool) -> Cell:
         if value.reason in STORED_REASONS:  # readable, just not in Python
@@ -394,7 +400,13 @@ class Unreadable(ValueType):
         return value.raw if isinstance(value.raw, str) else repr(value.raw)
 
     def audit_encode(self, value: Undecodable) -> Any:
+        if restorable(value):
+            raw = value_type(value.raw).audit_encode(value.raw)
+            return {"t": "stored", "v": {"reason": value.reason, "raw": raw}}
         return {"t": "unrestorable", "v": str(value)}
+
+    def audit_decode(self, data: Any) -> Any:
+        return Undecodable(audit_decode(data["raw"]), data["reason"])
 
     def canonical(self, value: Undecodable) -> bytes:
         return b"u:" + repr(value.raw).encode("utf-8", "surrogatepass")
@@ -421,6 +433,35 @@ CSV_FAST: dict[type, Callable[[Any], str]] = {
     dt.datetime: operator.methodcaller("isoformat", " "),
     dt.date: operator.methodcaller("isoformat"),
 }
+
+
+RAW_TYPES = (str, bytes, int, float)  # what a driver returns undecoded (SQLite's classes)
+RAW_SQL_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
+    str: sa.String,
+    bytes: sa.LargeBinary,
+    int: sa.BigInteger,
+    float: sa.Float,
+}
+
+
+def restorable(value: Undecodable) -> bool:
+    """Whether an unreadable value is the driver's raw value, so writing that back restores
+    it exactly (not a text form the database wrote, nor a value Python cannot hold)."""
+    return value.reason not in (AS_TEXT, OUT_OF_RANGE) and type(value.raw) in RAW_TYPES
+
+
+def stored_bind(value: Any) -> ColumnElement[Any]:
+    """What an INSERT or UPDATE writes to restore a value not of its column's type (SQLite
+    keeps 'abc' in an INTEGER column) or unreadable: the value as the driver gave it, past
+    the column type's conversion; text that is not UTF-8 (which the driver hands over as
+    bytes) cast back to text."""
+    if isinstance(value, Undecodable):
+        if value.reason == NOT_UTF8 and isinstance(value.raw, bytes):
+            return sa.cast(sa.literal(value.raw, sa.LargeBinary()), sa.Text())
+        value = value.raw
+    # A typed parameter: one of NullType would take the column's type (and its conversion).
+    raw_type = RAW_SQL_TYPES.get(type(value))
+    return sa.literal(value, raw_type() if raw_type is not None else NullType())
 
 
 def stored_text(raw: Any) -> str:
