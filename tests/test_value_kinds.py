@@ -182,6 +182,40 @@ async def test_sqlite_row_with_odd_values_saves_unchanged_and_edits(
     assert entries and all(entry["action"] == "update" for entry in entries)
 
 
+async def test_sqlite_deleted_row_of_odd_values_is_restored_byte_for_byte(
+    engine: AsyncEngine, make_client, backend: str, open_form
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("only SQLite keeps any value in any column")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE junk (id INTEGER PRIMARY KEY, d DATE, at DATETIME, t TIME, "
+                "n INTEGER, r REAL, b BLOB, words TEXT)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO junk VALUES (1, 'noon', '2024-01-31 10:00:00', '10:00:00', '', "
+                "'not real', 'text in blob', CAST(x'ff' AS TEXT)), "
+                "(2, NULL, NULL, NULL, NULL, 9e999, NULL, x'00ff')"
+            )
+        )
+    columns = ["id", "d", "at", "t", "n", "r", "b", "words"]
+    client = await make_client()
+    before = await raw_row(engine, backend, "junk", columns)
+    form = await open_form(client, "/t/junk/r/1/delete")
+    response = await form.submit(client)
+    assert response.status == 303, await response.text()
+    entry = (await audit_entries(engine))[-1]
+    assert entry["action"] == "delete"
+    response = await revert(client, entry["id"])
+    assert response.status == 303, await response.text()
+    assert await raw_row(engine, backend, "junk", columns) == before
+    listing = await (await client.get("/t/junk?r__exact=inf")).text()
+    assert "/t/junk/r/2" in listing and '/t/junk/r/1"' not in listing
+
+
 # --- MySQL / MariaDB types ---------------------------------------------------------------------
 
 FILM_COLUMNS = ["id", "features", "big", "day", "at", "flag", "made", "title"]
