@@ -11,16 +11,32 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
+from sqlalchemy import (
+    Column,
+    Enum,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .dialects import adapt_reflected_type
+from .dialects import (
+    adapt_reflected_type,
+    browsable_schemas,
+    materialized_view_names,
+    partition_names,
+    reflected_column_name,
+)
 from .errors import NotFound
 from .fulltext import scan_orders
 from .settings import ROLES, TableOptions
-from .urls import UrlDecodeError, tilde_decode
+from .urls import QualifiedName, UrlDecodeError, decode_table_slug
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +79,11 @@ class TableInfo:
     # What the table page derives from the options alone (statement columns, row writer),
     # by options and a key of the caller's; see `derived`.
     _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def schema(self) -> str | None:
+        """The schema the table is in; None for the connection's default one."""
+        return self.table.schema
 
     @property
     def configured_read_only(self) -> bool:
@@ -175,11 +196,15 @@ class Catalog:
     def by_slug(self, slug: str) -> TableInfo:
         """The table a URL segment names, or NotFound."""
         try:
-            name = tilde_decode(slug)
+            schema, table = decode_table_slug(slug)
         except UrlDecodeError:
             raise NotFound("No such table.") from None
+        name = table if schema is None else QualifiedName(schema, table)
         info = self.tables.get(name)
-        if info is None:
+        if info is None or (
+            schema is not None
+            and not (isinstance(info.name, QualifiedName) and info.name.schema == schema)
+        ):
             raise NotFound(f"There is no table or view named {name!r}.")
         return info
 
@@ -307,8 +332,9 @@ def _relation_visible(catalog: Catalog, relation: Relation) -> bool:
 
 
 async def reflect_catalog(engine: AsyncEngine, hidden_prefix: str | None = None) -> Catalog:
-    """Reflect every table and view in the connection's default schema, except those whose
-    name starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
+    """Reflect every table and view in the connection's default schema, and on PostgreSQL in
+    its other schemas (named `schema.table`, see urls.QualifiedName), except those whose name
+    starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
     async with engine.connect() as conn:
         return await conn.run_sync(_reflect, hidden_prefix)
 
@@ -319,59 +345,109 @@ def _is_hidden(name: str, hidden_prefix: str | None) -> bool:
 
 
 def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
-    inspector = inspect(conn)
-    table_names = [
-        name for name in inspector.get_table_names() if not _is_hidden(name, hidden_prefix)
-    ]
-    view_names = {
-        name for name in inspector.get_view_names() if not _is_hidden(name, hidden_prefix)
-    }
     metadata = MetaData()
+
+    @event.listens_for(metadata, "column_reflect")
+    def _real_name(_inspector: Any, _table: Table, column_info: dict[str, Any]) -> None:
+        column_info["name"] = reflected_column_name(column_info["name"], conn.dialect)
+
+    wanted: dict[tuple[str | None, str], bool] = {}  # (schema, name) -> is a view
     unreadable: dict[str, str] = {}
-    with warnings.catch_warnings():
-        # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
-        warnings.simplefilter("ignore", SAWarning)
-        try:
-            metadata.reflect(bind=conn, views=True, only=[*table_names, *sorted(view_names)])
-        except SQLAlchemyError:
-            # One odd table must not hide the others: reflect one by one, note the failures.
-            metadata = MetaData()
-            for name in [*table_names, *sorted(view_names)]:
-                try:
-                    Table(name, metadata, autoload_with=conn)
-                except SQLAlchemyError as exc:
-                    log.warning("cannot reflect %r: %s", name, exc)
-                    unreadable[name] = str(exc).splitlines()[0]
+    for schema in [None, *browsable_schemas(conn)]:
+        names, view_names = _schema_names(conn, schema, hidden_prefix)
+        wanted.update({(schema, name): name in view_names for name in names})
+        _reflect_schema(conn, metadata, schema, names, unreadable)
     for table in metadata.tables.values():
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
     orders = scan_orders(conn)
-    tables = {
-        table.name: TableInfo(
-            name=table.name,
+    tables: dict[str, TableInfo] = {}
+    for table in sorted(metadata.tables.values(), key=lambda table: table.schema is not None):
+        if (table.schema, table.name) not in wanted:
+            continue
+        name = table.name if table.schema is None else QualifiedName(table.schema, table.name)
+        if name in tables:
+            unreadable[f"{table.schema}.{table.name}"] = (
+                f"another table is also called {name!r}, which is how this one would be named"
+            )
+            continue
+        tables[name] = TableInfo(
+            name=name,
             table=table,
-            is_view=table.name in view_names,
+            is_view=wanted[(table.schema, table.name)],
             indexed_columns=_indexed_columns(table),
             fulltext_indexes=_fulltext_indexes(table),
-            scan_orders=orders.get(table.name, {}),
+            scan_orders=orders.get(table.name, {}) if table.schema is None else {},
         )
-        for table in metadata.tables.values()
-        if table.schema is None and not _is_hidden(table.name, hidden_prefix)
-    }
+    by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:
-            target = constraint.referred_table
-            if target.schema is not None or target.name not in tables:
+            tokens = [element.target_tokens for element in constraint.elements]
+            target = by_table.get((tokens[0].schema, tokens[0].table_name))
+            if target is None:
+                continue
+            # By name, not `element.column`: a MySQL name reflected with doubled backticks
+            # resolves to no column until it is read as the database means it.
+            target_columns = tuple(
+                reflected_column_name(token.column_name, conn.dialect) for token in tokens
+            )
+            if not all(name in target.table.columns for name in target_columns):
                 continue
             relation = Relation(
                 table=info.name,
                 columns=tuple(constraint.column_keys),
                 target=target.name,
-                target_columns=tuple(element.column.name for element in constraint.elements),
+                target_columns=target_columns,
             )
             info.outgoing.append(relation)
-            tables[target.name].incoming.append(relation)
+            target.incoming.append(relation)
     return Catalog(tables=tables, unreadable=unreadable)
+
+
+def _schema_names(
+    conn: Connection, schema: str | None, hidden_prefix: str | None
+) -> tuple[list[str], set[str]]:
+    """The tables (a partitioned table once, not its partitions) and views of one schema to
+    reflect, with the views among them."""
+    inspector = inspect(conn)
+    partitions = partition_names(conn, schema)
+    table_names = [
+        name
+        for name in inspector.get_table_names(schema)
+        if name not in partitions and not _is_hidden(name, hidden_prefix)
+    ]
+    view_names = {
+        name
+        for name in [
+            *inspector.get_view_names(schema),
+            *materialized_view_names(conn, schema),
+        ]
+        if not _is_hidden(name, hidden_prefix)
+    }
+    return [*table_names, *sorted(view_names)], view_names
+
+
+def _reflect_schema(
+    conn: Connection,
+    metadata: MetaData,
+    schema: str | None,
+    names: list[str],
+    unreadable: dict[str, str],
+) -> None:
+    with warnings.catch_warnings():
+        # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            metadata.reflect(bind=conn, schema=schema, views=True, only=names)
+        except SQLAlchemyError:
+            # One odd table must not hide the others: reflect one by one, note the failures.
+            for name in names:
+                try:
+                    Table(name, metadata, schema=schema, autoload_with=conn)
+                except SQLAlchemyError as exc:
+                    log.warning("cannot reflect %r: %s", name, exc)
+                    shown = name if schema is None else f"{schema}.{name}"
+                    unreadable[shown] = str(exc).splitlines()[0]
 
 
 def _is_fulltext(index: Index) -> bool:

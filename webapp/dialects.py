@@ -25,10 +25,12 @@ from sqlalchemy import (
     cast,
     event,
     func,
+    inspect,
     text,
 )
 from sqlalchemy.dialects import mysql as mysql_types
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.dialects import postgresql as postgresql_types
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -228,6 +230,56 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
         and type_.asdecimal
     ):
         column.type = SQLiteDecimal(type_.precision, type_.scale)
+    elif isinstance(type_, postgresql_types.DOMAIN):
+        # A domain's values are its base type's; the database checks its constraints.
+        column.type = type_.data_type
+
+
+def reflected_column_name(name: str, dialect: Dialect) -> str:
+    """A column's real name from what reflection returned: MySQL's table definitions double
+    a backtick inside a quoted name, and SQLAlchemy's parser leaves it doubled."""
+    if backend_of(dialect) == "mysql":
+        return name.replace("``", "`")
+    return name
+
+
+def browsable_schemas(conn: Connection) -> list[str]:
+    """The schemas besides the default one whose tables and views the catalog holds:
+    PostgreSQL's own (not its system schemas). On MySQL a schema is another database and on
+    SQLite an attached one; neither is browsed."""
+    if backend_of(conn.dialect) != "postgresql":
+        return []
+    inspector = inspect(conn)
+    default = inspector.default_schema_name
+    return [
+        schema
+        for schema in inspector.get_schema_names()
+        if schema != default and schema != "information_schema" and not schema.startswith("pg_")
+    ]
+
+
+def materialized_view_names(conn: Connection, schema: str | None) -> list[str]:
+    """PostgreSQL's materialized views in `schema` (None: the default one), which
+    `get_view_names` leaves out; other backends have none."""
+    if backend_of(conn.dialect) != "postgresql":
+        return []
+    return list(inspect(conn).get_materialized_view_names(schema))
+
+
+def partition_names(conn: Connection, schema: str | None) -> set[str]:
+    """The tables in `schema` that are partitions of a PostgreSQL partitioned table: their
+    rows are the parent's, which the catalog lists instead."""
+    if backend_of(conn.dialect) != "postgresql":
+        return set()
+    rows = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relispartition "
+            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())"
+        ),
+        {"schema": schema},
+    )
+    return {str(name) for (name,) in rows}
 
 
 def time_is_duration(dialect: Dialect) -> bool:
@@ -242,8 +294,9 @@ def decimal_digit_limit(dialect: Dialect) -> int | None:
 
 
 async def table_row_estimates(conn: AsyncConnection, only: str | None = None) -> dict[str, int]:
-    """Row counts from the engine's statistics, by table name (all tables, or `only` that
-    one): cheap and possibly stale. Tables the statistics know nothing about are absent."""
+    """Row counts from the engine's statistics, by the catalog's table name (all tables, or
+    `only` that one): cheap and possibly stale. Tables the statistics know nothing about are
+    absent."""
     backend = backend_of(conn.dialect)
     params = {"only": only}
     if backend == "mysql":
@@ -259,10 +312,13 @@ async def table_row_estimates(conn: AsyncConnection, only: str | None = None) ->
     if backend == "postgresql":
         result = await conn.execute(
             text(
-                "SELECT c.relname, c.reltuples::bigint FROM pg_class c "
+                "SELECT t.name, t.reltuples FROM (SELECT CASE WHEN n.nspname = current_schema() "
+                "THEN c.relname ELSE n.nspname || '.' || c.relname END AS name, "
+                "c.reltuples::bigint AS reltuples FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-                "AND (CAST(:only AS text) IS NULL OR c.relname = :only)"
+                "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition "
+                "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg~_%' ESCAPE '~'"
+                ") t WHERE CAST(:only AS text) IS NULL OR t.name = :only"
             ),
             params,
         )

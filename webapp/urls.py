@@ -3,7 +3,12 @@
 Names and key values are tilde-encoded (as Datasette does): letters, digits, `_` and `-` stay,
 a space becomes `+`, every other byte of the UTF-8 form becomes `~XX`. The result holds no
 `/`, `%` or `.`, so it survives proxies that decode `%2F`; the empty string is a lone `~`.
-A composite key joins its parts with `,`, which never occurs inside an encoded part."""
+A composite key joins its parts with `,`, which never occurs inside an encoded part.
+
+A table outside the database's default schema is named in a URL by its schema and its name,
+each encoded, joined by `:` (`/t/sales:orders`): a colon never occurs in an encoded part, so
+this never meets a default-schema table's URL (whose name may hold dots or colons, encoded),
+nor the `.csv`/`.json` suffix of a download."""
 
 from __future__ import annotations
 
@@ -17,8 +22,29 @@ EMPTY = "~"
 _ENCODED = re.compile(r"^(?:[A-Za-z0-9_\-+]|~[0-9A-F]{2})*$")
 
 
+SCHEMA_SEPARATOR = ":"
+
+
 class UrlDecodeError(ValueError):
     """A path segment that no name or key could have produced."""
+
+
+class QualifiedName(str):
+    """The catalog's name of a table outside the default schema: reads `schema.table` (in
+    pages, the config and the activity log) and keeps both parts, so that its URL names each
+    of them unambiguously."""
+
+    schema: str
+    table: str
+
+    def __new__(cls, schema: str, table: str) -> QualifiedName:
+        name = super().__new__(cls, f"{schema}.{table}")
+        name.schema = schema
+        name.table = table
+        return name
+
+    def __reduce__(self) -> tuple[type[QualifiedName], tuple[str, str]]:
+        return QualifiedName, (self.schema, self.table)
 
 
 def tilde_encode(value: str) -> str:
@@ -67,10 +93,27 @@ def decode_key(segment: str) -> list[str]:
     return [tilde_decode(part) for part in segment.split(",")]
 
 
-@lru_cache(maxsize=4096)
+def table_slug(table_name: str) -> str:
+    """The path segment naming a table (see the module's docstring)."""
+    if isinstance(table_name, QualifiedName):
+        schema, table = tilde_encode(table_name.schema), tilde_encode(table_name.table)
+        return f"{schema}{SCHEMA_SEPARATOR}{table}"
+    return tilde_encode(table_name)
+
+
+def decode_table_slug(slug: str) -> tuple[str | None, str]:
+    """The schema (None: the default one) and the table name a path segment names."""
+    schema, separator, name = slug.partition(SCHEMA_SEPARATOR)
+    if not separator:
+        return None, tilde_decode(slug)
+    return tilde_decode(schema), tilde_decode(name)
+
+
+@lru_cache(maxsize=4096, typed=True)
 def _table_path(table_name: str) -> str:
-    """A table's URL path; kept, since every row of a page links into one or two tables."""
-    return f"/t/{tilde_encode(table_name)}"
+    """A table's URL path; kept, since every row of a page links into one or two tables.
+    Typed: a QualifiedName equals the plain name of the same text, not its URL."""
+    return f"/t/{table_slug(table_name)}"
 
 
 def table_url(
