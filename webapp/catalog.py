@@ -199,14 +199,16 @@ class Catalog:
             schema, table = decode_table_slug(slug)
         except UrlDecodeError:
             raise NotFound("No such table.") from None
-        name = table if schema is None else QualifiedName(schema, table)
-        info = self.tables.get(name)
-        if info is None or (
-            schema is not None
-            and not (isinstance(info.name, QualifiedName) and info.name.schema == schema)
-        ):
-            raise NotFound(f"There is no table or view named {name!r}.")
-        return info
+        if schema is None:
+            info = self.tables.get(table)
+            if info is None or isinstance(info.name, QualifiedName):
+                raise NotFound(f"There is no table or view named {table!r}.")
+            return info
+        for quoted in (False, True):
+            info = self.tables.get(QualifiedName(schema, table, quoted=quoted))
+            if info is not None and info.schema == schema and info.table.name == table:
+                return info
+        raise NotFound(f"There is no table or view named {table!r} in schema {schema!r}.")
 
 
 class CatalogOptionsError(ValueError):
@@ -345,31 +347,24 @@ def _is_hidden(name: str, hidden_prefix: str | None) -> bool:
 
 
 def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
-    metadata = MetaData()
-
-    @event.listens_for(metadata, "column_reflect")
-    def _real_name(_inspector: Any, _table: Table, column_info: dict[str, Any]) -> None:
-        column_info["name"] = reflected_column_name(column_info["name"], conn.dialect)
-
     wanted: dict[tuple[str | None, str], bool] = {}  # (schema, name) -> is a view
     unreadable: dict[str, str] = {}
+    reflected: list[Table] = []
     for schema in [None, *browsable_schemas(conn)]:
         names, view_names = _schema_names(conn, schema, hidden_prefix)
         wanted.update({(schema, name): name in view_names for name in names})
-        _reflect_schema(conn, metadata, schema, names, unreadable)
-    for table in metadata.tables.values():
+        reflected.extend(_reflect_schema(conn, schema, names, unreadable))
+    for table in reflected:
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
     orders = scan_orders(conn)
     tables: dict[str, TableInfo] = {}
-    for table in sorted(metadata.tables.values(), key=lambda table: table.schema is not None):
+    for table in reflected:
         if (table.schema, table.name) not in wanted:
             continue
-        name = table.name if table.schema is None else QualifiedName(table.schema, table.name)
-        if name in tables:
-            unreadable[f"{table.schema}.{table.name}"] = (
-                f"another table is also called {name!r}, which is how this one would be named"
-            )
+        name = _catalog_name(table, tables)
+        if name is None:
+            unreadable[f"{table.schema}.{table.name}"] = "its name is another table's"
             continue
         tables[name] = TableInfo(
             name=name,
@@ -404,6 +399,18 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     return Catalog(tables=tables, unreadable=unreadable)
 
 
+def _catalog_name(table: Table, tables: Mapping[str, TableInfo]) -> str | None:
+    """The name the catalog knows `table` by: its own in the default schema, else
+    `schema.table`, quoted if a table already has that name; None if both are taken."""
+    if table.schema is None:
+        return table.name
+    for quoted in (False, True):
+        name = QualifiedName(table.schema, table.name, quoted=quoted)
+        if name not in tables:
+            return name
+    return None
+
+
 def _schema_names(
     conn: Connection, schema: str | None, hidden_prefix: str | None
 ) -> tuple[list[str], set[str]]:
@@ -428,26 +435,32 @@ def _schema_names(
 
 
 def _reflect_schema(
-    conn: Connection,
-    metadata: MetaData,
-    schema: str | None,
-    names: list[str],
-    unreadable: dict[str, str],
-) -> None:
+    conn: Connection, schema: str | None, names: list[str], unreadable: dict[str, str]
+) -> list[Table]:
+    """The named tables and views of one schema, each in the schema's own MetaData (which
+    keys a table by `schema.name`, as it would a default-schema table named so). Foreign
+    keys are kept by name, unresolved: relations are made from those names."""
+    metadata = MetaData()
+
+    @event.listens_for(metadata, "column_reflect")
+    def _real_name(_inspector: Any, _table: Table, column_info: dict[str, Any]) -> None:
+        column_info["name"] = reflected_column_name(column_info["name"], conn.dialect)
+
     with warnings.catch_warnings():
         # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
         warnings.simplefilter("ignore", SAWarning)
         try:
-            metadata.reflect(bind=conn, schema=schema, views=True, only=names)
+            metadata.reflect(bind=conn, schema=schema, views=True, only=names, resolve_fks=False)
         except SQLAlchemyError:
             # One odd table must not hide the others: reflect one by one, note the failures.
             for name in names:
                 try:
-                    Table(name, metadata, schema=schema, autoload_with=conn)
+                    Table(name, metadata, schema=schema, autoload_with=conn, resolve_fks=False)
                 except SQLAlchemyError as exc:
                     log.warning("cannot reflect %r: %s", name, exc)
                     shown = name if schema is None else f"{schema}.{name}"
                     unreadable[shown] = str(exc).splitlines()[0]
+    return [table for table in metadata.tables.values() if table.schema == schema]
 
 
 def _is_fulltext(index: Index) -> bool:

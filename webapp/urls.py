@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlencode
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -31,20 +32,31 @@ class UrlDecodeError(ValueError):
 
 class QualifiedName(str):
     """The catalog's name of a table outside the default schema: reads `schema.table` (in
-    pages, the config and the activity log) and keeps both parts, so that its URL names each
+    pages, the config and the activity log), or `"schema"."table"` when a table of the
+    default schema already has that name, and keeps both parts, so that its URL names each
     of them unambiguously."""
 
     schema: str
     table: str
 
-    def __new__(cls, schema: str, table: str) -> QualifiedName:
-        name = super().__new__(cls, f"{schema}.{table}")
+    def __new__(cls, schema: str, table: str, *, quoted: bool = False) -> QualifiedName:
+        text = f"{_quoted(schema)}.{_quoted(table)}" if quoted else f"{schema}.{table}"
+        name = super().__new__(cls, text)
         name.schema = schema
         name.table = table
         return name
 
-    def __reduce__(self) -> tuple[type[QualifiedName], tuple[str, str]]:
-        return QualifiedName, (self.schema, self.table)
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _qualified_name, (self.schema, self.table, str(self))
+
+
+def _qualified_name(schema: str, table: str, text: str) -> QualifiedName:
+    name = QualifiedName(schema, table)
+    return name if name == text else QualifiedName(schema, table, quoted=True)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def tilde_encode(value: str) -> str:
@@ -109,11 +121,19 @@ def decode_table_slug(slug: str) -> tuple[str | None, str]:
     return tilde_decode(schema), tilde_decode(name)
 
 
-@lru_cache(maxsize=4096, typed=True)
 def _table_path(table_name: str) -> str:
-    """A table's URL path; kept, since every row of a page links into one or two tables.
-    Typed: a QualifiedName equals the plain name of the same text, not its URL."""
-    return f"/t/{table_slug(table_name)}"
+    """A table's URL path."""
+    if isinstance(table_name, QualifiedName):
+        return f"/t/{table_slug(table_name)}"
+    return _plain_table_path(table_name)
+
+
+@lru_cache(maxsize=4096)
+def _plain_table_path(table_name: str) -> str:
+    """A default-schema table's URL path; kept, since every row of a page links into one or
+    two tables. (A QualifiedName equals another table's plain name of the same text, so it
+    is never a key here.)"""
+    return f"/t/{tilde_encode(table_name)}"
 
 
 def table_url(
