@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
-    Enum,
     Index,
     MetaData,
     String,
@@ -29,20 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .dialects import (
     adapt_reflected_type,
     browsable_schemas,
+    column_distinct_counts,
     materialized_view_names,
     partition_names,
     reflected_column_name,
 )
 from .errors import NotFound
 from .fulltext import scan_orders
+from .label_choice import choose_label_columns, repeats_a_lot
 from .settings import ROLES, TableOptions
 from .urls import QualifiedName, UrlDecodeError, decode_table_slug
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "username", "email")
-LABEL_MAX_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,8 @@ class TableInfo:
     # MariaDB InnoDB: column orders (by name) an index keeps its entries in, with that
     # index's name, for a scan that must read rows in order (fulltext.scan_orders).
     scan_orders: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+    # Columns the database's statistics show repeating a lot: never a row's label.
+    repetitive_columns: frozenset[str] = frozenset()
     _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -154,24 +154,20 @@ class TableInfo:
         return self.table.columns.get(name)
 
     @property
-    def label_column(self) -> Column | None:
-        """The column that names a row for people: the configured one, else one called name,
-        title or label, else the first short text column."""
+    def label_columns(self) -> tuple[Column, ...]:
+        """The columns whose values, joined by a space, name a row for people: the
+        configured one, else those label_choice picks; () for none."""
         if self.options.label_column:
-            return self.table.columns[self.options.label_column]
-        key_names = {column.name for column in self.primary_key}
-        candidates = [
-            column
-            for column in self.columns
-            if column.name not in key_names
-            and isinstance(column.type, String)
-            and not isinstance(column.type, Enum)
-            and (getattr(column.type, "length", None) or 10_000) <= LABEL_MAX_LENGTH
-        ]
-        for column in candidates:
-            if column.name.lower() in LABEL_NAMES:
-                return column
-        return candidates[0] if candidates else None
+            return (self.table.columns[self.options.label_column],)
+        return self.derived("label_columns", self._chosen_label_columns)
+
+    def _chosen_label_columns(self) -> tuple[Column, ...]:
+        excluded = {column.name for column in self.primary_key}
+        for relation in self.outgoing:
+            excluded.update(relation.columns)
+        return choose_label_columns(
+            self.table.name, self.columns, excluded, self.repetitive_columns
+        )
 
     def relation_for(self, column_name: str) -> Relation | None:
         """The foreign key a column belongs to, preferring a single-column one."""
@@ -358,6 +354,7 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
     orders = scan_orders(conn)
+    distinct_counts = column_distinct_counts(conn)
     tables: dict[str, TableInfo] = {}
     for table in reflected:
         if (table.schema, table.name) not in wanted:
@@ -373,6 +370,13 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             indexed_columns=_indexed_columns(table),
             fulltext_indexes=_fulltext_indexes(table),
             scan_orders=orders.get(table.name, {}) if table.schema is None else {},
+            repetitive_columns=frozenset(
+                column
+                for column, (distinct, rows) in distinct_counts.get(
+                    (table.schema, table.name), {}
+                ).items()
+                if repeats_a_lot(distinct, rows)
+            ),
         )
     by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
     for info in tables.values():

@@ -258,6 +258,70 @@ def browsable_schemas(conn: Connection) -> list[str]:
     ]
 
 
+def column_distinct_counts(
+    conn: Connection,
+) -> dict[tuple[str | None, str], dict[str, tuple[float, float]]]:
+    """About how many distinct values each column holds and over how many rows, by (schema,
+    None for the default one; table), from what the engine's statistics already know:
+    PostgreSQL's pg_stats (every analysed column), MySQL's index cardinalities and SQLite's
+    sqlite_stat1 (columns leading an index, once analysed). Nothing is counted here."""
+    backend = backend_of(conn.dialect)
+    if backend == "postgresql":
+        rows = conn.execute(
+            text(
+                "SELECT CASE WHEN s.schemaname = current_schema() THEN NULL "
+                "ELSE s.schemaname END, s.tablename, s.attname, s.n_distinct, c.reltuples "
+                "FROM pg_stats s JOIN pg_namespace n ON n.nspname = s.schemaname "
+                "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename "
+                "WHERE s.schemaname <> 'information_schema' "
+                "AND s.schemaname NOT LIKE 'pg~_%' ESCAPE '~' AND c.reltuples > 0"
+            )
+        ).all()
+        found = [
+            (schema, table, column, distinct if distinct >= 0 else -distinct * tuples, tuples)
+            for schema, table, column, distinct, tuples in rows
+        ]
+    elif backend == "mysql":
+        rows = conn.execute(
+            text(
+                "SELECT s.table_name, s.column_name, s.cardinality, t.table_rows "
+                "FROM information_schema.statistics s JOIN information_schema.tables t "
+                "ON t.table_schema = s.table_schema AND t.table_name = s.table_name "
+                "WHERE s.table_schema = DATABASE() AND s.seq_in_index = 1 "
+                "AND s.sub_part IS NULL AND s.cardinality IS NOT NULL AND t.table_rows > 0"
+            )
+        ).all()
+        found = [(None, table, column, count, tuples) for table, column, count, tuples in rows]
+    else:
+        found = _sqlite_distinct_counts(conn)
+    out: dict[tuple[str | None, str], dict[str, tuple[float, float]]] = {}
+    for schema, table, column, distinct, tuples in found:
+        counts = out.setdefault((schema, str(table)), {})
+        counts[str(column)] = (float(distinct), float(tuples))
+    return out
+
+
+def _sqlite_distinct_counts(conn: Connection) -> list[tuple[None, str, str, float, float]]:
+    """From sqlite_stat1 ("rows, then rows per distinct value of the index's first
+    column, ..."), which exists once ANALYZE has run."""
+    try:
+        rows = conn.execute(
+            text(
+                "SELECT s.tbl, i.name, s.stat FROM sqlite_stat1 s, pragma_index_info(s.idx) i "
+                "WHERE i.seqno = 0"
+            )
+        ).all()
+    except DBAPIError:
+        return []
+    found = []
+    for table, column, stat in rows:
+        parts = str(stat).split()
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and int(parts[1]):
+            total = float(parts[0])
+            found.append((None, str(table), str(column), total / int(parts[1]), total))
+    return found
+
+
 def materialized_view_names(conn: Connection, schema: str | None) -> list[str]:
     """PostgreSQL's materialized views in `schema` (None: the default one), which
     `get_view_names` leaves out; other backends have none."""

@@ -35,6 +35,7 @@ from ..inputs import (
     parse_input,
 )
 from ..keys import DB_SESSION
+from ..labels import label_starts_with, row_label
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
@@ -164,7 +165,7 @@ async def lookup(request: web.Request) -> web.Response:
         raise NotFound(f"{info.name!r} has no single-column primary key to pick by.")
     query = request.query.get("q", "")[:200]
     key_column = info.primary_key[0]
-    label = info.label_column
+    label = row_label(info.label_columns).label("label") if info.label_columns else None
     selected = [key_column, *([label] if label is not None else [])]
     statement = select(*selected).order_by(key_column).limit(LOOKUP_LIMIT)
     if query:
@@ -172,8 +173,8 @@ async def lookup(request: web.Request) -> web.Response:
         spec = input_spec(key_column, 0, (await connection(request)).dialect)
         with contextlib.suppress(FieldError):
             matches.append(key_column == parse_input(spec, query, _dialect(request)))
-        if label is not None:
-            matches.append(label.istartswith(query, autoescape=True))
+        if info.label_columns:
+            matches.append(label_starts_with(info.label_columns, query))
         if not matches:
             return web.json_response([])
         statement = statement.where(matches[0] if len(matches) == 1 else matches[0] | matches[1])
@@ -249,7 +250,7 @@ async def _foreign_key_widget(
     if len(target.primary_key) != 1 or target.primary_key[0].name != relation.target_columns[0]:
         return
     key_column = target.primary_key[0]
-    label = target.label_column
+    label = row_label(target.label_columns).label("label") if target.label_columns else None
     selected = [key_column, *([label] if label is not None else [])]
     statement = select(*selected).order_by(key_column).limit(FK_SELECT_LIMIT + 1)
     rows = (await conn.execute(statement)).all()
