@@ -14,6 +14,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import (
     Column,
+    ForeignKey,
     ForeignKeyConstraint,
     Integer,
     MetaData,
@@ -291,3 +292,32 @@ async def test_records_of_awkward_columns_save_create_and_download(
         rows = list(csv.reader(io.StringIO(await download.text())))
         assert rows[0] == ["id", *names]
         assert rows[2] == ["2", *(value_of(name, 2) for name in names)]
+
+
+async def test_foreign_keys_between_backticked_names_link_with_labels(
+    engine: AsyncEngine, make_client
+) -> None:
+    """MySQL reports the referenced column's name with its backtick doubled too. (A foreign
+    key to a table whose own name holds a backtick is not seen on MySQL: see the README.)"""
+    metadata = MetaData()
+    parent = Table(
+        "par ent",
+        metadata,
+        Column("k`ey", String(20), primary_key=True),
+        Column("na`me", String(20)),
+    )
+    child = Table(
+        "ch`ild",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("re`f", String(20), ForeignKey(parent.c["k`ey"])),
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(parent), [{"k`ey": "a`b", "na`me": "the `parent`"}])
+        await conn.execute(insert(child), [{"id": 1, "re`f": "a`b"}])
+    client = await make_client()
+    body = await (await client.get(table_url("ch`ild"))).text()
+    assert f'<a href="{record_url("par ent", ["a`b"])}">the `parent`</a>' in body
+    record = await (await client.get(record_url("par ent", ["a`b"]))).text()
+    assert f'href="{record_url("ch`ild", ["1"])}"' in record

@@ -14,6 +14,7 @@ from markupsafe import escape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from webapp.settings import TableOptions
 from webapp.urls import QualifiedName, export_url, record_url, table_url
 
 POSTGRES_SCHEMA = [
@@ -184,3 +185,18 @@ async def test_only_the_default_schema_is_browsed_elsewhere(
     body = await (await client.get("/")).text()
     assert '<a href="/t/t">t</a>' in body and "<h2>Schema" not in body
     assert (await client.get("/t/main:t")).status == 404
+
+
+async def test_table_rules_name_a_table_of_another_schema(schemas, make_client) -> None:
+    client = await make_client(
+        tables={
+            "sales.csv": TableOptions(hidden_columns=frozenset({"note"})),
+            '"sales"."orders"': TableOptions(read_only=True),
+        }
+    )
+    body = await (await client.get(table_url(QualifiedName("sales", "csv")))).text()
+    assert "a table called csv" not in body
+    orders = await (await client.get(table_url(ORDERS))).text()
+    assert "New record" not in orders
+    public = await (await client.get(table_url("sales.orders"))).text()
+    assert "New record" in public
