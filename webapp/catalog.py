@@ -21,7 +21,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -372,12 +372,17 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             scan_orders=orders.get(table.name, {}) if table.schema is None else {},
             repetitive_columns=frozenset(
                 column
-                for column, (distinct, rows) in distinct_counts.get(
-                    (table.schema, table.name), {}
-                ).items()
-                if repeats_a_lot(distinct, rows)
+                for column, counts in distinct_counts.get((table.schema, table.name), {}).items()
+                if repeats_a_lot(*counts)
             ),
         )
+    _link(tables, conn.dialect)
+    return Catalog(tables=tables, unreadable=unreadable)
+
+
+def _link(tables: Mapping[str, TableInfo], dialect: Dialect) -> None:
+    """Fill in each table's outgoing and incoming relations from its foreign keys, found by
+    the (schema, table) they name, so that they link across schemas too."""
     by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:
@@ -388,7 +393,7 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             # By name, not `element.column`: a MySQL name reflected with doubled backticks
             # resolves to no column until it is read as the database means it.
             target_columns = tuple(
-                reflected_column_name(token.column_name, conn.dialect) for token in tokens
+                reflected_column_name(token.column_name, dialect) for token in tokens
             )
             if not all(name in target.table.columns for name in target_columns):
                 continue
@@ -400,7 +405,6 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
             )
             info.outgoing.append(relation)
             target.incoming.append(relation)
-    return Catalog(tables=tables, unreadable=unreadable)
 
 
 def _catalog_name(table: Table, tables: Mapping[str, TableInfo]) -> str | None:

@@ -52,9 +52,8 @@ def choose_label_columns(
         and not isinstance(column.type, Enum)
         and (getattr(column.type, "length", None) or 10_000) <= LABEL_MAX_LENGTH
     ]
-    by_name = {_plain(column.name): column for column in reversed(candidates)}
-    first = next((by_name[name] for name in by_name if name in FIRST_NAMES), None)
-    last = next((by_name[name] for name in by_name if name in LAST_NAMES), None)
+    first = next((c for c in candidates if _plain(c.name) in FIRST_NAMES), None)
+    last = next((c for c in candidates if _plain(c.name) in LAST_NAMES), None)
     if first is not None and last is not None:
         return (first, last)
     usable = [column for column in candidates if column.name not in repetitive]
