@@ -200,3 +200,15 @@ async def test_table_rules_name_a_table_of_another_schema(schemas, make_client) 
     assert "New record" not in orders
     public = await (await client.get(table_url("sales.orders"))).text()
     assert "New record" in public
+
+
+async def test_an_unpopulated_materialized_view_is_listed_as_not_readable(
+    schemas, make_client, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE MATERIALIZED VIEW pending AS SELECT 1 AS n WITH NO DATA"))
+    client = await make_client()
+    index = await client.get("/")
+    assert index.status == 200
+    assert "<strong>pending</strong>: a materialized view not populated yet" in await index.text()
+    assert (await client.get(table_url("pending"))).status == 404

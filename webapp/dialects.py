@@ -330,6 +330,22 @@ def materialized_view_names(conn: Connection, schema: str | None) -> list[str]:
     return list(inspect(conn).get_materialized_view_names(schema))
 
 
+def unpopulated_names(conn: Connection, schema: str | None) -> set[str]:
+    """PostgreSQL's materialized views in `schema` created WITH NO DATA and not refreshed
+    since: reading one is an error until REFRESH MATERIALIZED VIEW fills it."""
+    if backend_of(conn.dialect) != "postgresql":
+        return set()
+    rows = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'm' AND NOT c.relispopulated "
+            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())"
+        ),
+        {"schema": schema},
+    )
+    return {str(name) for (name,) in rows}
+
+
 def partition_names(conn: Connection, schema: str | None) -> set[str]:
     """The tables in `schema` that are partitions of a PostgreSQL partitioned table: their
     rows are the parent's, which the catalog lists instead."""
