@@ -8,13 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.settings import TableOptions
+from tests.conftest import FAST_HASHING
+from webapp.app import create_app
+from webapp.settings import TableOptions, settings_for_url
 from webapp.urls import QualifiedName, export_url, record_url, table_url
 
 POSTGRES_SCHEMA = [
@@ -212,3 +216,31 @@ async def test_an_unpopulated_materialized_view_is_listed_as_not_readable(
     assert index.status == 200
     assert "<strong>pending</strong>: a materialized view not populated yet" in await index.text()
     assert (await client.get(table_url("pending"))).status == 404
+
+
+async def test_what_the_user_may_not_read_is_left_out(
+    schemas, engine: AsyncEngine, db_url: str, aiohttp_client
+) -> None:
+    role = f"webapp_limited_{uuid.uuid4().hex[:8]}"
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA locked"))
+        await conn.execute(text("CREATE TABLE locked.secret (id integer PRIMARY KEY)"))
+        await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        await conn.execute(text(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}"))
+        await conn.execute(text(f"GRANT USAGE ON SCHEMA sales TO {role}"))
+        await conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, sales TO {role}"))
+        await conn.execute(text(f"REVOKE SELECT ON sales.csv FROM {role}"))
+    try:
+        url = make_url(db_url).set(username=role).render_as_string(hide_password=False)
+        settings = settings_for_url(url, auth=FAST_HASHING)
+        client = await aiohttp_client(create_app(settings))
+        index = await client.get("/")
+        assert index.status == 200
+        body = await index.text()
+        assert "<h2>Schema sales</h2>" in body and "locked" not in body
+        assert "<strong>sales.csv</strong>: you may not read it" in body
+        assert (await client.get(table_url(QualifiedName("sales", "csv")))).status == 404
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP OWNED BY {role}"))
+            await conn.execute(text(f"DROP ROLE {role}"))

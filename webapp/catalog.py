@@ -32,7 +32,7 @@ from .dialects import (
     materialized_view_names,
     partition_names,
     reflected_column_name,
-    unpopulated_names,
+    unreadable_relations,
 )
 from .errors import NotFound
 from .fulltext import scan_orders
@@ -349,12 +349,10 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     reflected: list[Table] = []
     for schema in [None, *browsable_schemas(conn)]:
         names, view_names = _schema_names(conn, schema, hidden_prefix)
-        for name in unpopulated_names(conn, schema):
-            if name in view_names:
+        for name, reason in unreadable_relations(conn, schema).items():
+            if name in names:
                 names.remove(name)
-                unreadable[name if schema is None else f"{schema}.{name}"] = (
-                    "a materialized view not populated yet (REFRESH MATERIALIZED VIEW fills it)"
-                )
+                unreadable[name if schema is None else f"{schema}.{name}"] = reason
         wanted.update({(schema, name): name in view_names for name in names})
         reflected.extend(_reflect_schema(conn, schema, names, unreadable))
     for table in reflected:

@@ -245,17 +245,18 @@ def reflected_column_name(name: str, dialect: Dialect) -> str:
 
 def browsable_schemas(conn: Connection) -> list[str]:
     """The schemas besides the default one whose tables and views the catalog holds:
-    PostgreSQL's own (not its system schemas). On MySQL a schema is another database and on
-    SQLite an attached one; neither is browsed."""
+    PostgreSQL's own that the user may use (not its system schemas). On MySQL a schema is
+    another database and on SQLite an attached one; neither is browsed."""
     if backend_of(conn.dialect) != "postgresql":
         return []
-    inspector = inspect(conn)
-    default = inspector.default_schema_name
-    return [
-        schema
-        for schema in inspector.get_schema_names()
-        if schema != default and schema != "information_schema" and not schema.startswith("pg_")
-    ]
+    rows = conn.execute(
+        text(
+            "SELECT nspname FROM pg_namespace WHERE nspname <> current_schema() "
+            "AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg~_%' ESCAPE '~' "
+            "AND has_schema_privilege(oid, 'USAGE') ORDER BY nspname"
+        )
+    )
+    return [str(name) for (name,) in rows]
 
 
 def column_distinct_counts(
@@ -330,20 +331,32 @@ def materialized_view_names(conn: Connection, schema: str | None) -> list[str]:
     return list(inspect(conn).get_materialized_view_names(schema))
 
 
-def unpopulated_names(conn: Connection, schema: str | None) -> set[str]:
-    """PostgreSQL's materialized views in `schema` created WITH NO DATA and not refreshed
-    since: reading one is an error until REFRESH MATERIALIZED VIEW fills it."""
+def unreadable_relations(conn: Connection, schema: str | None) -> dict[str, str]:
+    """Tables and views in `schema` (None: the default one) whose rows cannot be read, with
+    the reason: on PostgreSQL, those the user may not SELECT from, and materialized views
+    created WITH NO DATA and not refreshed since. Other backends list only what the user
+    may read."""
     if backend_of(conn.dialect) != "postgresql":
-        return set()
+        return {}
     rows = conn.execute(
         text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'm' AND NOT c.relispopulated "
-            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())"
+            "SELECT c.relname, has_table_privilege(c.oid, 'SELECT') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema()) "
+            "AND (NOT has_table_privilege(c.oid, 'SELECT') "
+            "OR (c.relkind = 'm' AND NOT c.relispopulated))"
         ),
         {"schema": schema},
     )
-    return {str(name) for (name,) in rows}
+    return {
+        str(name): (
+            "a materialized view not populated yet (REFRESH MATERIALIZED VIEW fills it)"
+            if selectable
+            else "you may not read it (no SELECT privilege)"
+        )
+        for name, selectable in rows
+    }
 
 
 def partition_names(conn: Connection, schema: str | None) -> set[str]:
