@@ -21,7 +21,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +32,7 @@ from .dialects import (
     materialized_view_names,
     partition_names,
     reflected_column_name,
+    unparsed_foreign_keys,
     unreadable_relations,
 )
 from .errors import NotFound
@@ -381,35 +382,39 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
                 if repeats_a_lot(*counts)
             ),
         )
-    _link(tables, conn.dialect)
+    _link(tables, conn)
     return Catalog(tables=tables, unreadable=unreadable)
 
 
-def _link(tables: Mapping[str, TableInfo], dialect: Dialect) -> None:
+def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
     """Fill in each table's outgoing and incoming relations from its foreign keys, found by
     the (schema, table) they name, so that they link across schemas too."""
     by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
+    found: list[tuple[TableInfo, tuple[str, ...], TableInfo | None, tuple[str, ...]]] = []
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:
             tokens = [element.target_tokens for element in constraint.elements]
             target = by_table.get((tokens[0].schema, tokens[0].table_name))
-            if target is None:
-                continue
             # By name, not `element.column`: a MySQL name reflected with doubled backticks
             # resolves to no column until it is read as the database means it.
             target_columns = tuple(
-                reflected_column_name(token.column_name, dialect) for token in tokens
+                reflected_column_name(token.column_name, conn.dialect) for token in tokens
             )
-            if not all(name in target.table.columns for name in target_columns):
-                continue
-            relation = Relation(
-                table=info.name,
-                columns=tuple(constraint.column_keys),
-                target=target.name,
-                target_columns=target_columns,
-            )
-            info.outgoing.append(relation)
-            target.incoming.append(relation)
+            found.append((info, tuple(constraint.column_keys), target, target_columns))
+    for table, columns, target_name, target_columns in unparsed_foreign_keys(conn):
+        info = by_table.get((None, table))
+        if info is not None:
+            found.append((info, columns, by_table.get((None, target_name)), target_columns))
+    for info, columns, target, target_columns in found:
+        if target is None or not all(name in target.table.columns for name in target_columns):
+            continue
+        relation = Relation(
+            table=info.name, columns=columns, target=target.name, target_columns=target_columns
+        )
+        if relation in info.outgoing:
+            continue  # read both ways
+        info.outgoing.append(relation)
+        target.incoming.append(relation)
 
 
 def _catalog_name(table: Table, tables: Mapping[str, TableInfo]) -> str | None:

@@ -243,6 +243,36 @@ def reflected_column_name(name: str, dialect: Dialect) -> str:
     return name
 
 
+def unparsed_foreign_keys(
+    conn: Connection,
+) -> list[tuple[str, tuple[str, ...], str, tuple[str, ...]]]:
+    """Foreign keys of the default schema that SQLAlchemy's reflection misses, as (table,
+    columns, referenced table, referenced columns): on MySQL, those referencing a table
+    whose name holds a backtick (its reader of table definitions skips them)."""
+    if backend_of(conn.dialect) != "mysql":
+        return []
+    rows = conn.execute(
+        text(
+            "SELECT constraint_name, table_name, column_name, referenced_table_name, "
+            "referenced_column_name FROM information_schema.key_column_usage "
+            "WHERE table_schema = DATABASE() AND referenced_table_schema = DATABASE() "
+            "AND referenced_table_name LIKE '%`%' "
+            "ORDER BY table_name, constraint_name, ordinal_position"
+        )
+    ).all()
+    keys: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+    for constraint, table, column, target, target_column in rows:
+        _, columns, target_columns = keys.setdefault(
+            (str(table), str(constraint)), (str(target), [], [])
+        )
+        columns.append(str(column))
+        target_columns.append(str(target_column))
+    return [
+        (table, tuple(columns), target, tuple(target_columns))
+        for (table, _), (target, columns, target_columns) in keys.items()
+    ]
+
+
 def browsable_schemas(conn: Connection) -> list[str]:
     """The schemas besides the default one whose tables and views the catalog holds:
     PostgreSQL's own that the user may use (not its system schemas). On MySQL a schema is
