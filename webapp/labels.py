@@ -30,7 +30,7 @@ def label_source(catalog: Catalog, relation: Relation) -> tuple[Column, tuple[Co
         return None
     label = target.label_columns
     key = target.table.columns.get(relation.target_columns[0])
-    if not label or key is None or label == (key,):
+    if not label or key is None or (len(label) == 1 and label[0] is key):
         return None
     return key, label
 

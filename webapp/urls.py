@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 from urllib.parse import urlencode
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -45,14 +44,6 @@ class QualifiedName(str):
         name.schema = schema
         name.table = table
         return name
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _qualified_name, (self.schema, self.table, str(self))
-
-
-def _qualified_name(schema: str, table: str, text: str) -> QualifiedName:
-    name = QualifiedName(schema, table)
-    return name if name == text else QualifiedName(schema, table, quoted=True)
 
 
 def _quoted(name: str) -> str:
