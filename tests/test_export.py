@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from webapp import exports
 from webapp.demo import install_demo
 from webapp.exports import csv_text, json_value
-from webapp.keys import CATALOG, EXPORT_SLOTS
+from webapp.keys import CATALOG, EXPENSIVE_QUERIES
 from webapp.settings import table_options
 from webapp.views import export as export_view
 
@@ -201,7 +201,7 @@ async def test_a_failure_after_the_first_byte_cuts_the_download(
     assert "failed after it began" in caplog.text
     after = await client.get("/t/items.json?qty__gt=1000")  # the app serves on
     assert after.status == 200 and json.loads(await after.text()) == []
-    assert client.server.app[EXPORT_SLOTS].taken == 0
+    assert client.server.app[EXPENSIVE_QUERIES].taken == 0
 
 
 async def test_head_sends_the_headers_only(client) -> None:
@@ -268,13 +268,13 @@ async def test_downloads_beyond_the_limit_wait_their_turn_with_a_503(client) -> 
     """Each download holds a connection while it streams: past half the pool (at least
     one) a download is refused with Retry-After, and a finished or failed one frees its
     slot."""
-    slots = client.server.app[EXPORT_SLOTS]
+    slots = client.server.app[EXPENSIVE_QUERIES]
     assert slots.limit == 2  # database.pool_size 5
     slots.taken = slots.limit
     refused = await client.get("/t/items.csv")
     assert refused.status == 503
     assert refused.headers["Retry-After"] == "10"
-    assert "2 downloads are running already" in await refused.text()
+    assert "2 searches or downloads are running already" in await refused.text()
     slots.taken = 0
     for _ in range(3):
         response = await client.get("/t/items.csv")
@@ -298,7 +298,7 @@ async def test_a_client_that_leaves_frees_the_download_at_once(
         return original(self, rows) + "x" * (2 << 20)  # more than any socket buffer holds
 
     monkeypatch.setattr(exports.ExportWriter, "batch", bulky)
-    slots = client.server.app[EXPORT_SLOTS]
+    slots = client.server.app[EXPENSIVE_QUERIES]
     response = await client.get("/t/items.csv")
     assert response.status == 200
     await response.content.read(1 << 16)

@@ -10,20 +10,19 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 from aiohttp_session import session_middleware as cookie_session_middleware
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from .accounts.lifecycle import accounts_context
 from .csrf import csrf_middleware, csrf_token
 from .db import database_context, session_middleware, stale_connection_retry_middleware
 from .errors import error_middleware
-from .exports import export_slots_for
 from .flash import flash_processor
-from .keys import EXPORT_SLOTS, SESSION_COOKIE, SETTINGS
+from .keys import SETTINGS
 from .permissions import auth_middleware, current_user
 from .rows_html import cell_class, cell_html
 from .secret import fernet_key
 from .security import security_headers_middleware
+from .session_cookie import SESSION_COOKIE, SessionCookieStorage
 from .settings import Settings
 from .urls import new_record_url
 from .views import setup_routes
@@ -41,10 +40,10 @@ def database_label(settings: Settings) -> str:
     return f"{url.get_backend_name()} · {url.host or 'localhost'} · {url.database or ''}"
 
 
-def session_storage(settings: Settings) -> EncryptedCookieStorage:
+def session_storage(settings: Settings) -> SessionCookieStorage:
     """The browser session lives in an encrypted, signed cookie, so any server process holding
     the same secret key can serve it; nothing is kept in this process."""
-    return EncryptedCookieStorage(
+    return SessionCookieStorage(
         Fernet(fernet_key(settings.secret_key)),
         cookie_name=SESSION_COOKIE,
         httponly=True,
@@ -75,7 +74,6 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=16 * 1024 * 1024,
     )
     app[SETTINGS] = settings
-    app[EXPORT_SLOTS] = export_slots_for(settings.database.pool_size)
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

@@ -21,10 +21,12 @@ from .counts import CountCache, RowCountCache
 from .demo import install_demo
 from .dialects import create_engine, describe_url, reads_get_own_engine
 from .errors import Handler
+from .expensive import ExpensiveQueries, expensive_slots_for
 from .keys import (
     CATALOG,
     DB_SESSION,
     ENGINE,
+    EXPENSIVE_QUERIES,
     PAGE_COUNTS,
     READ_ENGINE,
     READ_SESSIONMAKER,
@@ -75,6 +77,12 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[CATALOG] = catalog
         app[ROW_COUNTS] = RowCountCache()
         app[PAGE_COUNTS] = CountCache()
+        app[EXPENSIVE_QUERIES] = ExpensiveQueries(
+            read_engine,
+            limit=database.expensive_connections or expensive_slots_for(database.pool_size),
+            time_limit=database.expensive_time_limit,
+            wait_seconds=database.pool_timeout,
+        )
         yield
     finally:
         await engine.dispose()

@@ -4,7 +4,6 @@ database it is talking to."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import decimal
 import functools
@@ -471,6 +470,10 @@ async def _sqlite_stat_estimates(conn: AsyncConnection, only: str | None) -> dic
     return estimates
 
 
+# SQLite virtual machine steps between two looks at the clock during a time-limited statement.
+SQLITE_PROGRESS_STEPS = 10_000
+
+
 @contextlib.asynccontextmanager
 async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIterator[None]:
     """Let the statements run inside the block take at most `seconds`; past that they fail
@@ -509,11 +512,16 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
         return
     raw = await conn.get_raw_connection()
     sqlite_connection = raw.driver_connection._conn  # the sqlite3 connection aiosqlite wraps
-    timer = asyncio.get_running_loop().call_later(seconds, sqlite_connection.interrupt)
+    # A progress handler, not a timer calling interrupt(): an interrupt that arrives between
+    # two statements is lost, a deadline checked while a statement runs is not.
+    deadline = time.monotonic() + seconds
+    sqlite_connection.set_progress_handler(
+        lambda: time.monotonic() > deadline, SQLITE_PROGRESS_STEPS
+    )
     try:
         yield
     finally:
-        timer.cancel()
+        sqlite_connection.set_progress_handler(None, 0)
 
 
 def is_timeout(exc: BaseException) -> bool:

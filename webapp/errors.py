@@ -57,6 +57,21 @@ class TooBusy(AppError):
     retry_after_seconds = 10
 
 
+class TooSlow(AppError):
+    """A search, filter or sort ran past its time limit and was stopped: the user can
+    narrow it."""
+
+    status = 422
+    title = "The search took too long"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"Finding these rows took longer than {seconds:g} seconds, so it was stopped. "
+            "Narrow it down: search for a longer or rarer word, add a filter on a column "
+            "with an index (such as the key), or sort by the table's usual order."
+        )
+
+
 class Unavailable(AppError):
     status = 503
     title = "Database unavailable"

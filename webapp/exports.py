@@ -9,14 +9,13 @@ halfway. MySQL and PostgreSQL check types on write, and their drivers decode."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import decimal
 import io
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,37 +26,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from .catalog import TableInfo
 from .decoding import Undecodable, decode_row, raw_select, result_processors
 from .dialects import backend_of, date_text_form
-from .errors import TooBusy
 from .fields import column_family, record_expression, show_value
 from .queries import SortKey, order_by
 
 EXPORT_FORMATS = {"csv": "text/csv", "json": "application/json"}
 BATCH_ROWS = 2000
-
-
-class ExportSlots:
-    """How many downloads may stream at once. Each holds a database connection for as long
-    as it runs (seconds, for a big table), and page views must keep theirs."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.taken = 0
-
-    @contextlib.contextmanager
-    def take(self) -> Iterator[None]:
-        if self.taken >= self.limit:
-            noun = "download is" if self.limit == 1 else "downloads are"
-            raise TooBusy(f"{self.limit} {noun} running already. Try again in a moment.")
-        self.taken += 1
-        try:
-            yield
-        finally:
-            self.taken -= 1
-
-
-def export_slots_for(pool_size: int) -> ExportSlots:
-    """Half the pool (at least one) for downloads, the rest for pages."""
-    return ExportSlots(max(1, pool_size // 2))
 
 
 @dataclass(frozen=True)

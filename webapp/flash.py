@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from .keys import SESSION_COOKIE
+from .session_cookie import session_cookie_name
 
 SESSION_KEY = "flash"
 
@@ -21,7 +21,7 @@ async def flash(request: web.Request, message: str) -> None:
 async def flash_processor(request: web.Request) -> dict[str, Any]:
     """aiohttp-jinja2 context processor: the pending message for an HTML page, taken out of
     the session so it shows once. Requests without a session cookie skip the session."""
-    if request.method != "GET" or SESSION_COOKIE not in request.cookies:
+    if request.method != "GET" or session_cookie_name(request) not in request.cookies:
         return {"flash": None}
     if request.path.startswith("/static/") or request.path.endswith("/lookup"):
         return {"flash": None}

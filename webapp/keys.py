@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .accounts.store import Accounts
 from .catalog import Catalog
 from .counts import CountCache, RowCountCache
-from .exports import ExportSlots
+from .expensive import ExpensiveQueries
 from .settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,8 +26,7 @@ ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs", dict
 ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 PAGE_COUNTS = web.AppKey("page_counts", CountCache)
-EXPORT_SLOTS = web.AppKey("export_slots", ExportSlots)
+# Slots, time limit and in-flight queries of expensive request kinds (db.database_context).
+EXPENSIVE_QUERIES = web.AppKey("expensive_queries", ExpensiveQueries)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
-
-SESSION_COOKIE = "webapp_session"

@@ -27,6 +27,9 @@ SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
 PUBLIC_PATHS = frozenset({"/login"})
 PASSWORD_PAGE = "/account/password"
+# Why a session ended, as the sign-in page's `expired` parameter says it.
+IDLE = "1"
+TOO_OLD = "age"
 
 CURRENT_USER = web.RequestKey("current_user", UserState)
 
@@ -36,6 +39,7 @@ class SessionFields:
     user_id: str = "uid"
     session_version: str = "sv"
     last_seen: str = "seen"
+    signed_in_at: str = "since"
 
 
 FIELDS = SessionFields()
@@ -74,7 +78,7 @@ def sign_in(session: Session, user_id: int, session_version: int) -> None:
     who they are."""
     session[FIELDS.user_id] = user_id
     session[FIELDS.session_version] = session_version
-    session[FIELDS.last_seen] = int(now())
+    session[FIELDS.last_seen] = session[FIELDS.signed_in_at] = int(now())
     csrf_token(session)
 
 
@@ -108,12 +112,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if is_public(request.path):
         return await handler(request)
     session = await get_session(request)
-    user, expired = await _session_user(request, session)
+    user, ended = await _session_user(request, session)
     if user is None:
         if request.method in ("GET", "HEAD"):
             query = {"next": request.path_qs}
-            if expired:
-                query["expired"] = "1"
+            if ended is not None:
+                query["expired"] = ended
             raise web.HTTPFound("/login?" + urlencode(query, quote_via=quote))
         raise Forbidden("Sign in first.")
     request[CURRENT_USER] = user
@@ -124,18 +128,26 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def _session_user(request: web.Request, session: Session) -> tuple[UserState | None, bool]:
-    """The session's user, if it names one that still may sign in and it has not been idle
-    too long; and whether it was ended for being idle."""
+async def _session_user(
+    request: web.Request, session: Session
+) -> tuple[UserState | None, str | None]:
+    """The session's user, if it names one that still may sign in, has not been idle too
+    long and is younger than `auth.max_session_age` (counted from its sign-in, written in
+    the session by the server, so a kept cookie cannot outlive it); and, for a session that
+    ended for its time, why: `1` idle, `age` too old."""
     user_id = session.get(FIELDS.user_id)
     if not isinstance(user_id, int):
-        return None, False
+        return None, None
     moment = now()
     seen = session.get(FIELDS.last_seen)
-    idle = request.app[SETTINGS].auth.idle_timeout
-    if not isinstance(seen, int | float) or moment - seen > idle:
+    since = session.get(FIELDS.signed_in_at)
+    auth = request.app[SETTINGS].auth
+    if not isinstance(seen, int | float) or moment - seen > auth.idle_timeout:
         session.invalidate()
-        return None, True
+        return None, IDLE
+    if not isinstance(since, int | float) or moment - since > auth.max_session_age:
+        session.invalidate()
+        return None, TOO_OLD
     state = await request.app[ACCOUNTS].state(user_id)
     if (
         state is None
@@ -143,7 +155,7 @@ async def _session_user(request: web.Request, session: Session) -> tuple[UserSta
         or state.session_version != session.get(FIELDS.session_version)
     ):
         session.invalidate()
-        return None, False
+        return None, None
     if moment - seen >= SEEN_REFRESH_SECONDS:
         session[FIELDS.last_seen] = int(moment)
     return state, False

@@ -55,6 +55,7 @@ class Search:
 
     condition: ColumnElement[bool]
     scan_condition: ColumnElement[bool] | None = None
+    indexed: bool = False  # a FULLTEXT index answers it, without reading every row
 
 
 def search_for(info: TableInfo, text: str, dialect: Dialect) -> Search:
@@ -71,7 +72,7 @@ def search_for(info: TableInfo, text: str, dialect: Dialect) -> Search:
         if matched is not None:
             prefixes = word_prefixes(expressions, words)
             scan = prefixes if scan_finds_the_same(words, dialect) else None
-            return Search(and_(matched, prefixes), scan)
+            return Search(and_(matched, prefixes), scan, indexed=True)
     pattern = f"%{escape_like(text)}%"
     return Search(or_(*(text_like(column, pattern, dialect) for column in columns)))
 

@@ -106,6 +106,11 @@ class DatabaseSettings:
     pool_timeout: float = 5.0
     connect_timeout: float = 10.0
     statement_timeout: float = 10.0
+    # Connections searches, unindexed filters and sorts, facets, counts and downloads may
+    # hold at once (None: half the pool); the rest stay free for page views and sign-in.
+    expensive_connections: int | None = None
+    # How long such a page's query may run before the page says it took too long.
+    expensive_time_limit: float = 5.0
 
     @property
     def backend(self) -> str:
@@ -132,8 +137,15 @@ class AuthSettings:
     login_window: int = 900
     max_failures_per_user: int = 5
     max_failures_per_address: int = 20
+    # Failures of one name from all addresses together: a ceiling well above the per-address
+    # limit, so that locking an owner out takes many addresses.
+    max_failures_per_user_total: int = 100
     sign_in_link_ttl: int = 900
     password_hash: PasswordHashSettings = field(default_factory=PasswordHashSettings)
+    # Password hashes computed at once (each takes password_hash.memory_kib); more wait.
+    max_concurrent_hashes: int = 2
+    # A session ends this long after its sign-in, however active it is.
+    max_session_age: int = 43200
 
 
 @dataclass(frozen=True)
@@ -202,7 +214,16 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     pages_raw = _section(raw, "pages")
     _reject_unknown(
         database_raw,
-        {"url", "demo", "pool_size", "pool_timeout", "connect_timeout", "statement_timeout"},
+        {
+            "url",
+            "demo",
+            "pool_size",
+            "pool_timeout",
+            "connect_timeout",
+            "statement_timeout",
+            "expensive_connections",
+            "expensive_time_limit",
+        },
         "database.",
     )
     _reject_unknown(server_raw, {"host", "port"}, "server.")
@@ -227,6 +248,16 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         ),
         statement_timeout=_number(
             database_raw.get("statement_timeout", 10.0), "database.statement_timeout"
+        ),
+        expensive_connections=(
+            None
+            if database_raw.get("expensive_connections") is None
+            else _int(
+                database_raw["expensive_connections"], "database.expensive_connections", 1, 1000
+            )
+        ),
+        expensive_time_limit=_number(
+            database_raw.get("expensive_time_limit", 5.0), "database.expensive_time_limit"
         ),
     )
     host = str(environ.get("WEBAPP_HOST") or server_raw.get("host", "127.0.0.1"))
@@ -264,8 +295,11 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
             "login_window",
             "max_failures_per_user",
             "max_failures_per_address",
+            "max_failures_per_user_total",
             "sign_in_link_ttl",
             "password_hash",
+            "max_concurrent_hashes",
+            "max_session_age",
         },
         "auth.",
     )
@@ -307,10 +341,22 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
         max_failures_per_address=_int(
             raw.get("max_failures_per_address", 20), "auth.max_failures_per_address", 1, 100_000
         ),
+        max_failures_per_user_total=_int(
+            raw.get("max_failures_per_user_total", 100),
+            "auth.max_failures_per_user_total",
+            1,
+            1_000_000,
+        ),
         sign_in_link_ttl=_int(
             raw.get("sign_in_link_ttl", 900), "auth.sign_in_link_ttl", 10, 7 * 86400
         ),
         password_hash=password_hash,
+        max_concurrent_hashes=_int(
+            raw.get("max_concurrent_hashes", 2), "auth.max_concurrent_hashes", 1, 256
+        ),
+        max_session_age=_int(
+            raw.get("max_session_age", 43200), "auth.max_session_age", 60, 365 * 86400
+        ),
     )
 
 

@@ -77,7 +77,7 @@ class Accounts:
             settings=settings,
             models=account_models(settings.table_prefix),
             sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
-            passwords=Passwords(settings.password_hash),
+            passwords=Passwords(settings.password_hash, settings.max_concurrent_hashes),
         )
 
     async def migrate(self) -> None:

@@ -5,14 +5,29 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..keys import DB_SESSION
+from ..keys import DB_SESSION, ENGINE
+from ..permissions import current_user
 
 
 async def connection(request: web.Request) -> AsyncConnection:
     """The request session's connection, for Core statements on hot read paths."""
     return await request[DB_SESSION].connection()
+
+
+def request_dialect(request: web.Request) -> Dialect:
+    """The database's dialect, known without taking a connection (which an expensive request
+    must not hold while it waits for its turn): the main engine's, which learnt the server's
+    version and flavour (MariaDB or MySQL) when the catalog was reflected at startup."""
+    return request.app[ENGINE].dialect
+
+
+def request_role(request: web.Request) -> str:
+    """The role whose catalog a page is built from: part of what identifies its queries."""
+    user = current_user(request)
+    return user.role if user is not None else ""
 
 
 def attachment_disposition(filename: str) -> str:

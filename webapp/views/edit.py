@@ -34,7 +34,7 @@ from ..inputs import (
     new_text,
     parse_input,
 )
-from ..keys import DB_SESSION
+from ..keys import DB_SESSION, EXPENSIVE_QUERIES
 from ..labels import label_starts_with, row_label
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
@@ -48,7 +48,7 @@ from ..writes import (
     update_row,
     write_transaction,
 )
-from .common import connection
+from .common import connection, request_role
 from .record import load_record
 from .table_html import str_type
 
@@ -170,7 +170,7 @@ async def lookup(request: web.Request) -> web.Response:
     statement = select(*selected).order_by(key_column).limit(LOOKUP_LIMIT)
     if query:
         matches = []
-        spec = input_spec(key_column, 0, (await connection(request)).dialect)
+        spec = input_spec(key_column, 0, _dialect(request))
         with contextlib.suppress(FieldError):
             matches.append(key_column == parse_input(spec, query, _dialect(request)))
         if info.label_columns:
@@ -178,14 +178,22 @@ async def lookup(request: web.Request) -> web.Response:
         if not matches:
             return web.json_response([])
         statement = statement.where(matches[0] if len(matches) == 1 else matches[0] | matches[1])
-    result = await (await connection(request)).execute(statement)
+
+    async def fetch(conn: AsyncConnection) -> list[Any]:
+        return list((await conn.execute(statement)).all())
+
+    if query and label is not None:  # a label prefix no index may serve: an expensive kind
+        key = ("lookup", request_role(request), info.name, query)
+        rows = await request.app[EXPENSIVE_QUERIES].run(key, fetch)
+    else:
+        rows = await fetch(await connection(request))
     return web.json_response(
         [
             {
                 "key": input_text(values[0]),
                 "label": _option_label(values[0], values[1] if label is not None else None),
             }
-            for values in result.all()
+            for values in rows
         ]
     )
 

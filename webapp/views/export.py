@@ -9,10 +9,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
-from ..keys import EXPORT_SLOTS, SETTINGS
+from ..keys import EXPENSIVE_QUERIES, SETTINGS
 from ..permissions import request_catalog
 from ..table_state import parse_table_state
-from .common import attachment_disposition, connection
+from .common import attachment_disposition, connection, request_dialect
 from .table import view_conditions
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,9 @@ async def export_table(request: web.Request) -> web.StreamResponse:
     format_name = request.match_info["format"]
     info = request_catalog(request).by_slug(request.match_info["table"])
     state = parse_table_state(info, request.query, request.app[SETTINGS])
-    conn = await connection(request)
-    where, _ = view_conditions(state, conn.dialect)
-    plan = export_plan(info, conn.dialect, state.sort, where)
+    dialect = request_dialect(request)
+    where, _ = view_conditions(state, dialect)
+    plan = export_plan(info, dialect, state.sort, where)
     response = web.StreamResponse(
         headers={
             "Content-Type": f"{EXPORT_FORMATS[format_name]}; charset=utf-8",
@@ -38,8 +38,9 @@ async def export_table(request: web.Request) -> web.StreamResponse:
     if request.method == "HEAD":
         await response.prepare(request)
         return response
-    with request.app[EXPORT_SLOTS].take():
-        await stream_rows(request, conn, response, plan, format_name)
+    # The connection is taken inside the slot: a refused download never held one.
+    async with request.app[EXPENSIVE_QUERIES].slot(wait=False):
+        await stream_rows(request, await connection(request), response, plan, format_name)
     return response
 
 

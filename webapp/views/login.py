@@ -11,35 +11,52 @@ from aiohttp_session import get_session, new_session
 
 from ..accounts.passwords import password_problem
 from ..accounts.store import AccountError
-from ..accounts.throttle import clear_failures, record_failure, throttled_for
+from ..accounts.throttle import (
+    attempt_failed,
+    attempt_succeeded,
+    begin_attempt,
+    forget_attempt,
+)
 from ..accounts.tokens import redeem_sign_in_token
 from ..csrf import csrf_token
-from ..errors import Forbidden
+from ..errors import AppError, Forbidden
 from ..keys import ACCOUNTS
-from ..permissions import FIELDS, PASSWORD_PAGE, require_role, safe_next, sign_in
+from ..permissions import (
+    FIELDS,
+    IDLE,
+    PASSWORD_PAGE,
+    TOO_OLD,
+    require_role,
+    safe_next,
+    sign_in,
+)
 
 WRONG_CREDENTIALS = "Wrong user name or password."
+SESSION_END_NOTICES = {
+    IDLE: "You were signed out after a while without activity.",
+    TOO_OLD: "You were signed out: a session lasts a limited time after signing in.",
+}
 
 
 async def login_page(request: web.Request) -> web.Response:
-    expired = request.query.get("expired") == "1"
+    notice = SESSION_END_NOTICES.get(request.query.get("expired", ""))
     return await render_login(
-        request,
-        next_path=safe_next(request.query.get("next")),
-        notice="You were signed out after a while without activity." if expired else None,
+        request, next_path=safe_next(request.query.get("next")), notice=notice
     )
 
 
 async def login(request: web.Request) -> web.Response:
-    """Check the credentials; on success start a new session (a new cookie) for the user."""
+    """Check the credentials, once the throttle has counted the attempt; on success start a
+    new session (a new cookie) for the user."""
     form = await request.post()
     accounts = request.app[ACCOUNTS]
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     address = request.remote or "unknown"
-    wait = await throttled_for(accounts, username, address)
-    if wait is not None:
+    attempt = await begin_attempt(accounts, username, address)
+    if isinstance(attempt, int):
+        wait = attempt
         minutes = max(1, (wait + 59) // 60)
         response = await render_login(
             request,
@@ -51,13 +68,17 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    user = await accounts.authenticate(username, password)
+    try:
+        user = await accounts.authenticate(username, password)
+    except AppError:
+        await forget_attempt(accounts, attempt)  # not checked (too busy): no failure
+        raise
     if user is None:
-        await record_failure(accounts, username, address)
+        await attempt_failed(accounts, attempt)
         return await render_login(
             request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
         )
-    await clear_failures(accounts, username)
+    await attempt_succeeded(accounts, attempt)
     session = await new_session(request)
     sign_in(session, user.id, user.session_version)
     raise web.HTTPSeeOther(next_path)

@@ -17,11 +17,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..catalog import Catalog, TableInfo
 from ..counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from ..errors import TooBusy
 from ..exports import EXPORT_FORMATS
 from ..facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from ..fields import Cell
 from ..filters import Filter
-from ..keys import PAGE_COUNTS, SETTINGS
+from ..keys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
 from ..labels import label_expressions
 from ..paging import Page, fetch_page, keyset_columns
 from ..permissions import request_catalog, write_refusal
@@ -29,7 +30,7 @@ from ..queries import ListPlan, SortKey, list_plan
 from ..rows_html import RowsWriter, rows_writer
 from ..search import Search, scan_worth_trying, search_columns, search_for
 from ..table_state import TableState, added_filter_href, deep_page_message, parse_table_state
-from .common import connection
+from .common import connection, request_dialect, request_role
 from .table_html import filter_options_html, page_headings_html
 
 
@@ -43,26 +44,34 @@ async def table_page(request: web.Request) -> dict[str, Any]:
     if redirect is not None:
         raise web.HTTPFound(redirect)
 
-    conn = await connection(request)
-    where, search = view_conditions(state, conn.dialect)
+    dialect = request_dialect(request)
+    where, search = view_conditions(state, dialect)
     scan_where = None
     scan = search.scan_condition if search is not None else None
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
-    plan, expressions, writer = page_plan(catalog, info, conn.dialect, state.sort)
-    page = await fetch_page(
-        conn,
-        info,
-        plan,
-        expressions,
-        sort=state.sort,
-        where=where,
-        size=state.size,
-        page_number=state.page,
-        cursor_text=state.cursor,
-        secret_key=settings.secret_key,
-        scan_where=scan_where,
-    )
+    plan, expressions, writer = page_plan(catalog, info, dialect, state.sort)
+
+    async def fetch(conn: AsyncConnection) -> Page:
+        return await fetch_page(
+            conn,
+            info,
+            plan,
+            expressions,
+            sort=state.sort,
+            where=where,
+            size=state.size,
+            page_number=state.page,
+            cursor_text=state.cursor,
+            secret_key=settings.secret_key,
+            scan_where=scan_where,
+        )
+
+    if expensive_view(state, search):
+        key = ("page", request_role(request), state.href())
+        page = await request.app[EXPENSIVE_QUERIES].run(key, fetch)
+    else:
+        page = await fetch(await connection(request))
     count = await page_count(request, state, page, where)
     facets, facets_note = await page_facets(request, state, where)
     return {
@@ -94,6 +103,31 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "facets": facets,
         "facets_note": facets_note,
     }
+
+
+# Filter operators an index on the column can answer without reading every row.
+INDEX_OPERATORS = frozenset({"exact", "in", "lt", "lte", "gt", "gte", "isnull"})
+
+
+def expensive_view(state: TableState, search: Search | None) -> bool:
+    """Whether finding the page's rows may take more than an index lookup: a search no
+    FULLTEXT index answers, a filter no index serves, or an order (other than the table's
+    usual one) on a column without an index. Such pages take a slot of the expensive share
+    of the pool, under its time limit, instead of the request's own connection."""
+    info = state.info
+    if search is not None and not search.indexed:
+        return True
+    if any(
+        item.column.name not in info.indexed_columns or item.op not in INDEX_OPERATORS
+        for item in state.filters
+    ):
+        return True
+    sort = state.sort
+    return (
+        sort is not None
+        and sort.param != state.default_sort
+        and sort.column.name not in info.indexed_columns
+    )
 
 
 def view_conditions(
@@ -165,13 +199,19 @@ async def cached_count(
     compute: Callable[[AsyncConnection], Awaitable[RowCount]],
 ) -> RowCount | None:
     """The app's cached count for `key`, computed by this request if it is the one to do
-    so; None while another request computes a count never made before."""
+    so (in a slot of the expensive share, if one is free); None while another request
+    computes a count never made before, or when no slot is free."""
     cache = request.app[PAGE_COUNTS]
     count, should_count = cache.lookup(key)
     if not should_count:
         return count
     try:
-        count = await compute(await connection(request))
+        count = await request.app[EXPENSIVE_QUERIES].run(
+            ("count", key), compute, wait=False, time_limited=False
+        )
+    except TooBusy:
+        cache.release(key)
+        return None
     except BaseException:
         cache.release(key)
         raise
@@ -214,8 +254,19 @@ async def page_facets(
         added = Filter(column, op, value)
         return state.first_page(filters=(*state.filters, added)), False
 
-    conn = await connection(request)
-    facets = await compute_facets(conn, request_catalog(request), info, where, toggle_href=toggle)
+    async def compute(conn: AsyncConnection) -> list[Facet]:
+        return await compute_facets(conn, request_catalog(request), info, where, toggle_href=toggle)
+
+    # Asked for, facets wait their turn; shown unasked, they give way when all are busy.
+    key = ("facets", request_role(request), state.href())
+    try:
+        facets = await request.app[EXPENSIVE_QUERIES].run(
+            key, compute, wait=state.facets, time_limited=False
+        )
+    except TooBusy:
+        if state.facets:
+            raise
+        return [], state.href(facets=True)
     return facets, None
 
 
