@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tests.fault_proxy import FaultProxy
 from webapp.app import create_app
 from webapp.keys import ACCOUNTS, SETTINGS
 from webapp.settings import AuthSettings, PasswordHashSettings, settings_for_url
@@ -79,6 +80,23 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
             else:
                 await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         await admin.dispose()
+
+
+@pytest.fixture
+async def fault_proxy(db_url: str, backend: str) -> AsyncIterator[FaultProxy]:
+    """A FaultProxy in front of the test database's server (MySQL and PostgreSQL; SQLite
+    has no server and is skipped). `fault_proxy.url_for(make_url(db_url))` reaches the test
+    database through it."""
+    if backend == "sqlite":
+        pytest.skip("an embedded database has no connection to put faults on")
+    url = make_url(db_url)
+    default_port = 3306 if backend == "mysql" else 5432
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or default_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
 
 
 @pytest.fixture

@@ -26,6 +26,24 @@ def test_committed_config_is_the_embedded_sqlite_demo() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
 
 
+def test_every_wait_bound_is_a_setting(tmp_path: Path) -> None:
+    committed = load_settings(REPO / "config.yaml", environ={})
+    assert committed.database.lock_timeout == 10
+    assert (committed.body_timeout, committed.send_timeout, committed.shutdown_timeout) == (
+        60,
+        30,
+        10,
+    )
+    path = write(
+        tmp_path,
+        "database:\n  url: sqlite+aiosqlite:///a.db\n  lock_timeout: 2.5\n"
+        "server:\n  body_timeout: 5\n  send_timeout: 7\n  shutdown_timeout: 3\n",
+    )
+    settings = load_settings(path, environ={})
+    assert settings.database.lock_timeout == 2.5
+    assert (settings.body_timeout, settings.send_timeout, settings.shutdown_timeout) == (5, 7, 3)
+
+
 def test_environment_overrides_the_file_and_turns_the_demo_off(tmp_path: Path) -> None:
     path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  demo: true\n")
     settings = load_settings(
@@ -89,6 +107,16 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
             "database:\n  url: sqlite+aiosqlite:///a.db\npages:\n  size: 900\n  max_size: 500\n",
             {},
             "pages.size must be",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\n  lock_timeout: 0\n",
+            {},
+            "database.lock_timeout must be a number of seconds above 0",
+        ),
+        (
+            "database:\n  url: sqlite+aiosqlite:///a.db\nserver:\n  send_timeout: soon\n",
+            {},
+            "server.send_timeout must be a number of seconds",
         ),
         ("- just\n- a list\n", {}, "top level must be a mapping"),
         ("database: [\n", {}, "not valid YAML at line"),

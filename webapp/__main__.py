@@ -17,6 +17,7 @@ from .accounts.lifecycle import NoUsersError, first_run
 from .accounts.store import AccountError
 from .app import PROJECT_ROOT, create_app
 from .db import StartupError
+from .errors import first_line
 from .settings import Settings, SettingsError, load_settings
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StartupError as exc:
             return fail(exc, 1)
         except Exception as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+            reason = first_line(exc)
             return fail(f"cannot use the users' tables: {reason}", 1)
         return 0
     return serve(settings)
@@ -84,7 +85,14 @@ def serve(settings: Settings) -> int:
             )
 
     try:
-        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=announce)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log=None,
+            print=announce,
+            shutdown_timeout=settings.shutdown_timeout,
+        )
     except StartupError as exc:
         return fail(exc, 1)
     except OSError as exc:

@@ -13,6 +13,7 @@ from aiohttp_session import session_middleware as cookie_session_middleware
 from cryptography.fernet import Fernet
 
 from .accounts.lifecycle import accounts_context
+from .body_deadline import body_deadline_middleware
 from .csrf import csrf_middleware, csrf_token
 from .db import database_context, session_middleware, stale_connection_retry_middleware
 from .errors import error_middleware
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             security_headers_middleware,
             error_middleware,
+            body_deadline_middleware,
             cookie_session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             auth_middleware,

@@ -20,7 +20,7 @@ from .catalog import (
 from .counts import CountCache, RowCountCache
 from .demo import install_demo
 from .dialects import create_engine, describe_url, reads_get_own_engine
-from .errors import Handler
+from .errors import Handler, first_line
 from .expensive import ExpensiveQueries, expensive_slots_for
 from .keys import (
     CATALOG,
@@ -56,7 +56,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
                 await _install_demo_if_empty(engine, hidden)
             reflected = await reflect_catalog(engine, hidden)
         except Exception as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+            reason = first_line(exc)
             raise StartupError(
                 f"cannot use the database {describe_url(database.url)}: {reason}"
             ) from exc

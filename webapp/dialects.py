@@ -4,10 +4,12 @@ database it is talking to."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import decimal
 import functools
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,48 +55,176 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
     when the driver confirms autocommit). Multi-statement transactions (writes, accounts,
     audit) never use it."""
     options: dict[str, Any] = {
-        # No ping before every checkout (a round trip on every request): only a connection
-        # that sat idle is pinged (_ping_idle_connection); one that died in between is
-        # noticed when used, and db.stale_connection_retry_middleware repeats the read.
-        "pool_pre_ping": False,
+        "pool_pre_ping": pings_every_checkout(database, reads=reads),
         "pool_timeout": database.pool_timeout,
         # JSON is stored as people wrote it: "Malmö", not "Malm\\u00f6".
         "json_serializer": _json_dumps,
     }
     backend = database.backend
     if backend == "sqlite":
-        options["connect_args"] = {"timeout": 30.0}
+        options["connect_args"] = sqlite_wait_bounds(database)
         engine = create_async_engine(database.url, **options)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            functools.partial(_configure_sqlite_connection, database.lock_timeout),
+        )
         event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         return engine
     options.update(pool_size=database.pool_size, max_overflow=database.pool_size)
     if backend == "mysql":
         options["pool_recycle"] = MYSQL_IDLE_RECYCLE_SECONDS
         options["connect_args"] = {
-            "connect_timeout": int(database.connect_timeout),
             "local_infile": False,
             "charset": "utf8mb4",
+            **mysql_wait_bounds(database),
         }
     else:
-        options["connect_args"] = {
-            "timeout": database.connect_timeout,
-            "command_timeout": database.statement_timeout * 3,
-            "server_settings": {
-                "statement_timeout": str(int(database.statement_timeout * 1000)),
-                "application_name": "webapp",
-            },
-        }
+        options["connect_args"] = postgresql_wait_bounds(database)
     if reads and reads_get_own_engine(database):
         options.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
         # And read-only: a page view that tried to write would fail, never half-write.
         options["connect_args"]["init_command"] = "SET SESSION TRANSACTION READ ONLY"
     engine = create_async_engine(database.url, **options)
-    event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
-    event.listen(
-        engine.sync_engine.pool, "checkout", functools.partial(_ping_idle_connection, engine)
-    )
+    if backend == "mysql":
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            functools.partial(
+                _limit_mysql_session, database.statement_timeout, database.lock_timeout
+            ),
+        )
+    if not options["pool_pre_ping"]:
+        event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
+        event.listen(
+            engine.sync_engine.pool, "checkout", functools.partial(_ping_idle_connection, engine)
+        )
     return engine
+
+
+def pings_every_checkout(database: DatabaseSettings, *, reads: bool = False) -> bool:
+    """Whether the pool pings a connection each time it hands it out. Not where page views
+    check out (a round trip on every request): there only a connection that sat idle is
+    pinged (_ping_idle_connection), one that died in between is noticed when used, and
+    db.stale_connection_retry_middleware repeats the read. But the engine of writes when
+    page views read through their own (MySQL): a write, which is never repeated, then never
+    starts on a connection the server killed or dropped, at the cost of one ping per
+    write request."""
+    return reads_get_own_engine(database) and not reads
+
+
+READ_MARGIN_SECONDS = 2.0
+"""How much longer than the statement limit the driver waits for a silent server: a
+statement the server cuts at its limit reports that within the margin, so silence past it
+means the server (or the network to it) is gone."""
+
+SESSION_STATEMENT_SECONDS = "webapp_statement_seconds"
+"""Key in a MySQL connection's info: the statement limit its session was given at connect,
+which `statement_time_limit` puts back."""
+
+
+def read_timeout(database: DatabaseSettings) -> float:
+    """Seconds the driver waits for any answer from the server before it gives up on the
+    connection (503): the statement limit plus READ_MARGIN_SECONDS."""
+    return database.statement_timeout + READ_MARGIN_SECONDS
+
+
+def sqlite_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
+    """aiosqlite's connect arguments: wait at most lock_timeout for another writer's lock
+    (the PRAGMA busy_timeout of _configure_sqlite_connection says the same)."""
+    return {"timeout": database.lock_timeout}
+
+
+def postgresql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
+    """asyncpg's connect arguments: `timeout` bounds the whole connect (TCP, TLS, sign-in);
+    the server cuts a statement at statement_timeout and a lock wait at lock_timeout; the
+    driver gives up on a silent server at read_timeout (its command_timeout)."""
+    return {
+        "timeout": database.connect_timeout,
+        "command_timeout": read_timeout(database),
+        "server_settings": {
+            "statement_timeout": str(_milliseconds(database.statement_timeout)),
+            "lock_timeout": str(_milliseconds(database.lock_timeout)),
+            "application_name": "webapp",
+        },
+    }
+
+
+def mysql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
+    """aiomysql's connect arguments: aiomysql's own connect_timeout covers the TCP connect
+    only and it has no read timeout, so the connection is made by _connect_mysql_bounded,
+    which bounds the whole connect and every read. The session's statement and lock limits
+    are set by _limit_mysql_session."""
+    return {
+        "connect_timeout": max(1, int(database.connect_timeout)),
+        "async_creator_fn": functools.partial(
+            _connect_mysql_bounded,
+            connect_seconds=database.connect_timeout,
+            read_seconds=read_timeout(database),
+        ),
+    }
+
+
+async def _connect_mysql_bounded(
+    *args: Any, connect_seconds: float, read_seconds: float, **kwargs: Any
+) -> Any:
+    """aiomysql.connect with the whole handshake bounded, and its reader made one that gives
+    up after `read_seconds` of silence (as PyMySQL's read_timeout does): aiomysql then
+    closes the connection and raises its 'Lost connection' error, a disconnect to
+    SQLAlchemy."""
+    import aiomysql
+
+    try:
+        async with asyncio.timeout(connect_seconds):
+            connection = await aiomysql.connect(*args, **kwargs)
+    except TimeoutError:
+        raise aiomysql.OperationalError(
+            2003, f"Can't connect to MySQL server: no answer within {connect_seconds:g} s"
+        ) from None
+    reader = connection._reader
+    reader.__class__ = _SilenceBoundReader
+    reader.silence_seconds = read_seconds
+    return connection
+
+
+class _SilenceBoundReader(asyncio.StreamReader):
+    """asyncio's StreamReader, but a read that waits for the server gives up (TimeoutError,
+    an OSError) after `silence_seconds` without a byte. Only the wait is changed: bytes
+    already received are handed out exactly as before, so reading the rows of a result
+    costs nothing extra."""
+
+    silence_seconds: float
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        try:
+            async with asyncio.timeout(self.silence_seconds):
+                await super()._wait_for_data(func_name)  # type: ignore[misc]
+        except TimeoutError:
+            raise TimeoutError(f"the server sent nothing for {self.silence_seconds:g} s") from None
+
+
+def _limit_mysql_session(
+    statement_seconds: float, lock_seconds: float, dbapi_connection: Any, record: Any
+) -> None:
+    """Give a new MySQL connection's session its statement and lock-wait limits: MariaDB's
+    max_statement_time (every statement) or MySQL's max_execution_time (SELECT only), and
+    innodb_lock_wait_timeout (whole seconds)."""
+    server = str(dbapi_connection.driver_connection.get_server_info())
+    if "mariadb" in server.lower():
+        limit = f"max_statement_time = {statement_seconds:.3f}"
+    else:
+        limit = f"max_execution_time = {_milliseconds(statement_seconds)}"
+    lock = max(1, math.ceil(lock_seconds))
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {lock}")
+    finally:
+        cursor.close()
+    record.info[SESSION_STATEMENT_SECONDS] = statement_seconds
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
 
 
 IDLE_PING_SECONDS = 5.0
@@ -143,16 +273,17 @@ def describe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite_connection(lock_seconds: float, dbapi_connection: Any, _record: Any) -> None:
     """WAL so readers never wait on a writer, foreign keys enforced, a busy timeout so that
-    concurrent writers queue instead of failing with 'database is locked'. The driver's own
+    concurrent writers queue (up to `lock_seconds`) instead of failing with 'database is
+    locked' at once; past it the request answers 503 (errors.is_unavailable). The driver's own
     transaction handling is switched off: `_begin_sqlite_transaction` says BEGIN itself."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_milliseconds(lock_seconds)}")
     finally:
         cursor.close()
 
@@ -477,7 +608,9 @@ SQLITE_PROGRESS_STEPS = 10_000
 @contextlib.asynccontextmanager
 async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIterator[None]:
     """Let the statements run inside the block take at most `seconds`; past that they fail
-    with an error `is_timeout` recognises, and the connection stays usable."""
+    with an error `is_timeout` recognises, and the connection stays usable. On MySQL and
+    PostgreSQL the driver gives up on a silent server at read_timeout (the engine's
+    statement_timeout plus a margin), so `seconds` beyond the engine's limit does not help."""
     backend = backend_of(conn.dialect)
     if backend == "postgresql":
         async with conn.begin_nested() if conn.in_transaction() else conn.begin():
@@ -497,14 +630,18 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
             )
         return
     if backend == "mysql":
+        # Afterwards the session's own limit (set at connect) applies again.
+        session_seconds = conn.info.get(SESSION_STATEMENT_SECONDS, 0)
         if is_mariadb(conn.dialect):
             await conn.execute(text("SET SESSION max_statement_time = :s"), {"s": seconds})
-            reset = text("SET SESSION max_statement_time = 0")
+            reset = text("SET SESSION max_statement_time = :s").bindparams(s=session_seconds)
         else:
             await conn.execute(
                 text("SET SESSION max_execution_time = :ms"), {"ms": int(seconds * 1000)}
             )
-            reset = text("SET SESSION max_execution_time = 0")
+            reset = text("SET SESSION max_execution_time = :ms").bindparams(
+                ms=int(session_seconds * 1000)
+            )
         try:
             yield
         finally:
@@ -522,6 +659,28 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
         yield
     finally:
         sqlite_connection.set_progress_handler(None, 0)
+
+
+@contextlib.asynccontextmanager
+async def streaming_statement(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Let a statement whose rows are streamed to a client (a download) run as long as the
+    client keeps taking them: its bound is progress, not total time. MySQL counts the whole
+    stream against the session's statement limit, so that is lifted for the block (a silent
+    server is still noticed by the driver's read timeout); elsewhere each fetch of a
+    server-side cursor is its own statement and keeps the limit."""
+    if backend_of(conn.dialect) != "mysql":
+        yield
+        return
+    variable = "max_statement_time" if is_mariadb(conn.dialect) else "max_execution_time"
+    await conn.execute(text(f"SET SESSION {variable} = 0"))
+    try:
+        yield
+    finally:
+        # A stream that stopped early dropped its connection: nothing to put back then.
+        if not conn.invalidated:
+            session_seconds = conn.info.get(SESSION_STATEMENT_SECONDS, 0)
+            value = session_seconds if is_mariadb(conn.dialect) else int(session_seconds * 1000)
+            await conn.execute(text(f"SET SESSION {variable} = :value"), {"value": value})
 
 
 def is_timeout(exc: BaseException) -> bool:

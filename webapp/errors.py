@@ -8,8 +8,11 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from .dialects import is_timeout
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,14 @@ class TooBusy(AppError):
     retry_after_seconds = 10
 
 
+class SlowRequest(AppError):
+    """The client took too long to send its request body; the connection is closed after
+    this answer, since the rest of the body may still be on its way."""
+
+    status = 408
+    title = "Request timeout"
+
+
 class TooSlow(AppError):
     """A search, filter or sort ran past its time limit and was stopped: the user can
     narrow it."""
@@ -87,9 +98,26 @@ HTTP_TITLES = {
 }
 
 
+def first_line(exc: BaseException) -> str:
+    """An error in one line for a message or a log: the driver's own error when SQLAlchemy
+    wrapped one, its first non-blank line, or the exception's class name when it says
+    nothing (a bare TimeoutError)."""
+    error = getattr(exc, "orig", None) or exc
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    if isinstance(error, TimeoutError):
+        return "no answer in time (the database or the network to it is silent)"
+    return type(error).__name__
+
+
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether an exception means the database cannot be reached right now."""
+    """Whether an exception means the database cannot answer right now: it cannot be
+    reached, a lock was held past its limit, or a statement was cut at its time limit (a
+    503 to try again, never a refusal of the user's input)."""
     if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if is_timeout(exc):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
@@ -110,6 +138,8 @@ def is_unavailable(exc: BaseException) -> bool:
                 "terminating connection",
                 "the database system is",
                 "not connected",
+                # SQLite: another program held the write lock past the busy timeout.
+                "database is locked",
             )
         )
     return isinstance(exc, OSError)
@@ -123,6 +153,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = render_error(request, exc.status, exc.title, exc.message)
         if exc.retry_after_seconds is not None:
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        if isinstance(exc, SlowRequest):
+            response.force_close()
         return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 304:
@@ -135,8 +167,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 response.headers[header] = exc.headers[header]
         return response
     except Exception as exc:
+        if client_went_away(request, exc):
+            log.debug("%s %s: the client went away (%s)", request.method, request.path, exc)
+            return web.Response(status=400)  # nobody is left to read it
+        if is_timeout(exc):
+            log.warning("statement cut at its time limit: %s", first_line(exc))
+            response = render_error(
+                request,
+                503,
+                "Database too slow",
+                "The database took too long to answer. Try again, or ask for less at once "
+                "(a narrower search or filter).",
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         if is_unavailable(exc):
-            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            log.warning("database unavailable: %s", first_line(exc))
             response = render_error(
                 request,
                 503,
@@ -149,6 +195,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return render_error(
             request, 500, "Something went wrong", "The error has been logged on the server."
         )
+
+
+def client_went_away(request: web.Request, exc: BaseException) -> bool:
+    """Whether a failure is the client's connection closing under the handler (it left, or
+    a download was cut), not the database's: writing to it fails with ConnectionError."""
+    if isinstance(exc, ClientConnectionResetError):
+        return True
+    transport = request.transport
+    return isinstance(exc, ConnectionError) and (transport is None or transport.is_closing())
 
 
 def render_error(request: web.Request, status: int, title: str, message: str) -> web.Response:

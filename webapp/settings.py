@@ -104,8 +104,14 @@ class DatabaseSettings:
     demo: bool = False
     pool_size: int = 5
     pool_timeout: float = 5.0
+    # Every wait on the database has a bound (README, "Bounded waits"): a connection is made
+    # (TCP, handshake, sign-in) within connect_timeout; a statement runs at most
+    # statement_timeout, and the driver gives up on a silent server READ_MARGIN later; a
+    # row or table lock is waited for at most lock_timeout; a pooled connection is waited
+    # for at most pool_timeout.
     connect_timeout: float = 10.0
     statement_timeout: float = 10.0
+    lock_timeout: float = 10.0
     # Connections searches, unindexed filters and sorts, facets, counts and downloads may
     # hold at once (None: half the pool); the rest stay free for page views and sign-in.
     expensive_connections: int | None = None
@@ -158,6 +164,11 @@ class Settings:
     tables: Mapping[str, TableOptions] = field(default_factory=dict)
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # How long a client may take to send a request body, how long a download may make no
+    # progress (the client stopped reading), and how long shutdown waits for requests to end.
+    body_timeout: float = 60.0
+    send_timeout: float = 30.0
+    shutdown_timeout: float = 10.0
 
     @property
     def hidden_table_prefix(self) -> str | None:
@@ -221,12 +232,15 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             "pool_timeout",
             "connect_timeout",
             "statement_timeout",
+            "lock_timeout",
             "expensive_connections",
             "expensive_time_limit",
         },
         "database.",
     )
-    _reject_unknown(server_raw, {"host", "port"}, "server.")
+    _reject_unknown(
+        server_raw, {"host", "port", "body_timeout", "send_timeout", "shutdown_timeout"}, "server."
+    )
     _reject_unknown(pages_raw, {"size", "max_size"}, "pages.")
 
     url_text = environ.get("WEBAPP_DATABASE_URL") or database_raw.get("url")
@@ -249,6 +263,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         statement_timeout=_number(
             database_raw.get("statement_timeout", 10.0), "database.statement_timeout"
         ),
+        lock_timeout=_number(database_raw.get("lock_timeout", 10.0), "database.lock_timeout"),
         expensive_connections=(
             None
             if database_raw.get("expensive_connections") is None
@@ -282,6 +297,11 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         tables=tables,
         secret_key=secret_key,
         auth=auth,
+        body_timeout=_number(server_raw.get("body_timeout", 60.0), "server.body_timeout"),
+        send_timeout=_number(server_raw.get("send_timeout", 30.0), "server.send_timeout"),
+        shutdown_timeout=_number(
+            server_raw.get("shutdown_timeout", 10.0), "server.shutdown_timeout"
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from .inputs import UNCHANGED, resolve
 if TYPE_CHECKING:
     from .audit import AuditTrail
 
-AUDIT_TRAIL = "webapp_audit_trail"  # key of the transaction's AuditTrail in conn.info
+AUDIT_TRAIL = "webapp_audit_trail"  # execution option: the transaction's AuditTrail
 
 
 class RowChanged(Exception):
@@ -75,17 +75,15 @@ async def write_transaction(
     """A transaction meant to write, on the request's session: committed when the block
     ends, rolled back on any exception. Every write inside it is recorded in `trail`. On
     SQLite it starts with BEGIN IMMEDIATE, so concurrent writers queue for the lock instead
-    of failing."""
+    of failing. The trail rides on the connection's execution options, which stay readable
+    after the connection died, so the database's own error is the one reported."""
     if session.in_transaction():
         await session.rollback()  # a fresh transaction, so its first statement takes the lock
     try:
         async with session.begin():
-            conn = await session.connection(execution_options={WRITE_TRANSACTION: True})
-            conn.info[AUDIT_TRAIL] = trail
-            try:
-                yield conn
-            finally:
-                conn.info.pop(AUDIT_TRAIL, None)
+            yield await session.connection(
+                execution_options={WRITE_TRANSACTION: True, AUDIT_TRAIL: trail}
+            )
     except BaseException:
         await trail.finish(committed=False)
         raise
@@ -95,7 +93,8 @@ async def write_transaction(
 def _trail(conn: AsyncConnection) -> AuditTrail:
     """The transaction's trail; a write outside write_transaction is a bug, refused before
     anything is written."""
-    trail = conn.info.get(AUDIT_TRAIL)
+    sync = conn.sync_connection
+    trail = sync.get_execution_options().get(AUDIT_TRAIL) if sync is not None else None
     if trail is None:
         raise RuntimeError("writes must run inside write_transaction, which audits them")
     return trail

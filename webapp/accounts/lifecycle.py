@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..db import StartupError
 from ..dialects import create_engine, describe_url
+from ..errors import first_line
 from ..keys import ACCOUNTS, ENGINE, SETTINGS
 from ..settings import DatabaseSettings, Settings
 from .store import Accounts
@@ -37,6 +38,7 @@ def accounts_database(settings: Settings) -> DatabaseSettings | None:
         pool_timeout=database.pool_timeout,
         connect_timeout=database.connect_timeout,
         statement_timeout=database.statement_timeout,
+        lock_timeout=database.lock_timeout,
     )
 
 
@@ -99,5 +101,5 @@ async def _migrate(accounts: Accounts, settings: Settings) -> None:
 
 def _reason(settings: Settings, exc: BaseException) -> str:
     url = settings.auth.database_url or settings.database.url
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+    reason = first_line(exc)
     return f"cannot use the database {describe_url(url)}: {reason}"

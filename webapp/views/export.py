@@ -3,11 +3,13 @@ search, sort) gives every row the view selects, not one page of them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..dialects import streaming_statement
 from ..exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
 from ..keys import EXPENSIVE_QUERIES, SETTINGS
 from ..permissions import request_catalog
@@ -16,6 +18,10 @@ from .common import attachment_disposition, connection, request_dialect
 from .table import view_conditions
 
 log = logging.getLogger(__name__)
+
+
+class ClientStalled(Exception):
+    """The client took none of a download for send_timeout seconds."""
 
 
 async def export_table(request: web.Request) -> web.StreamResponse:
@@ -51,32 +57,52 @@ async def stream_rows(
     plan: Export,
     format_name: str,
 ) -> None:
-    """Write the rows as they come. A download that stops early (the client left, or a
-    failure) drops its database connection instead of closing the result, which on MySQL
-    would read and discard every row left (seconds of CPU for a big table)."""
+    """Write the rows as they come. A download that stops early (the client left or stopped
+    reading for send_timeout, or a failure) drops its database connection instead of closing
+    the result, which on MySQL would read and discard every row left (seconds of CPU for a
+    big table), and so frees its slot and connection."""
     writer = ExportWriter(format_name, plan.columns)
-    result = await conn.stream(plan.statement.execution_options(yield_per=BATCH_ROWS))
-    batches = result.partitions()
-    try:
-        first = await anext(batches, [])
-    except BaseException:
-        await conn.invalidate()
-        raise
-    await response.prepare(request)
-    try:
-        await response.write((writer.head() + writer.batch(plan.decode(first))).encode())
-        async for rows in batches:  # the last batch closes the result
-            await response.write(writer.batch(plan.decode(rows)).encode())
-        await response.write(writer.tail().encode())
-    except BaseException as exc:
-        await conn.invalidate()
-        if isinstance(exc, ConnectionError):
-            log.info("export %s stopped: the client went away", request.path)
+    send_seconds = request.app[SETTINGS].send_timeout
+
+    async def send(text: str) -> None:
+        try:
+            async with asyncio.timeout(send_seconds):
+                await response.write(text.encode())
+        except TimeoutError:
+            raise ClientStalled from None
+
+    async with streaming_statement(conn):
+        result = await conn.stream(plan.statement.execution_options(yield_per=BATCH_ROWS))
+        batches = result.partitions()
+        try:
+            first = await anext(batches, [])
+        except BaseException:
+            await conn.invalidate()
+            raise
+        await response.prepare(request)
+        try:
+            await send(writer.head() + writer.batch(plan.decode(first)))
+            async for rows in batches:  # the last batch closes the result
+                await send(writer.batch(plan.decode(rows)))
+            await send(writer.tail())
+        except BaseException as exc:
+            await conn.invalidate()
+            if isinstance(exc, ConnectionError):
+                log.info("export %s stopped: the client went away", request.path)
+                return
+            if isinstance(exc, ClientStalled):
+                log.info(
+                    "export %s stopped: the client took nothing for %g s",
+                    request.path,
+                    send_seconds,
+                )
+                if request.transport is not None:
+                    request.transport.abort()
+                return
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the client left (with handler cancellation on) or shutdown
+            log.exception("export %s failed after it began; the connection is cut", request.path)
+            if request.transport is not None:
+                request.transport.close()
             return
-        if not isinstance(exc, Exception):
-            raise  # cancelled: the client left (with handler cancellation on) or shutdown
-        log.exception("export %s failed after it began; the connection is cut", request.path)
-        if request.transport is not None:
-            request.transport.close()
-        return
     await response.write_eof()
