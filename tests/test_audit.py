@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import (
@@ -34,6 +35,7 @@ from tests.conftest import FAST_HASHING, form_token
 from webapp.audit import AuditLog, AuditTrail
 from webapp.audit_values import decode_key, decode_row, encode_row
 from webapp.keys import CATALOG, SESSIONMAKER
+from webapp.urls import record_url
 from webapp.writes import insert_row, write_transaction
 
 MOMENT = dt.datetime(2024, 2, 29, 23, 59, 59, 123456)
@@ -462,6 +464,24 @@ async def test_activity_page_filters_by_user_table_action_and_time(
     assert bad.status == 400
     assert "since must be a date" in await bad.text()
     assert (await client.get("/activity?action=drop")).status == 400
+
+
+async def test_activity_page_filters_a_table_whose_name_starts_with_a_space(
+    make_client, engine: AsyncEngine, open_form
+) -> None:
+    name = " padded"  # MySQL allows a leading space only
+    metadata = MetaData()
+    padded = Table(name, metadata, Column("id", Integer, primary_key=True, autoincrement=False))
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(padded).values(id=1))
+    client = await make_client()
+    form = await open_form(client, f"{record_url(name, ['1'])}/delete")
+    assert (await form.submit(client)).status == 303
+    page = await (await client.get("/activity?" + urlencode({"table": name}))).text()
+    assert page.count('class="a-') == 1
+    assert f'<option value="{name}" selected>{name}</option>' in page
+    assert 'class="a-' not in await (await client.get("/activity?table=padded")).text()
 
 
 async def test_activity_pages_by_entry_number(

@@ -18,11 +18,13 @@ from .csrf import csrf_middleware, csrf_token
 from .db import database_context, session_middleware, stale_connection_retry_middleware
 from .errors import error_middleware
 from .flash import flash_processor
+from .html_text import visible_controls
 from .keys import SETTINGS
 from .permissions import auth_middleware, current_user
+from .request_body import UPLOAD_LIMIT, body_limit_middleware
 from .rows_html import cell_class, cell_html
 from .secret import fernet_key
-from .security import security_headers_middleware
+from .security import add_security_headers
 from .session_cookie import SESSION_COOKIE, SessionCookieStorage
 from .settings import Settings
 from .urls import new_record_url
@@ -64,7 +66,7 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
-            security_headers_middleware,
+            body_limit_middleware,
             error_middleware,
             body_deadline_middleware,
             cookie_session_middleware(session_storage(settings)),
@@ -73,8 +75,9 @@ def create_app(settings: Settings) -> web.Application:
             csrf_middleware,
             session_middleware,
         ],
-        client_max_size=16 * 1024 * 1024,
+        client_max_size=UPLOAD_LIMIT,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     env = aiohttp_jinja2.setup(
         app,
@@ -84,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
         trim_blocks=True,
         lstrip_blocks=True,
         context_processors=[flash_processor, signed_in_context],
+        finalize=visible_controls,
     )
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)

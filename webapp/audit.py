@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from .accounts.models import AccountModels
 from .audit_values import encode_key, encode_row, same_value
 from .catalog import TableInfo
+from .dialects import equals
 from .fields import key_text
 from .keys import ACCOUNTS, DB_SESSION, SETTINGS
 from .permissions import current_user
@@ -173,4 +174,5 @@ async def record_entries(
 async def entry_by_id(request: web.Request, entry_id: int) -> Any | None:
     table = AuditLog.of(request.app).table
     async with reading(request) as conn:
-        return (await conn.execute(select(table).where(table.c.id == entry_id))).first()
+        condition = equals(table.c.id, entry_id, conn.dialect)
+        return (await conn.execute(select(table).where(condition))).first()

@@ -14,11 +14,15 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from .errors import Forbidden, Handler
+from .request_body import read_form
 
 TOKEN_FIELD = "csrf_token"
 TOKEN_HEADER = "X-CSRF-Token"
 SESSION_KEY = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+MISSING_TOKEN = (
+    "The form's security token is missing or has expired. Reload the page and try again."
+)
 
 
 def csrf_token(session: MutableMapping[str, Any]) -> str:
@@ -44,32 +48,39 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def check_request(request: web.Request) -> None:
+    """Refuse a cross-site request, then one whose session holds no token (before its form
+    is read: nothing to compare with), then one whose token differs."""
     origin = request.headers.get("Origin")
     if origin is not None and not _same_host(origin, request.host):
         raise Forbidden("This request came from another site, so it was refused.")
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         raise Forbidden("This request came from another site, so it was refused.")
+    session = await get_session(request)
+    expected = session.get(SESSION_KEY)
+    if not isinstance(expected, str) or not expected:
+        raise Forbidden(MISSING_TOKEN)
     sent = request.headers.get(TOKEN_HEADER)
     if sent is None and request.content_type in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        form = await request.post()  # kept by aiohttp: the handler reads the same form
+        form = await read_form(request)  # kept by aiohttp: the handler reads the same form
         field = form.get(TOKEN_FIELD)
         sent = field if isinstance(field, str) else None
-    session = await get_session(request)
-    expected = session.get(SESSION_KEY)
-    if not sent or not isinstance(expected, str) or not expected:
-        raise Forbidden(
-            "The form's security token is missing or has expired. Reload the page and try again."
-        )
-    if not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
+    if not sent:
+        raise Forbidden(MISSING_TOKEN)
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
         raise Forbidden("The form's security token is wrong. Reload the page and try again.")
 
 
 def _same_host(origin: str, host: str) -> bool:
     """Whether an Origin header names this server. Only host and port are compared, so a
-    proxy that terminates TLS in front of the app does not break every form."""
+    proxy that terminates TLS in front of the app does not break every form. An Origin that
+    is not a URL at all names no server."""
     if origin == "null":
         return False
-    return urlsplit(origin).netloc.lower() == host.lower()
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return netloc.lower() == host.lower()

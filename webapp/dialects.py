@@ -15,16 +15,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
     Float,
+    Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     cast,
     event,
+    false,
     func,
     inspect,
     text,
@@ -746,6 +750,126 @@ def text_like(column: ColumnElement[Any], pattern: str, dialect: Dialect) -> Col
     """`column LIKE pattern` (pattern already escaped), ignoring case as people expect:
     ILIKE on PostgreSQL, `lower(column) LIKE lower(pattern)` elsewhere, since a MySQL column
     with a binary (`_bin`) collation would otherwise match case-sensitively. A LIKE with a
-    leading % scans anyway, so lower() costs no index."""
-    del dialect  # SQLAlchemy's ilike already renders the right form per backend
+    leading % scans anyway, so lower() costs no index. SQLite's LIKE ends a pattern at its
+    first NUL (matching far too much), so such a pattern finds nothing there."""
+    if not can_hold(column, pattern, dialect):
+        return false()
+    if backend_of(dialect) == "sqlite" and "\x00" in pattern:
+        return false()
     return column.ilike(pattern, escape=LIKE_ESCAPE)
+
+
+def equals(column: ColumnElement[Any], value: Any, dialect: Dialect) -> ColumnElement[bool]:
+    """`column = value`, or FALSE when the column cannot hold `value` at all (see
+    can_hold), so the statement finds nothing instead of being refused."""
+    return column == value if can_hold(column, value, dialect) else false()
+
+
+def can_hold(column: ColumnElement[Any], value: Any, dialect: Dialect) -> bool:
+    """Whether a value of `column` could equal or contain `value`. Databases refuse to
+    compare one they could never store (an error, not an answer): PostgreSQL text holds no
+    NUL and its integers have the width of their type; a MySQL column holds only the
+    characters of its character set; SQLite integers have 64 bits."""
+    if isinstance(value, str):
+        return _text_fits(column, value, backend_of(dialect))
+    if isinstance(value, bool):
+        return True
+    backend = backend_of(dialect)
+    if isinstance(value, int) and isinstance(column.type, Integer):
+        bits = _integer_bits(column.type, backend)
+        return bits is None or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+    if isinstance(value, int | decimal.Decimal) and backend == "postgresql":
+        return _fits_numeric(column.type, decimal.Decimal(value))
+    return True
+
+
+def _fits_numeric(type_: Any, value: decimal.Decimal) -> bool:
+    """PostgreSQL casts a bound number to its column's NUMERIC(p, s), which overflows (an
+    error) for one with more than p - s whole digits."""
+    precision = getattr(type_, "precision", None)
+    if not isinstance(type_, Numeric) or isinstance(type_, Float) or not precision:
+        return True
+    scale = getattr(type_, "scale", None) or 0
+    if not value.is_finite() or value.adjusted() > precision - scale:
+        return False
+    rounded = value.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+    return rounded.adjusted() < precision - scale if rounded else True
+
+
+# MySQL character sets by the Python codec that holds the same characters (MySQL's latin1
+# is Windows-1252); a character set not named here is taken to hold every character.
+MYSQL_CHARSET_CODECS = {
+    "ascii": "ascii",
+    "latin1": "cp1252",
+    "latin2": "iso8859_2",
+    "latin5": "iso8859_9",
+    "latin7": "iso8859_13",
+    "greek": "iso8859_7",
+    "hebrew": "iso8859_8",
+    "cp1250": "cp1250",
+    "cp1251": "cp1251",
+    "cp1256": "cp1256",
+    "cp1257": "cp1257",
+    "cp850": "cp850",
+    "cp852": "cp852",
+    "cp866": "cp866",
+    "koi8r": "koi8_r",
+    "koi8u": "koi8_u",
+    "macroman": "mac_roman",
+    "macce": "mac_latin2",
+    "tis620": "tis_620",
+    "sjis": "shift_jis",
+    "cp932": "cp932",
+    "ujis": "euc_jp",
+    "eucjpms": "euc_jp",
+    "euckr": "euc_kr",
+    "gb2312": "gb2312",
+    "gbk": "gbk",
+    "big5": "big5",
+}
+# Character sets of the Basic Multilingual Plane only (no emoji).
+MYSQL_BMP_CHARSETS = frozenset({"utf8", "utf8mb3", "ucs2"})
+# The five bytes Windows-1252 leaves undefined, which MySQL's latin1 maps to C1 controls.
+LATIN1_EXTRA = frozenset("\x81\x8d\x8f\x90\x9d")
+
+
+def _text_fits(column: ColumnElement[Any], text: str, backend: str) -> bool:
+    if backend == "postgresql":
+        return "\x00" not in text
+    if backend != "mysql" or text.isascii():
+        return True
+    charset = _mysql_charset(column)
+    if charset in MYSQL_BMP_CHARSETS:
+        return all(ord(character) <= 0xFFFF for character in text)
+    codec = MYSQL_CHARSET_CODECS.get(charset or "")
+    if codec is None:
+        return True
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        if charset != "latin1":
+            return False
+        return all(c in LATIN1_EXTRA or c.encode(codec, "ignore") for c in text)
+    return True
+
+
+def _mysql_charset(column: ColumnElement[Any]) -> str | None:
+    """A reflected MySQL column's character set: its own, else its table's default."""
+    charset = getattr(column.type, "charset", None)
+    table = getattr(column, "table", None)
+    if charset is None and table is not None and hasattr(table, "dialect_options"):
+        charset = table.dialect_options["mysql"].get("default charset")
+    return str(charset).lower() if charset else None
+
+
+def _integer_bits(type_: Any, backend: str) -> int | None:
+    """The width of an integer column, where comparing beyond it is an error."""
+    if backend == "sqlite":
+        return 64
+    if backend != "postgresql":
+        return None
+    if isinstance(type_, BigInteger):
+        return 64
+    if isinstance(type_, SmallInteger):
+        return 16
+    return 32 if isinstance(type_, Integer) else 64

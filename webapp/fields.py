@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -330,7 +331,9 @@ INTEGER_BITS = {"SmallInteger": 16, "Integer": 32, "BigInteger": 64}
 
 def _check_range(column: Column, value: Any) -> None:
     """Numbers the database would refuse to compare (a driver error, not an answer)."""
-    if isinstance(value, float | decimal.Decimal) and not value.is_finite():
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadKey(str(value))
+    if isinstance(value, decimal.Decimal) and not value.is_finite():
         raise BadKey(str(value))
     if isinstance(value, int):
         bits = 64

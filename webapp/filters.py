@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
-from .dialects import escape_like, text_like
+from .dialects import can_hold, equals, escape_like, text_like
 from .errors import BadRequest
 from .fields import BadValue, column_family, is_date_only, parse_value, python_type_of
 
@@ -155,13 +155,15 @@ def _condition(column: Column, op: str, text: str, dialect: Dialect) -> ColumnEl
         }[op]
         return text_like(column, pattern, dialect)
     if op == "in":
-        return or_(*(_equals(column, part) for part in _values(op, text)))
+        return or_(*(_equals(column, part, dialect) for part in _values(op, text)))
     if op == "exact":
-        return _equals(column, text)
+        return _equals(column, text, dialect)
     if op == "not":
-        different = ~_equals(column, text)
+        different = ~_equals(column, text, dialect)
         return or_(different, column.is_(None)) if column.nullable else different
     value = parse_value(column, text)
+    if not can_hold(column, value, dialect):
+        raise BadRequest(f"{column.name!r} cannot hold {text[:40]!r}, so it cannot be compared.")
     if _whole_day(column, text):
         # A date given for a date-and-time column means the whole day.
         next_day = value + dt.timedelta(days=1)
@@ -177,11 +179,11 @@ def _condition(column: Column, op: str, text: str, dialect: Dialect) -> ColumnEl
     }[op]
 
 
-def _equals(column: Column, text: str) -> ColumnElement[bool]:
+def _equals(column: Column, text: str, dialect: Dialect) -> ColumnElement[bool]:
     value = parse_value(column, text)
     if _whole_day(column, text):
         return and_(column >= value, column < value + dt.timedelta(days=1))
-    return column == value
+    return equals(column, value, dialect)
 
 
 def _whole_day(column: Column, text: str) -> bool:

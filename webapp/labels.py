@@ -10,11 +10,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, func, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import Catalog, Relation, TableInfo
 from .decoding import Undecodable, fetch_rows
+from .dialects import can_hold, escape_like, text_like
 from .fields import show_value
 
 LABEL_CHARS = 80
@@ -46,12 +48,18 @@ def row_label(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
     return func.trim(joined)
 
 
-def label_starts_with(columns: Sequence[ColumnElement[Any]], text: str) -> ColumnElement[bool]:
-    """Rows whose label, or one of its parts (a last name), starts with `text`."""
-    whole = row_label(columns).istartswith(text, autoescape=True)
+def label_starts_with(
+    columns: Sequence[ColumnElement[Any]], text: str, dialect: Dialect
+) -> ColumnElement[bool]:
+    """Rows whose label, or one of its parts (a last name), starts with `text`, ignoring
+    case (dialects.text_like)."""
+    pattern = escape_like(text) + "%"
+    parts = [text_like(column, pattern, dialect) for column in columns]
     if len(columns) == 1:
-        return whole
-    return or_(whole, *(column.istartswith(text, autoescape=True) for column in columns))
+        return parts[0]
+    if not all(can_hold(column, text, dialect) for column in columns):
+        return or_(*parts)  # their joined text holds no more characters than they do
+    return or_(text_like(row_label(columns), pattern, dialect), *parts)
 
 
 def row_label_text(info: TableInfo, row: Mapping[str, Any]) -> str | None:

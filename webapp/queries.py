@@ -14,6 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import TableInfo
+from .dialects import can_hold
 from .errors import BadRequest, NotFound
 from .fields import BadKey, ListColumn, column_family, list_column, parse_key
 
@@ -151,8 +152,12 @@ def page_statement(
     return statement.offset(offset) if offset else statement
 
 
-def key_condition(info: TableInfo, key_parts: Sequence[str]) -> ColumnElement[bool]:
-    """WHERE clause for the record a URL names; a malformed key is a 404."""
+def key_condition(
+    info: TableInfo, key_parts: Sequence[str], dialect: Dialect | None = None
+) -> ColumnElement[bool]:
+    """WHERE clause for the record a URL names; a malformed key, or (given the dialect: every
+    key from a request) one its column could never hold (beyond an integer type's range,
+    text PostgreSQL cannot store), is a 404."""
     primary_key = info.primary_key
     if not primary_key:
         raise NotFound(f"{info.name!r} has no primary key, so its rows have no address.")
@@ -164,4 +169,7 @@ def key_condition(info: TableInfo, key_parts: Sequence[str]) -> ColumnElement[bo
         ]
     except BadKey:
         raise NotFound("No record has this key.") from None
-    return and_(*(column == value for column, value in zip(primary_key, values, strict=True)))
+    pairs = list(zip(primary_key, values, strict=True))
+    if dialect is not None and not all(can_hold(c, value, dialect) for c, value in pairs):
+        raise NotFound("No record has this key.")
+    return and_(*(column == value for column, value in pairs))

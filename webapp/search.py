@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import fulltext
 from .catalog import TableInfo
 from .counts import RowCount
-from .dialects import escape_like, text_like
+from .dialects import can_hold, escape_like, text_like
 from .errors import BadRequest
 from .fulltext import fulltext_match, scan_finds_the_same, word_prefixes
 
@@ -65,7 +65,8 @@ def search_for(info: TableInfo, text: str, dialect: Dialect) -> Search:
     if not columns:
         raise BadRequest(f"{info.name!r} has no text columns to search.")
     names = {column.name for column in columns}
-    if any(set(index) == names for index in info.fulltext_indexes):
+    fits = all(can_hold(column, text, dialect) for column in columns)
+    if fits and any(set(index) == names for index in info.fulltext_indexes):
         expressions: list[ColumnElement[Any]] = list(columns)
         words = WORD.findall(text)
         matched = fulltext_match(expressions, words, dialect)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .errors import Handler
-
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -21,13 +19,13 @@ SECURITY_HEADERS = {
 }
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Set the headers on every response as it is prepared (an `on_response_prepare` signal,
+    not a middleware): pages, error pages, redirects raised as exceptions, static files and
+    downloads that stream (prepared inside their handler) all pass through here."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "public, max-age=3600")
     else:
         response.headers.setdefault("Cache-Control", "no-store")
-    return response

@@ -8,9 +8,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..accounts.store import ROLES, AccountError
+from ..accounts.store import ROLES, USERNAME_PATTERN, AccountError
+from ..errors import NotFound
 from ..keys import ACCOUNTS
 from ..permissions import require_role
+from ..request_body import read_form
 
 USERS_PAGE = "/admin/users"
 
@@ -22,7 +24,7 @@ async def users_page(request: web.Request) -> web.Response:
 
 async def add_user(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    form = await request.post()
+    form = await read_form(request)
     username = str(form.get("username", ""))
     role = str(form.get("role", ""))
     try:
@@ -35,9 +37,11 @@ async def add_user(request: web.Request) -> web.Response:
 async def change_user(request: web.Request) -> web.Response:
     """One change to one user, named by the form's `action`: role, disable, enable, password."""
     require_role(request, "admin")
-    form = await request.post()
+    form = await read_form(request)
     accounts = request.app[ACCOUNTS]
     username = request.match_info["username"]
+    if not USERNAME_PATTERN.match(username):
+        raise NotFound(f"There is no user named {username[:150]!r}.")
     action = request.match_info["action"]
     try:
         if action == "role":

@@ -20,9 +20,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
+from ..dialects import can_hold, equals
 from ..errors import NotFound, is_unavailable
 from ..fields import key_text, show_column_value, show_value
 from ..flash import flash
+from ..html_text import visible_controls
 from ..inputs import (
     UNCHANGED,
     FieldError,
@@ -34,10 +36,17 @@ from ..inputs import (
     new_text,
     parse_input,
 )
-from ..keys import DB_SESSION, EXPENSIVE_QUERIES
+from ..keys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
 from ..labels import label_starts_with, row_label
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
+from ..request_body import (
+    RECORD_FORM_LIMIT,
+    SMALL_FORM_LIMIT,
+    UPLOAD_LIMIT,
+    body_limit,
+    read_form,
+)
 from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 from ..writes import (
     RowChanged,
@@ -67,9 +76,29 @@ async def new_form(request: web.Request) -> web.Response:
     return await _render_form(request, info, "create", fields, row=None, status=200)
 
 
+def record_form_limit(request: web.Request) -> int:
+    """A record form takes files only when its table has a binary column; otherwise it
+    needs room for its fields' longest texts, so a table of short columns gets a small
+    limit and one with unbounded texts RECORD_FORM_LIMIT."""
+    try:
+        info = request.app[CATALOG].by_slug(request.match_info["table"])
+    except NotFound:
+        return SMALL_FORM_LIMIT
+    dialect = request.app[ENGINE].dialect
+    specs = [input_spec(column, i, dialect) for i, column in enumerate(info.columns)]
+    if any(spec.kind == "file" for spec in specs):
+        return UPLOAD_LIMIT
+    if any(spec.parse_as in ("text", "json") and not spec.maxlength for spec in specs):
+        return RECORD_FORM_LIMIT
+    # Each character may take four UTF-8 bytes, each written as a three-character escape.
+    room = sum(12 * (spec.maxlength or 0) for spec in specs)
+    return min(RECORD_FORM_LIMIT, SMALL_FORM_LIMIT + room)
+
+
+@body_limit(record_form_limit)
 async def create_record(request: web.Request) -> web.Response:
     info = _editable_table(request)
-    form = await request.post()
+    form = await read_form(request)
     fields = await form_fields(request, info, mode="create", row=None, form=form)
     values = await _parse_form(fields, request, mode="create")
     if values is None:
@@ -95,6 +124,7 @@ async def edit_form(request: web.Request) -> web.Response:
     return await _render_form(request, info, "edit", fields, row=row, status=200, key=key_parts)
 
 
+@body_limit(record_form_limit)
 async def save_record(request: web.Request) -> web.Response:
     info, key_parts, condition, form, version = await _posted_change(request)
     current = await read_row(await connection(request), info, condition, lock=False)
@@ -170,11 +200,12 @@ async def lookup(request: web.Request) -> web.Response:
     statement = select(*selected).order_by(key_column).limit(LOOKUP_LIMIT)
     if query:
         matches = []
-        spec = input_spec(key_column, 0, _dialect(request))
+        dialect = _dialect(request)
+        spec = input_spec(key_column, 0, dialect)
         with contextlib.suppress(FieldError):
-            matches.append(key_column == parse_input(spec, query, _dialect(request)))
+            matches.append(equals(key_column, parse_input(spec, query, dialect), dialect))
         if info.label_columns:
-            matches.append(label_starts_with(info.label_columns, query))
+            matches.append(label_starts_with(info.label_columns, query, dialect))
         if not matches:
             return web.json_response([])
         statement = statement.where(matches[0] if len(matches) == 1 else matches[0] | matches[1])
@@ -275,11 +306,21 @@ async def _foreign_key_widget(
 def _take_input(field: dict[str, Any], form: MultiDictProxy[Any]) -> None:
     spec: InputSpec = field["spec"]
     raw = form.get(spec.name)
+    if isinstance(raw, str) and raw != field["text"]:
+        # A stored text with control characters is shown escaped (html_text); the same
+        # escapes sent back mean the value was left as it is.
+        shown = visible_controls(field["text"])
+        if shown != field["text"] and _lines(raw) == _lines(shown):
+            raw = field["text"]
     field["raw"] = raw
     if isinstance(raw, str):
         field["text"] = raw
     field["is_null"] = spec.null_name in form
     field["use_default"] = spec.default_name in form
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
 
 
 async def _parse_form(
@@ -337,7 +378,13 @@ def _parse_field(field: dict[str, Any], dialect: Any, mode: str) -> Any:
         return None
     elif text == "" and spec.parse_as not in ("text", "json"):
         raise FieldError("A value is required.")
-    return parse_input(spec, text, dialect)
+    value = parse_input(spec, text, dialect)
+    if isinstance(value, str) and not can_hold(spec.column, value, dialect):
+        raise FieldError(
+            "This column cannot store some of these characters (NUL or ones "
+            "outside its character set)."
+        )
+    return value
 
 
 def _upload(raw: Any) -> Upload | None:
@@ -552,8 +599,8 @@ async def _posted_change(
     key and condition, the form, and the row version the form carries."""
     info = _editable_table(request)
     key_parts = _key_parts(request)
-    condition = key_condition(info, key_parts)
-    form = await request.post()
+    condition = key_condition(info, key_parts, _dialect(request))
+    form = await read_form(request)
     return info, key_parts, condition, form, str(form.get("row_version", ""))
 
 

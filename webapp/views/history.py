@@ -27,6 +27,7 @@ from ..audit import (
 from ..audit_values import decode_key, decode_row
 from ..catalog import TableInfo
 from ..csrf import request_csrf_token
+from ..dialects import can_hold, equals
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
 from ..fields import Cell, key_text, show_value
 from ..flash import flash
@@ -120,7 +121,9 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     """Every change, newest first, filtered by user, table, action and time; paged by entry
     id (`before`), so a deep page costs what the first does."""
     query = request.query
-    filters = {name: query.get(name, "").strip() for name in ("user", "table", "action")}
+    filters = {name: query.get(name, "").strip() for name in ("user", "action")}
+    # A table's name may begin or end with spaces: it is matched as given.
+    filters["table"] = query.get("table", "")
     since_text, until_text = query.get("since", "").strip(), query.get("until", "").strip()
     if filters["action"] and filters["action"] not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}, not {filters['action']!r}.")
@@ -129,21 +132,21 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     before = _entry_id(query.get("before"), "before") if query.get("before") else None
     table = AuditLog.of(request.app).table
     statement = select(table).order_by(table.c.id.desc()).limit(ACTIVITY_PAGE_SIZE + 1)
-    if filters["user"]:
-        statement = statement.where(table.c.username == filters["user"])
-    if filters["table"]:
-        statement = statement.where(table.c.table_name == filters["table"])
     if filters["action"]:
         statement = statement.where(table.c.action == filters["action"])
     if since is not None:
         statement = statement.where(table.c.at >= since)
     if until is not None:
         statement = statement.where(table.c.at < until)
-    if before is not None:
-        statement = statement.where(table.c.id < before)
     # Only tables the role may see: a hidden one leaves no trace here either.
     statement = statement.where(table.c.table_name.in_(sorted(request_catalog(request).tables)))
     async with reading(request) as conn:
+        for name, column in (("user", table.c.username), ("table", table.c.table_name)):
+            if filters[name]:
+                statement = statement.where(equals(column, filters[name], conn.dialect))
+        # A `before` beyond the id column's range is above every entry: no condition.
+        if before is not None and can_hold(table.c.id, before, conn.dialect):
+            statement = statement.where(table.c.id < before)
         entries = list((await conn.execute(statement)).all())
     shown = entries[:ACTIVITY_PAGE_SIZE]
     kept = {name: value for name, value in filters.items() if value}

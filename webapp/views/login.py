@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from ..accounts.passwords import password_problem
-from ..accounts.store import AccountError
+from ..accounts.store import USERNAME_PATTERN, AccountError
 from ..accounts.throttle import (
     attempt_failed,
     attempt_succeeded,
@@ -30,6 +30,7 @@ from ..permissions import (
     safe_next,
     sign_in,
 )
+from ..request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
 SESSION_END_NOTICES = {
@@ -48,12 +49,18 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """Check the credentials, once the throttle has counted the attempt; on success start a
     new session (a new cookie) for the user."""
-    form = await request.post()
+    form = await read_form(request)
     accounts = request.app[ACCOUNTS]
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     address = request.remote or "unknown"
+    if not USERNAME_PATTERN.match(username):
+        # No user has such a name, and a database may refuse even to look it up (NUL):
+        # nothing to count or check.
+        return await render_login(
+            request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
+        )
     attempt = await begin_attempt(accounts, username, address)
     if isinstance(attempt, int):
         wait = attempt
@@ -112,7 +119,7 @@ async def password_page(request: web.Request) -> web.Response:
 
 async def change_password(request: web.Request) -> web.Response:
     """Set the signed-in user's password (asking for the current one, if there is one)."""
-    form = await request.post()
+    form = await read_form(request)
     user = require_role(request, "viewer")
     accounts = request.app[ACCOUNTS]
     new = str(form.get("password", ""))

@@ -111,7 +111,7 @@ async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[
         raise NotFound("No record has this key.") from None
     conn = await connection(request)
     expressions = [record_expression(column, conn.dialect) for column in info.columns]
-    statement = select(*expressions).where(key_condition(info, key_parts)).limit(2)
+    statement = select(*expressions).where(key_condition(info, key_parts, conn.dialect)).limit(2)
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:
         raise NotFound(f"{info.name!r} has no record with this key.")
