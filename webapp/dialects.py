@@ -23,15 +23,18 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
     Text,
     TypeDecorator,
+    case,
     cast,
     event,
     false,
     func,
+    literal,
     text,
 )
 from sqlalchemy.dialects import mysql as mysql_types
@@ -594,6 +597,19 @@ def binary_length(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement
     if backend_of(dialect) == "postgresql":
         return func.octet_length(column)
     return func.length(column)
+
+
+def text_head(
+    source: ColumnElement[Any], chars: int, dialect: Dialect | None
+) -> ColumnElement[Any]:
+    """The first `chars` characters of a text, cut in the database. SQLite's substr stops
+    at a NUL character, so there a text holding one comes whole (the caller cuts it): it
+    is rare, and a cut there would show a different value than the one stored."""
+    head = func.substr(source, 1, chars)
+    if dialect is None or backend_of(dialect) != "sqlite":
+        return head
+    has_nul = func.instr(cast(source, LargeBinary), literal(b"\x00", LargeBinary)) > 0
+    return case((has_nul, source), else_=head)
 
 
 def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:

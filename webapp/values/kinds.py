@@ -27,6 +27,7 @@ from ..dialects import (
     binary_length,
     has_special_values,
     text_form,
+    text_head,
 )
 from ..pg_text import INFINITIES, SpecialMoment
 from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
@@ -280,7 +281,10 @@ def cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> Lis
         return text_cell(cell_kind, str(value), True)
 
     return ListColumn(
-        kind.column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
+        kind.column,
+        (text_head(source, PREVIEW_CHARS + 1, kind.dialect),),
+        show,
+        cut_kind=cell_kind,
     )
 
 
