@@ -59,7 +59,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:time_out_of_day": "TIME values outside 00:00-24:00 written back wrapped into one "
     "day (-838:59:59 as 01:00:01; revert of a deletion)",
     "mysql:zero_dates": "zero dates refused by their own form and by filters (400)",
-    "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
     "and by filters (400)",
@@ -72,7 +71,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "postgresql:geometric": "geometric values not restorable: the revert of a deletion is "
     "refused by the database (409) and the row stays deleted",
     "postgresql:domains": "a domain-typed primary key: record and edit 500",
-    "postgresql:enum_empty_member": "enum label '' saved as NULL by an unchanged save",
     "postgresql:materialized_view": "materialized views are not listed",
     "postgresql:other_schema": "tables in schemas other than public are not listed",
 }

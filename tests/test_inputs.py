@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Interval, MetaData, Numeric, Table
+from sqlalchemy import Column, Enum, Interval, MetaData, Numeric, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
@@ -81,3 +81,15 @@ def test_resolve_writes_only_real_changes(current, sent, expected) -> None:  # t
         if expected is not UNCHANGED
         else (resolve(current, sent) is UNCHANGED)
     )
+
+
+@pytest.mark.parametrize(
+    ("members", "null_choice"),
+    [(("a", "b"), ""), (("a", ""), "NULL"), (("", "NULL"), "(NULL)")],
+)
+def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -> None:  # type: ignore[no-untyped-def]
+    spec = spec_for(Enum(*members, name="e"))
+    assert spec.null_choice == null_choice
+    assert null_choice not in members or null_choice == ""
+    if "" in members:
+        assert parse_input(spec, "", postgresql.dialect()) == ""

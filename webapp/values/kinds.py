@@ -332,6 +332,9 @@ class EnumKind(ValueKind):
     def __init__(self, column: Column, dialect: Dialect | None) -> None:
         super().__init__(column, dialect)
         self.choices: tuple[str, ...] = tuple(getattr(column.type, "enums", ()) or ())
+        # The form's option for NULL (or none chosen) sends "", unless '' is a member: then
+        # a text that is none, so the member '' stays a value.
+        self.null_choice = "" if "" not in self.choices else _not_among(self.choices)
 
     @property
     def driver_type(self) -> type | None:
@@ -347,6 +350,13 @@ class EnumKind(ValueKind):
         if text not in self.choices:
             raise FieldError("Choose one of the listed values.")
         return text
+
+
+def _not_among(choices: tuple[str, ...]) -> str:
+    text = "NULL"
+    while text in choices:
+        text = f"({text})"
+    return text
 
 
 class JsonKind(ValueKind):
