@@ -58,7 +58,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "0.0000000000; written back beyond 1e65 clamped, 1.25e-10 as 1e-10 (revert of a deletion)",
     "mysql:time_out_of_day": "TIME values outside 00:00-24:00 written back wrapped into one "
     "day (-838:59:59 as 01:00:01; revert of a deletion)",
-    "mysql:zero_dates": "zero dates refused by their own form and by filters (400)",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
     "and by filters (400)",

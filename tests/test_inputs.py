@@ -7,10 +7,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Enum, Interval, MetaData, Numeric, Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Date, DateTime, Enum, Interval, MetaData, Numeric, Table
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
+from webapp.values import BadValue
 
 
 def spec_for(type_, dialect=None):  # type: ignore[no-untyped-def]
@@ -93,3 +94,15 @@ def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -
     assert null_choice not in members or null_choice == ""
     if "" in members:
         assert parse_input(spec, "", postgresql.dialect()) == ""
+
+
+@pytest.mark.parametrize(
+    ("type_", "text"),
+    [(Date(), "0000-00-00"), (Date(), "2024-01-00"), (DateTime(), "2024-00-00 10:00:00")],
+)
+def test_a_mysql_zero_date_is_filtered_for_as_its_text(type_, text) -> None:  # type: ignore[no-untyped-def]
+    assert spec_for(type_, mysql.dialect()).value_kind.parse_filter(text) == text
+    with pytest.raises(BadValue):
+        spec_for(type_, postgresql.dialect()).value_kind.parse_filter(text)
+    with pytest.raises(BadValue):
+        spec_for(type_, mysql.dialect()).value_kind.parse_filter("2024-13-01")

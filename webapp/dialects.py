@@ -426,6 +426,12 @@ def time_is_duration(dialect: Dialect) -> bool:
     return backend_of(dialect) == "mysql"
 
 
+def has_zero_dates(dialect: Dialect) -> bool:
+    """Whether a date may hold zero parts ('0000-00-00', '2024-01-00'): MySQL keeps them
+    where its SQL mode allows, and compares a date with such text."""
+    return backend_of(dialect) == "mysql"
+
+
 def has_special_values(dialect: Dialect) -> bool:
     """Whether numbers may be NaN or infinite and dates `infinity` (PostgreSQL)."""
     return backend_of(dialect) == "postgresql"
