@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Column, Date, DateTime, Enum, Interval, MetaData, Numeric, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from webapp.dialects import duration_literal
 from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
 from webapp.values import BadValue
 
@@ -106,3 +107,19 @@ def test_a_mysql_zero_date_is_filtered_for_as_its_text(type_, text) -> None:  # 
         spec_for(type_, postgresql.dialect()).value_kind.parse_filter(text)
     with pytest.raises(BadValue):
         spec_for(type_, mysql.dialect()).value_kind.parse_filter("2024-13-01")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (-dt.timedelta(hours=838, minutes=59, seconds=59), "-838:59:59"),
+        (dt.timedelta(hours=25, microseconds=500_000), "25:00:00.500000"),
+        (-dt.timedelta(seconds=1), "-00:00:01"),
+    ],
+)
+def test_a_mysql_time_beyond_a_day_keeps_its_text(value: dt.timedelta, text: str) -> None:
+    kind = spec_for(mysql.TIME(), mysql.dialect()).value_kind
+    assert duration_literal(value) == text
+    assert kind.key_text(value) == text
+    assert kind.parse_key(text) == value
+    assert kind.parse_filter(text) == value

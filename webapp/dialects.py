@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import decimal
 import functools
 import hashlib
@@ -406,9 +407,38 @@ class SQLiteBoolean(TypeDecorator[bool]):
         return bool
 
 
+class MySQLDuration(mysql_types.TIME):
+    """MySQL's TIME, a duration from -838:59:59 to 838:59:59: read as the driver's
+    timedelta (SQLAlchemy's TIME wraps it into one day) and written as its exact text (the
+    driver writes a negative timedelta wrongly)."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> Any:
+            return duration_literal(value) if isinstance(value, dt.timedelta) else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return None
+
+
+def duration_literal(value: dt.timedelta) -> str:
+    """A duration as MySQL writes a TIME: [-]HH:MM:SS[.ffffff], hours past 24 as they are."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    seconds, micro = divmod(abs(value) // dt.timedelta(microseconds=1), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{sign}{hour:02d}:{minute:02d}:{second:02d}" + (f".{micro:06d}" if micro else "")
+
+
 def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     """Give a reflected column a type that reads its values exactly on this backend."""
     type_ = column.type
+    if backend_of(dialect) == "mysql" and type(type_) is mysql_types.TIME:
+        column.type = MySQLDuration(fsp=type_.fsp)
+        return
     if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
         column.type = SQLiteBoolean()
         return

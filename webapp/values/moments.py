@@ -207,6 +207,8 @@ class TimeKind(ValueKind):
         try:
             return dt.time.fromisoformat(text)
         except ValueError:
+            if self.time_is_duration and _INTERVAL.fullmatch(text.strip()):
+                return parse_duration(text)
             raise BadKey(text) from None
 
     def parse_input(self, text: str) -> Any:
