@@ -54,8 +54,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",
     "sqlite:overlong_text": "VARCHAR(5) holding longer text refused by its own form",
-    "mysql:double_extremes": "DOUBLE read and written as a 10-place decimal: 5e-324 shown as "
-    "0.0000000000; written back beyond 1e65 clamped, 1.25e-10 as 1e-10 (revert of a deletion)",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
     "and by filters (400)",

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, Date, DateTime, Enum, Interval, MetaData, Numeric, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from webapp.dialects import duration_literal
+from webapp.dialects import adapt_reflected_type, duration_literal
 from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
 from webapp.values import BadValue
 
@@ -123,3 +123,12 @@ def test_a_mysql_time_beyond_a_day_keeps_its_text(value: dt.timedelta, text: str
     assert kind.key_text(value) == text
     assert kind.parse_key(text) == value
     assert kind.parse_filter(text) == value
+
+
+def test_a_mysql_double_reads_as_a_float_not_a_ten_place_decimal() -> None:
+    table = Table(
+        "t", MetaData(), Column("id", Numeric, primary_key=True), Column("d", mysql.DOUBLE())
+    )
+    adapt_reflected_type(table.c.d, mysql.dialect())
+    assert table.c.d.type.python_type is float
+    assert spec_for(table.c.d.type, mysql.dialect()).parse_as == "float"

@@ -439,6 +439,17 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     if backend_of(dialect) == "mysql" and type(type_) is mysql_types.TIME:
         column.type = MySQLDuration(fsp=type_.fsp)
         return
+    if backend_of(dialect) == "mysql" and isinstance(type_, Float) and type_.asdecimal:
+        # DOUBLE and REAL read as the driver's float: SQLAlchemy's Decimal of one keeps
+        # ten places (5e-324 reads as 0), and writing it back changes the value.
+        column.type = type(type_)(
+            precision=type_.precision,
+            scale=type_.scale,
+            asdecimal=False,
+            unsigned=getattr(type_, "unsigned", False),
+            zerofill=getattr(type_, "zerofill", False),
+        )
+        return
     if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
         column.type = SQLiteBoolean()
         return
