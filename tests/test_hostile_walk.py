@@ -54,7 +54,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",
     "sqlite:overlong_text": "VARCHAR(5) holding longer text refused by its own form",
-    "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
     "and by filters (400)",
     "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form and "
@@ -65,8 +64,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "refused by the form), large numbers rounded; list and record disagree",
     "postgresql:geometric": "geometric values not restorable: the revert of a deletion is "
     "refused by the database (409) and the row stays deleted",
-    "postgresql:domains": "a domain-typed primary key: record and edit 500",
-    "postgresql:materialized_view": "materialized views are not listed",
     "postgresql:other_schema": "tables in schemas other than public are not listed",
 }
 
@@ -539,7 +536,7 @@ async def raw_snapshot(conn: AsyncConnection, info: TableInfo) -> Counter[tuple[
 
 async def database_relations(conn: AsyncConnection) -> set[tuple[str | None, str]]:
     """Every table and view the database holds (None: the default schema), read from the
-    database itself rather than through the app."""
+    database itself rather than through the app; a partition is its parent's rows."""
     statement = {
         "sqlite": "SELECT NULL, name FROM sqlite_master WHERE type IN ('table', 'view')"
         " AND name NOT LIKE 'sqlite%'",
@@ -548,6 +545,8 @@ async def database_relations(conn: AsyncConnection) -> set[tuple[str | None, str
         "postgresql": "SELECT nullif(table_schema, 'public'), table_name"
         " FROM information_schema.tables"
         " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        " EXCEPT SELECT nullif(n.nspname, 'public'), c.relname FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition"
         " UNION SELECT nullif(schemaname, 'public'), matviewname FROM pg_matviews",
     }[conn.dialect.name]
     return {tuple(row) for row in (await conn.execute(text(statement))).all()}  # type: ignore[misc]
