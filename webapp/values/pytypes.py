@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..dialects import duration_literal
 from ..pg_text import SpecialMoment
 from ..unreadable import STORED_REASONS, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
@@ -274,6 +275,9 @@ class Duration(ValueType):
 
     def input_text(self, value: dt.timedelta) -> str:
         return duration_text(value)
+
+    def key_text(self, value: dt.timedelta) -> str:
+        return duration_literal(value)  # no comma, which would split an `in` filter
 
     def audit_encode(self, value: dt.timedelta) -> Any:
         return {"t": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
