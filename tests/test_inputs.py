@@ -7,10 +7,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Interval, MetaData, Numeric, Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Date, DateTime, Enum, Interval, MetaData, Numeric, Table
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from webapp.dialects import adapt_reflected_type, duration_literal
 from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
+from webapp.values import BadValue
 
 
 def spec_for(type_, dialect=None):  # type: ignore[no-untyped-def]
@@ -81,3 +83,52 @@ def test_resolve_writes_only_real_changes(current, sent, expected) -> None:  # t
         if expected is not UNCHANGED
         else (resolve(current, sent) is UNCHANGED)
     )
+
+
+@pytest.mark.parametrize(
+    ("members", "null_choice"),
+    [(("a", "b"), ""), (("a", ""), "NULL"), (("", "NULL"), "(NULL)")],
+)
+def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -> None:  # type: ignore[no-untyped-def]
+    spec = spec_for(Enum(*members, name="e"))
+    assert spec.null_choice == null_choice
+    assert null_choice not in members or null_choice == ""
+    if "" in members:
+        assert parse_input(spec, "", postgresql.dialect()) == ""
+
+
+@pytest.mark.parametrize(
+    ("type_", "text"),
+    [(Date(), "0000-00-00"), (Date(), "2024-01-00"), (DateTime(), "2024-00-00 10:00:00")],
+)
+def test_a_mysql_zero_date_is_filtered_for_as_its_text(type_, text) -> None:  # type: ignore[no-untyped-def]
+    assert spec_for(type_, mysql.dialect()).value_kind.parse_filter(text) == text
+    with pytest.raises(BadValue):
+        spec_for(type_, postgresql.dialect()).value_kind.parse_filter(text)
+    with pytest.raises(BadValue):
+        spec_for(type_, mysql.dialect()).value_kind.parse_filter("2024-13-01")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (-dt.timedelta(hours=838, minutes=59, seconds=59), "-838:59:59"),
+        (dt.timedelta(hours=25, microseconds=500_000), "25:00:00.500000"),
+        (-dt.timedelta(seconds=1), "-00:00:01"),
+    ],
+)
+def test_a_mysql_time_beyond_a_day_keeps_its_text(value: dt.timedelta, text: str) -> None:
+    kind = spec_for(mysql.TIME(), mysql.dialect()).value_kind
+    assert duration_literal(value) == text
+    assert kind.key_text(value) == text
+    assert kind.parse_key(text) == value
+    assert kind.parse_filter(text) == value
+
+
+def test_a_mysql_double_reads_as_a_float_not_a_ten_place_decimal() -> None:
+    table = Table(
+        "t", MetaData(), Column("id", Numeric, primary_key=True), Column("d", mysql.DOUBLE())
+    )
+    adapt_reflected_type(table.c.d, mysql.dialect())
+    assert table.c.d.type.python_type is float
+    assert spec_for(table.c.d.type, mysql.dialect()).parse_as == "float"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import decimal
 import functools
 import hashlib
@@ -23,17 +24,20 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
     Text,
     Time,
     TypeDecorator,
+    case,
     cast,
     event,
     false,
     func,
     inspect,
+    literal,
     text,
 )
 from sqlalchemy.dialects import mysql as mysql_types
@@ -434,6 +438,32 @@ class SQLiteTime(sqlite_types.TIME):
         return _without_zero_microseconds(super().bind_processor(dialect))
 
 
+class MySQLDuration(mysql_types.TIME):
+    """MySQL's TIME, a duration from -838:59:59 to 838:59:59: read as the driver's
+    timedelta (SQLAlchemy's TIME wraps it into one day) and written as its exact text (the
+    driver writes a negative timedelta wrongly)."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> Any:
+            return duration_literal(value) if isinstance(value, dt.timedelta) else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return None
+
+
+def duration_literal(value: dt.timedelta) -> str:
+    """A duration as MySQL writes a TIME: [-]HH:MM:SS[.ffffff], hours past 24 as they are."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    seconds, micro = divmod(abs(value) // dt.timedelta(microseconds=1), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{sign}{hour:02d}:{minute:02d}:{second:02d}" + (f".{micro:06d}" if micro else "")
+
+
 def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     """Give a reflected column a type that reads its values exactly on this backend."""
     type_ = column.type
@@ -442,6 +472,20 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
         return
     if backend_of(dialect) == "sqlite" and isinstance(type_, Time):
         column.type = SQLiteTime()
+        return
+    if backend_of(dialect) == "mysql" and type(type_) is mysql_types.TIME:
+        column.type = MySQLDuration(fsp=type_.fsp)
+        return
+    if backend_of(dialect) == "mysql" and isinstance(type_, Float) and type_.asdecimal:
+        # DOUBLE and REAL read as the driver's float: SQLAlchemy's Decimal of one keeps
+        # ten places (5e-324 reads as 0), and writing it back changes the value.
+        column.type = type(type_)(
+            precision=type_.precision,
+            scale=type_.scale,
+            asdecimal=False,
+            unsigned=getattr(type_, "unsigned", False),
+            zerofill=getattr(type_, "zerofill", False),
+        )
         return
     if backend_of(dialect) == "sqlite" and isinstance(type_, Boolean):
         column.type = SQLiteBoolean()
@@ -633,6 +677,12 @@ def time_is_duration(dialect: Dialect) -> bool:
     return backend_of(dialect) == "mysql"
 
 
+def has_zero_dates(dialect: Dialect) -> bool:
+    """Whether a date may hold zero parts ('0000-00-00', '2024-01-00'): MySQL keeps them
+    where its SQL mode allows, and compares a date with such text."""
+    return backend_of(dialect) == "mysql"
+
+
 def has_special_values(dialect: Dialect) -> bool:
     """Whether numbers may be NaN or infinite and dates `infinity` (PostgreSQL)."""
     return backend_of(dialect) == "postgresql"
@@ -814,6 +864,19 @@ def binary_length(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement
     if backend_of(dialect) == "postgresql":
         return func.octet_length(column)
     return func.length(column)
+
+
+def text_head(
+    source: ColumnElement[Any], chars: int, dialect: Dialect | None
+) -> ColumnElement[Any]:
+    """The first `chars` characters of a text, cut in the database. SQLite's substr stops
+    at a NUL character, so there a text holding one comes whole (the caller cuts it): it
+    is rare, and a cut there would show a different value than the one stored."""
+    head = func.substr(source, 1, chars)
+    if dialect is None or backend_of(dialect) != "sqlite":
+        return head
+    has_nul = func.instr(cast(source, LargeBinary), literal(b"\x00", LargeBinary)) > 0
+    return case((has_nul, source), else_=head)
 
 
 def text_form(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:

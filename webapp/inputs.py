@@ -48,6 +48,7 @@ class InputSpec:
     value_kind: ValueKind
     maxlength: int | None = None
     choices: tuple[str, ...] = ()
+    null_choice: str = ""  # what a select's NULL (or none chosen) option sends
     hint: str = ""
 
     @property
@@ -76,6 +77,7 @@ def input_spec(column: Column, position: int, dialect: Dialect) -> InputSpec:
         value_kind=kind,
         maxlength=getattr(kind, "maxlength", None),
         choices=getattr(kind, "choices", ()),
+        null_choice=getattr(kind, "null_choice", ""),
         hint=kind.hint,
     )
 

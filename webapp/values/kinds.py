@@ -27,6 +27,7 @@ from ..dialects import (
     binary_length,
     has_special_values,
     text_form,
+    text_head,
 )
 from ..pg_text import INFINITIES, SpecialMoment
 from .cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
@@ -288,7 +289,10 @@ def cut_text(kind: ValueKind, source: ColumnElement[Any], cell_kind: str) -> Lis
         return text_cell(cell_kind, str(value), True)
 
     return ListColumn(
-        kind.column, (func.substr(source, 1, PREVIEW_CHARS + 1),), show, cut_kind=cell_kind
+        kind.column,
+        (text_head(source, PREVIEW_CHARS + 1, kind.dialect),),
+        show,
+        cut_kind=cell_kind,
     )
 
 
@@ -353,6 +357,9 @@ class EnumKind(ValueKind):
     def __init__(self, column: Column, dialect: Dialect | None) -> None:
         super().__init__(column, dialect)
         self.choices: tuple[str, ...] = tuple(getattr(column.type, "enums", ()) or ())
+        # The form's option for NULL (or none chosen) sends "", unless '' is a member: then
+        # a text that is none, so the member '' stays a value.
+        self.null_choice = "" if "" not in self.choices else _not_among(self.choices)
 
     @property
     def driver_type(self) -> type | None:
@@ -368,6 +375,13 @@ class EnumKind(ValueKind):
         if text not in self.choices:
             raise FieldError("Choose one of the listed values.")
         return text
+
+
+def _not_among(choices: tuple[str, ...]) -> str:
+    text = "NULL"
+    while text in choices:
+        text = f"({text})"
+    return text
 
 
 class JsonKind(ValueKind):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from ..dialects import date_text_form, time_is_duration
+from ..dialects import date_text_form, has_zero_dates, time_is_duration
 from ..pg_text import SpecialMoment
 from ..unreadable import Undecodable
 from .cells import Cell
@@ -60,6 +60,8 @@ class DateTimeKind(ValueKind):
         try:
             moment = dt.datetime.fromisoformat(text.strip())
         except ValueError:
+            if zero_date(self, text, ZERO_DATETIME):
+                return text.strip()
             raise BadValue(
                 f"{self.column.name!r} holds dates and times (2024-01-31 or 2024-01-31 12:30), "
                 f"not {text[:40]!r}"
@@ -80,6 +82,21 @@ class DateTimeKind(ValueKind):
             raise FieldError("This column holds times without a UTC offset; leave it out.")
         _check_fraction(self, value.microsecond)
         return value
+
+
+ZERO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+ZERO_DATETIME = re.compile(r"\d{4}-\d\d-\d\d(?: \d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?")
+
+
+def zero_date(kind: ValueKind, text: str, form: re.Pattern[str]) -> bool:
+    """Whether `text` is a date with zero parts ('0000-00-00', '2024-01-00 10:00:00') where
+    the database keeps such dates: filtered for as that text, which the database compares
+    with the column, since no Python date holds it."""
+    cleaned = text.strip()
+    if kind.dialect is None or not has_zero_dates(kind.dialect) or not form.fullmatch(cleaned):
+        return False
+    year, month, day = cleaned[:10].split("-")
+    return year == "0000" or "00" in (month, day)
 
 
 def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
@@ -142,6 +159,8 @@ class DateKind(ValueKind):
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
+            if zero_date(self, text, ZERO_DATE):
+                return text.strip()
             raise BadValue(
                 f"{self.column.name!r} holds dates (2024-01-31), not {text[:40]!r}"
             ) from None
@@ -188,6 +207,8 @@ class TimeKind(ValueKind):
         try:
             return dt.time.fromisoformat(text)
         except ValueError:
+            if self.time_is_duration and _INTERVAL.fullmatch(text.strip()):
+                return parse_duration(text)
             raise BadKey(text) from None
 
     def parse_input(self, text: str) -> Any:

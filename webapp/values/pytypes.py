@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
+from ..dialects import duration_literal
 from ..pg_text import SpecialMoment
 from ..unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
@@ -278,6 +279,9 @@ class Duration(ValueType):
 
     def input_text(self, value: dt.timedelta) -> str:
         return duration_text(value)
+
+    def key_text(self, value: dt.timedelta) -> str:
+        return duration_literal(value)  # no comma, which would split an `in` filter
 
     def audit_encode(self, value: dt.timedelta) -> Any:
         return {"t": "timedelta", "v": [value.days, value.seconds, value.microseconds]}

@@ -366,7 +366,7 @@ def _parse_field(field: dict[str, Any], dialect: Any, mode: str) -> Any:
             raise FieldError("Untick “database default” to save this value, or clear it.")
         return OMIT
     if field["widget"] in SELECT_KINDS:
-        if text == "":
+        if text == spec.null_choice:
             if spec.nullable:
                 return None
             raise FieldError("Choose a value.")
