@@ -64,10 +64,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:text_controls": "control characters written raw into HTML",
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
-    "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
-    "and by filters (400)",
-    "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form and "
-    "by filters (400)",
     "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "
     "(asyncpg cannot decode them)",
     "postgresql:text_controls": "control characters written raw into HTML",
