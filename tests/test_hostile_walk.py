@@ -69,8 +69,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "postgresql:text_controls": "control characters written raw into HTML",
     "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
     "refused by the form), large numbers rounded; list and record disagree",
-    "postgresql:geometric": "geometric values not restorable: the revert of a deletion is "
-    "refused by the database (409) and the row stays deleted",
     "postgresql:domains": "a domain-typed primary key: record and edit 500",
     "postgresql:enum_empty_member": "enum label '' saved as NULL by an unchanged save",
     "postgresql:materialized_view": "materialized views are not listed",

@@ -3,7 +3,7 @@ own codecs turn `infinity` into 9999-12-31 and fold an interval's months into da
 app's connections, dates and timestamps are decoded here from asyncpg's tuple form
 (`infinity`/`-infinity` become a `SpecialMoment`; a date Python cannot hold, BC or after
 9999, an Undecodable holding the text PostgreSQL writes for it), and intervals are
-exchanged as PostgreSQL's own text."""
+exchanged as PostgreSQL's own text, as are geometric values."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from .unreadable import OUT_OF_RANGE, Undecodable
 INFINITIES = ("infinity", "-infinity")
 # What the text exchange needs of the session: ISO dates, PostgreSQL's interval text.
 SESSION_SETTINGS = {"DateStyle": "ISO, YMD", "IntervalStyle": "postgres"}
+# Exchanged as PostgreSQL's text ('(1,2)', '<(0,0),1>'): asyncpg's own codecs want tuples
+# and objects, so the text the app shows and logs could not be written back.
+GEOMETRIC_TYPES = ("point", "line", "lseg", "box", "path", "polygon", "circle")
 
 EPOCH_DATE = dt.date(2000, 1, 1)
 EPOCH = dt.datetime(2000, 1, 1)
@@ -169,3 +172,7 @@ async def install_text_codecs(connection: Any) -> None:
     await connection.set_type_codec(
         "interval", encoder=_encode_interval, decoder=str, schema="pg_catalog", format="text"
     )
+    for name in GEOMETRIC_TYPES:
+        await connection.set_type_codec(
+            name, encoder=str, decoder=str, schema="pg_catalog", format="text"
+        )
