@@ -12,7 +12,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from .cells import Cell
-from .kinds import FieldError, ListColumn, TextKind, ValueKind, cut_text
+from .kinds import BadKey, FieldError, ListColumn, TextKind, ValueKind, cut_text
 from .numbers import IntKind
 from .pytypes import show_value
 from .registry import converts
@@ -160,6 +160,13 @@ class PgTextKind(ValueKind):
 
     def parse_input(self, text: str) -> Any:
         return text
+
+    def parse_key(self, text: str) -> Any:
+        """The text cast to the column's type: compared as bare text, PostgreSQL finds no
+        operator for a domain over int, an inet or an array (`positive = varchar`)."""
+        if "\x00" in text:  # PostgreSQL text holds no NUL
+            raise BadKey(text)
+        return self.bind_value(text)
 
     def bind_value(self, value: Any) -> Any:
         if isinstance(value, str):
