@@ -64,8 +64,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:text_controls": "control characters written raw into HTML",
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
-    "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "
-    "(asyncpg cannot decode them)",
     "postgresql:text_controls": "control characters written raw into HTML",
     "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
     "refused by the form), large numbers rounded; list and record disagree",

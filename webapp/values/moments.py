@@ -13,7 +13,7 @@ from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
 from ..dialects import date_text_form, time_is_duration
-from ..pg_text import SpecialMoment
+from ..pg_text import SpecialMoment, far_moment
 from ..unreadable import Undecodable
 from .cells import Cell
 from .kinds import (
@@ -51,12 +51,15 @@ class DateTimeKind(ValueKind):
         try:
             return dt.datetime.fromisoformat(text)
         except ValueError:
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
         special = self.special_moment(text)
         if special is not None:
             return special
+        far = _far(self, text)
+        if far is not None:
+            return far
         try:
             moment = dt.datetime.fromisoformat(text.strip())
         except ValueError:
@@ -80,6 +83,27 @@ class DateTimeKind(ValueKind):
             raise FieldError("This column holds times without a UTC offset; leave it out.")
         _check_fraction(self, value.microsecond)
         return value
+
+
+def _far(kind: ValueKind, text: str) -> Undecodable | None:
+    """A PostgreSQL date, timestamp or time Python cannot hold (0044-03-15 BC, 24:00:00),
+    typed as the database writes it: the value it stands for, read back through the
+    connection's codecs (pg_text); None elsewhere or for other text."""
+    if not kind.special:
+        return None
+    type_ = kind.column.type
+    name = {DateKind: "date", DateTimeKind: "timestamp", TimeKind: "time"}.get(type(kind))
+    if name is None:
+        return None
+    zoned = name != "date" and getattr(type_, "timezone", False)
+    return far_moment(text, name + "tz" if zoned else name)
+
+
+def _far_or(kind: ValueKind, text: str, error: Exception) -> Any:
+    far = _far(kind, text)
+    if far is None:
+        raise error from None
+    return far
 
 
 def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
@@ -133,12 +157,15 @@ class DateKind(ValueKind):
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
         special = self.special_moment(text)
         if special is not None:
             return special
+        far = _far(self, text)
+        if far is not None:
+            return far
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
@@ -188,7 +215,7 @@ class TimeKind(ValueKind):
         try:
             return dt.time.fromisoformat(text)
         except ValueError:
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_input(self, text: str) -> Any:
         try:
