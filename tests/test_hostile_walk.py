@@ -65,8 +65,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
     "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:text_controls": "control characters written raw into HTML",
-    "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
-    "refused by the form), large numbers rounded; list and record disagree",
     "postgresql:enum_empty_member": "enum label '' saved as NULL by an unchanged save",
     "postgresql:materialized_view": "materialized views are not listed",
     "postgresql:other_schema": "tables in schemas other than public are not listed",

@@ -4,6 +4,7 @@ generic rules for that backend."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import ARRAY, Column, String, Text, case, cast, func, literal, null, type_coerce
@@ -11,7 +12,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .cells import Cell
+from .cells import Cell, text_cell
 from .kinds import BadKey, FieldError, ListColumn, TextKind, ValueKind, cut_text
 from .numbers import IntKind
 from .pytypes import show_value
@@ -172,3 +173,37 @@ class PgTextKind(ValueKind):
         if isinstance(value, str):
             return cast(literal(value, Text()), self.column.type)
         return value
+
+
+@converts(postgresql.JSON, postgresql.JSONB, backend="postgresql")
+class PgJsonKind(PgTextKind):
+    """A json or jsonb document as PostgreSQL writes it: read into Python, JSON's null would
+    look like SQL NULL, a string would lose its quotes, a large number its digits and a
+    json text its repeated keys. The form takes any JSON text; the database keeps it."""
+
+    family = "json"
+    parse_as = "json"
+    widget = "textarea"
+    hint = "JSON"
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        if isinstance(value, str):
+            return text_cell("json", value, preview)
+        return show_value(value, preview)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return ValueKind.list_column(self, keep_whole)
+        return cut_text(self, self.text(), "json")
+
+    def json_value(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else super().json_value(value)
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FieldError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        return text
