@@ -63,10 +63,8 @@ KNOWN_BROKEN: dict[str, str] = {
     "mysql:zero_dates": "zero dates refused by their own form and by filters (400)",
     "mysql:text_controls": "control characters written raw into HTML",
     "mysql:enum_empty_member": "ENUM member '' saved as NULL by an unchanged save",
-    "mysql:backtick_names": "a column name with a backtick: 500 on every page",
     "postgresql:text_controls": "control characters written raw into HTML",
     "postgresql:enum_empty_member": "enum label '' saved as NULL by an unchanged save",
-    "postgresql:materialized_view": "materialized views are not listed",
     "postgresql:other_schema": "tables in schemas other than public are not listed",
 }
 
@@ -533,7 +531,7 @@ async def raw_snapshot(conn: AsyncConnection, info: TableInfo) -> Counter[tuple[
 
 async def database_relations(conn: AsyncConnection) -> set[tuple[str | None, str]]:
     """Every table and view the database holds (None: the default schema), read from the
-    database itself rather than through the app."""
+    database itself rather than through the app; a partition is its parent's rows."""
     statement = {
         "sqlite": "SELECT NULL, name FROM sqlite_master WHERE type IN ('table', 'view')"
         " AND name NOT LIKE 'sqlite%'",
@@ -542,6 +540,8 @@ async def database_relations(conn: AsyncConnection) -> set[tuple[str | None, str
         "postgresql": "SELECT nullif(table_schema, 'public'), table_name"
         " FROM information_schema.tables"
         " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        " EXCEPT SELECT nullif(n.nspname, 'public'), c.relname FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition"
         " UNION SELECT nullif(schemaname, 'public'), matviewname FROM pg_matviews",
     }[conn.dialect.name]
     return {tuple(row) for row in (await conn.execute(text(statement))).all()}  # type: ignore[misc]

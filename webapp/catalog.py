@@ -11,23 +11,39 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Enum, Index, MetaData, String, Table, UniqueConstraint, inspect
+from sqlalchemy import (
+    Column,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .dialects import adapt_reflected_type
+from .dialects import (
+    adapt_reflected_type,
+    browsable_schemas,
+    column_distinct_counts,
+    materialized_view_names,
+    partition_names,
+    reflected_column_name,
+    unparsed_foreign_keys,
+    unreadable_relations,
+)
 from .errors import NotFound
 from .fulltext import scan_orders
+from .label_choice import choose_label_columns, repeats_a_lot
 from .settings import ROLES, TableOptions
-from .urls import UrlDecodeError, tilde_decode
+from .urls import QualifiedName, UrlDecodeError, decode_table_slug
 from .values import kind_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "username", "email")
-LABEL_MAX_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -58,12 +74,19 @@ class TableInfo:
     # MariaDB InnoDB: column orders (by name) an index keeps its entries in, with that
     # index's name, for a scan that must read rows in order (fulltext.scan_orders).
     scan_orders: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+    # Columns the database's statistics show repeating a lot: never a row's label.
+    repetitive_columns: frozenset[str] = frozenset()
     _columns_cache: tuple[TableOptions, tuple[Column, ...], tuple[Column, ...]] | None = field(
         default=None, repr=False, compare=False
     )
     # What the table page derives from the options alone (statement columns, row writer),
     # by options and a key of the caller's; see `derived`.
     _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def schema(self) -> str | None:
+        """The schema the table is in; None for the connection's default one."""
+        return self.table.schema
 
     @property
     def configured_read_only(self) -> bool:
@@ -134,24 +157,20 @@ class TableInfo:
         return self.table.columns.get(name)
 
     @property
-    def label_column(self) -> Column | None:
-        """The column that names a row for people: the configured one, else one called name,
-        title or label, else the first short text column."""
+    def label_columns(self) -> tuple[Column, ...]:
+        """The columns whose values, joined by a space, name a row for people: the
+        configured one, else those label_choice picks; () for none."""
         if self.options.label_column:
-            return self.table.columns[self.options.label_column]
-        key_names = {column.name for column in self.primary_key}
-        candidates = [
-            column
-            for column in self.columns
-            if column.name not in key_names
-            and isinstance(column.type, String)
-            and not isinstance(column.type, Enum)
-            and (getattr(column.type, "length", None) or 10_000) <= LABEL_MAX_LENGTH
-        ]
-        for column in candidates:
-            if column.name.lower() in LABEL_NAMES:
-                return column
-        return candidates[0] if candidates else None
+            return (self.table.columns[self.options.label_column],)
+        return self.derived("label_columns", self._chosen_label_columns)
+
+    def _chosen_label_columns(self) -> tuple[Column, ...]:
+        excluded = {column.name for column in self.primary_key}
+        for relation in self.outgoing:
+            excluded.update(relation.columns)
+        return choose_label_columns(
+            self.table.name, self.columns, excluded, self.repetitive_columns
+        )
 
     def relation_for(self, column_name: str) -> Relation | None:
         """The foreign key a column belongs to, preferring a single-column one."""
@@ -176,13 +195,19 @@ class Catalog:
     def by_slug(self, slug: str) -> TableInfo:
         """The table a URL segment names, or NotFound."""
         try:
-            name = tilde_decode(slug)
+            schema, table = decode_table_slug(slug)
         except UrlDecodeError:
             raise NotFound("No such table.") from None
-        info = self.tables.get(name)
-        if info is None:
-            raise NotFound(f"There is no table or view named {name!r}.")
-        return info
+        if schema is None:
+            info = self.tables.get(table)
+            if info is None or isinstance(info.name, QualifiedName):
+                raise NotFound(f"There is no table or view named {table!r}.")
+            return info
+        for quoted in (False, True):
+            info = self.tables.get(QualifiedName(schema, table, quoted=quoted))
+            if info is not None and info.schema == schema and info.table.name == table:
+                return info
+        raise NotFound(f"There is no table or view named {table!r} in schema {schema!r}.")
 
 
 class CatalogOptionsError(ValueError):
@@ -308,8 +333,9 @@ def _relation_visible(catalog: Catalog, relation: Relation) -> bool:
 
 
 async def reflect_catalog(engine: AsyncEngine, hidden_prefix: str | None = None) -> Catalog:
-    """Reflect every table and view in the connection's default schema, except those whose
-    name starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
+    """Reflect every table and view in the connection's default schema, and on PostgreSQL in
+    its other schemas (named `schema.table`, see urls.QualifiedName), except those whose name
+    starts with `hidden_prefix` (the app's own tables), which appear nowhere."""
     async with engine.connect() as conn:
         return await conn.run_sync(_reflect, hidden_prefix)
 
@@ -320,60 +346,141 @@ def _is_hidden(name: str, hidden_prefix: str | None) -> bool:
 
 
 def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
-    inspector = inspect(conn)
-    table_names = [
-        name for name in inspector.get_table_names() if not _is_hidden(name, hidden_prefix)
-    ]
-    view_names = {
-        name for name in inspector.get_view_names() if not _is_hidden(name, hidden_prefix)
-    }
-    metadata = MetaData()
+    wanted: dict[tuple[str | None, str], bool] = {}  # (schema, name) -> is a view
     unreadable: dict[str, str] = {}
-    with warnings.catch_warnings():
-        # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
-        warnings.simplefilter("ignore", SAWarning)
-        try:
-            metadata.reflect(bind=conn, views=True, only=[*table_names, *sorted(view_names)])
-        except SQLAlchemyError:
-            # One odd table must not hide the others: reflect one by one, note the failures.
-            metadata = MetaData()
-            for name in [*table_names, *sorted(view_names)]:
-                try:
-                    Table(name, metadata, autoload_with=conn)
-                except SQLAlchemyError as exc:
-                    log.warning("cannot reflect %r: %s", name, exc)
-                    unreadable[name] = str(exc).splitlines()[0]
-    for table in metadata.tables.values():
+    reflected: list[Table] = []
+    for schema in [None, *browsable_schemas(conn)]:
+        names, view_names = _schema_names(conn, schema, hidden_prefix)
+        for name, reason in unreadable_relations(conn, schema).items():
+            if name in names:
+                names.remove(name)
+                unreadable[name if schema is None else f"{schema}.{name}"] = reason
+        wanted.update({(schema, name): name in view_names for name in names})
+        reflected.extend(_reflect_schema(conn, schema, names, unreadable))
+    for table in reflected:
         for column in table.columns:
             adapt_reflected_type(column, conn.dialect)
             kind_for(column, conn.dialect)  # made once, with the database's dialect
     orders = scan_orders(conn)
-    tables = {
-        table.name: TableInfo(
-            name=table.name,
+    distinct_counts = column_distinct_counts(conn)
+    tables: dict[str, TableInfo] = {}
+    for table in reflected:
+        if (table.schema, table.name) not in wanted:
+            continue
+        name = _catalog_name(table, tables)
+        if name is None:
+            unreadable[f"{table.schema}.{table.name}"] = "its name is another table's"
+            continue
+        tables[name] = TableInfo(
+            name=name,
             table=table,
-            is_view=table.name in view_names,
+            is_view=wanted[(table.schema, table.name)],
             indexed_columns=_indexed_columns(table),
             fulltext_indexes=_fulltext_indexes(table),
-            scan_orders=orders.get(table.name, {}),
+            scan_orders=orders.get(table.name, {}) if table.schema is None else {},
+            repetitive_columns=frozenset(
+                column
+                for column, counts in distinct_counts.get((table.schema, table.name), {}).items()
+                if repeats_a_lot(*counts)
+            ),
         )
-        for table in metadata.tables.values()
-        if table.schema is None and not _is_hidden(table.name, hidden_prefix)
-    }
+    _link(tables, conn)
+    return Catalog(tables=tables, unreadable=unreadable)
+
+
+def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
+    """Fill in each table's outgoing and incoming relations from its foreign keys, found by
+    the (schema, table) they name, so that they link across schemas too."""
+    by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
+    found: list[tuple[TableInfo, tuple[str, ...], TableInfo | None, tuple[str, ...]]] = []
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:
-            target = constraint.referred_table
-            if target.schema is not None or target.name not in tables:
-                continue
-            relation = Relation(
-                table=info.name,
-                columns=tuple(constraint.column_keys),
-                target=target.name,
-                target_columns=tuple(element.column.name for element in constraint.elements),
+            tokens = [element.target_tokens for element in constraint.elements]
+            target = by_table.get((tokens[0].schema, tokens[0].table_name))
+            # By name, not `element.column`: a MySQL name reflected with doubled backticks
+            # resolves to no column until it is read as the database means it.
+            target_columns = tuple(
+                reflected_column_name(token.column_name, conn.dialect) for token in tokens
             )
-            info.outgoing.append(relation)
-            tables[target.name].incoming.append(relation)
-    return Catalog(tables=tables, unreadable=unreadable)
+            found.append((info, tuple(constraint.column_keys), target, target_columns))
+    for table, columns, target_name, target_columns in unparsed_foreign_keys(conn):
+        info = by_table.get((None, table))
+        if info is not None:
+            found.append((info, columns, by_table.get((None, target_name)), target_columns))
+    for info, columns, target, target_columns in found:
+        if target is None or not all(name in target.table.columns for name in target_columns):
+            continue
+        relation = Relation(
+            table=info.name, columns=columns, target=target.name, target_columns=target_columns
+        )
+        if relation in info.outgoing:
+            continue  # read both ways
+        info.outgoing.append(relation)
+        target.incoming.append(relation)
+
+
+def _catalog_name(table: Table, tables: Mapping[str, TableInfo]) -> str | None:
+    """The name the catalog knows `table` by: its own in the default schema, else
+    `schema.table`, quoted if a table already has that name; None if both are taken."""
+    if table.schema is None:
+        return table.name
+    for quoted in (False, True):
+        name = QualifiedName(table.schema, table.name, quoted=quoted)
+        if name not in tables:
+            return name
+    return None
+
+
+def _schema_names(
+    conn: Connection, schema: str | None, hidden_prefix: str | None
+) -> tuple[list[str], set[str]]:
+    """The tables (a partitioned table once, not its partitions) and views of one schema to
+    reflect, with the views among them."""
+    inspector = inspect(conn)
+    partitions = partition_names(conn, schema)
+    table_names = [
+        name
+        for name in inspector.get_table_names(schema)
+        if name not in partitions and not _is_hidden(name, hidden_prefix)
+    ]
+    view_names = {
+        name
+        for name in [
+            *inspector.get_view_names(schema),
+            *materialized_view_names(conn, schema),
+        ]
+        if not _is_hidden(name, hidden_prefix)
+    }
+    return [*table_names, *sorted(view_names)], view_names
+
+
+def _reflect_schema(
+    conn: Connection, schema: str | None, names: list[str], unreadable: dict[str, str]
+) -> list[Table]:
+    """The named tables and views of one schema, each in the schema's own MetaData (which
+    keys a table by `schema.name`, as it would a default-schema table named so). Foreign
+    keys are kept by name, unresolved: relations are made from those names."""
+    metadata = MetaData()
+
+    @event.listens_for(metadata, "column_reflect")
+    def _real_name(_inspector: Any, _table: Table, column_info: dict[str, Any]) -> None:
+        column_info["name"] = reflected_column_name(column_info["name"], conn.dialect)
+
+    with warnings.catch_warnings():
+        # Types SQLAlchemy does not know are reflected as NullType; the app shows them as text.
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            metadata.reflect(bind=conn, schema=schema, views=True, only=names, resolve_fks=False)
+        except SQLAlchemyError:
+            # One odd table must not hide the others: reflect one by one, note the failures.
+            for name in names:
+                try:
+                    Table(name, metadata, schema=schema, autoload_with=conn, resolve_fks=False)
+                except SQLAlchemyError as exc:
+                    log.warning("cannot reflect %r: %s", name, exc)
+                    shown = name if schema is None else f"{schema}.{name}"
+                    unreadable[shown] = str(exc).splitlines()[0]
+    return [table for table in metadata.tables.values() if table.schema == schema]
 
 
 def _is_fulltext(index: Index) -> bool:

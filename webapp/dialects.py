@@ -32,10 +32,12 @@ from sqlalchemy import (
     event,
     false,
     func,
+    inspect,
     text,
 )
 from sqlalchemy.dialects import mysql as mysql_types
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.dialects import postgresql as postgresql_types
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -416,6 +418,179 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
         and type_.asdecimal
     ):
         column.type = SQLiteDecimal(type_.precision, type_.scale)
+    elif isinstance(type_, postgresql_types.DOMAIN):
+        # A domain's values are its base type's; the database checks its constraints.
+        column.type = type_.data_type
+
+
+def reflected_column_name(name: str, dialect: Dialect) -> str:
+    """A column's real name from what reflection returned: MySQL's table definitions double
+    a backtick inside a quoted name, and SQLAlchemy's parser leaves it doubled."""
+    if backend_of(dialect) == "mysql":
+        return name.replace("``", "`")
+    return name
+
+
+def unparsed_foreign_keys(
+    conn: Connection,
+) -> list[tuple[str, tuple[str, ...], str, tuple[str, ...]]]:
+    """Foreign keys of the default schema that SQLAlchemy's reflection misses, as (table,
+    columns, referenced table, referenced columns): on MySQL, those referencing a table
+    whose name holds a backtick (its reader of table definitions skips them)."""
+    if backend_of(conn.dialect) != "mysql":
+        return []
+    rows = conn.execute(
+        text(
+            "SELECT constraint_name, table_name, column_name, referenced_table_name, "
+            "referenced_column_name FROM information_schema.key_column_usage "
+            "WHERE table_schema = DATABASE() AND referenced_table_schema = DATABASE() "
+            "AND referenced_table_name LIKE '%`%' "
+            "ORDER BY table_name, constraint_name, ordinal_position"
+        )
+    ).all()
+    keys: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+    for constraint, table, column, target, target_column in rows:
+        _, columns, target_columns = keys.setdefault(
+            (str(table), str(constraint)), (str(target), [], [])
+        )
+        columns.append(str(column))
+        target_columns.append(str(target_column))
+    return [
+        (table, tuple(columns), target, tuple(target_columns))
+        for (table, _), (target, columns, target_columns) in keys.items()
+    ]
+
+
+def browsable_schemas(conn: Connection) -> list[str]:
+    """The schemas besides the default one whose tables and views the catalog holds:
+    PostgreSQL's own that the user may use (not its system schemas). On MySQL a schema is
+    another database and on SQLite an attached one; neither is browsed."""
+    if backend_of(conn.dialect) != "postgresql":
+        return []
+    rows = conn.execute(
+        text(
+            "SELECT nspname FROM pg_namespace WHERE nspname <> current_schema() "
+            "AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg~_%' ESCAPE '~' "
+            "AND has_schema_privilege(oid, 'USAGE') ORDER BY nspname"
+        )
+    )
+    return [str(name) for (name,) in rows]
+
+
+def column_distinct_counts(
+    conn: Connection,
+) -> dict[tuple[str | None, str], dict[str, tuple[float, float]]]:
+    """About how many distinct values each column holds and over how many rows, by (schema,
+    None for the default one; table), from what the engine's statistics already know:
+    PostgreSQL's pg_stats (every analysed column), MySQL's index cardinalities and SQLite's
+    sqlite_stat1 (columns leading an index, once analysed). Nothing is counted here."""
+    backend = backend_of(conn.dialect)
+    if backend == "postgresql":
+        rows = conn.execute(
+            text(
+                "SELECT CASE WHEN s.schemaname = current_schema() THEN NULL "
+                "ELSE s.schemaname END, s.tablename, s.attname, s.n_distinct, c.reltuples "
+                "FROM pg_stats s JOIN pg_namespace n ON n.nspname = s.schemaname "
+                "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename "
+                "WHERE s.schemaname <> 'information_schema' "
+                "AND s.schemaname NOT LIKE 'pg~_%' ESCAPE '~' AND c.reltuples > 0"
+            )
+        ).all()
+        found = [
+            (schema, table, column, distinct if distinct >= 0 else -distinct * tuples, tuples)
+            for schema, table, column, distinct, tuples in rows
+        ]
+    elif backend == "mysql":
+        rows = conn.execute(
+            text(
+                "SELECT s.table_name, s.column_name, s.cardinality, t.table_rows "
+                "FROM information_schema.statistics s JOIN information_schema.tables t "
+                "ON t.table_schema = s.table_schema AND t.table_name = s.table_name "
+                "WHERE s.table_schema = DATABASE() AND s.seq_in_index = 1 "
+                "AND s.sub_part IS NULL AND s.cardinality IS NOT NULL AND t.table_rows > 0"
+            )
+        ).all()
+        found = [(None, table, column, count, tuples) for table, column, count, tuples in rows]
+    else:
+        found = _sqlite_distinct_counts(conn)
+    out: dict[tuple[str | None, str], dict[str, tuple[float, float]]] = {}
+    for schema, table, column, distinct, tuples in found:
+        counts = out.setdefault((schema, str(table)), {})
+        counts[str(column)] = (float(distinct), float(tuples))
+    return out
+
+
+def _sqlite_distinct_counts(conn: Connection) -> list[tuple[None, str, str, float, float]]:
+    """From sqlite_stat1 ("rows, then rows per distinct value of the index's first
+    column, ..."), which exists once ANALYZE has run."""
+    try:
+        rows = conn.execute(
+            text(
+                "SELECT s.tbl, i.name, s.stat FROM sqlite_stat1 s, pragma_index_info(s.idx) i "
+                "WHERE i.seqno = 0"
+            )
+        ).all()
+    except DBAPIError:
+        return []
+    found = []
+    for table, column, stat in rows:
+        parts = str(stat).split()
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and int(parts[1]):
+            total = float(parts[0])
+            found.append((None, str(table), str(column), total / int(parts[1]), total))
+    return found
+
+
+def materialized_view_names(conn: Connection, schema: str | None) -> list[str]:
+    """PostgreSQL's materialized views in `schema` (None: the default one), which
+    `get_view_names` leaves out; other backends have none."""
+    if backend_of(conn.dialect) != "postgresql":
+        return []
+    return list(inspect(conn).get_materialized_view_names(schema))
+
+
+def unreadable_relations(conn: Connection, schema: str | None) -> dict[str, str]:
+    """Tables and views in `schema` (None: the default one) whose rows cannot be read, with
+    the reason: on PostgreSQL, those the user may not SELECT from, and materialized views
+    created WITH NO DATA and not refreshed since. Other backends list only what the user
+    may read."""
+    if backend_of(conn.dialect) != "postgresql":
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, has_table_privilege(c.oid, 'SELECT') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema()) "
+            "AND (NOT has_table_privilege(c.oid, 'SELECT') "
+            "OR (c.relkind = 'm' AND NOT c.relispopulated))"
+        ),
+        {"schema": schema},
+    )
+    return {
+        str(name): (
+            "a materialized view not populated yet (REFRESH MATERIALIZED VIEW fills it)"
+            if selectable
+            else "you may not read it (no SELECT privilege)"
+        )
+        for name, selectable in rows
+    }
+
+
+def partition_names(conn: Connection, schema: str | None) -> set[str]:
+    """The tables in `schema` that are partitions of a PostgreSQL partitioned table: their
+    rows are the parent's, which the catalog lists instead."""
+    if backend_of(conn.dialect) != "postgresql":
+        return set()
+    rows = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relispartition "
+            "AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())"
+        ),
+        {"schema": schema},
+    )
+    return {str(name) for (name,) in rows}
 
 
 def time_is_duration(dialect: Dialect) -> bool:
@@ -441,8 +616,9 @@ def decimal_digit_limit(dialect: Dialect) -> int | None:
 
 
 async def table_row_estimates(conn: AsyncConnection, only: str | None = None) -> dict[str, int]:
-    """Row counts from the engine's statistics, by table name (all tables, or `only` that
-    one): cheap and possibly stale. Tables the statistics know nothing about are absent."""
+    """Row counts from the engine's statistics, by the catalog's table name (all tables, or
+    `only` that one): cheap and possibly stale. Tables the statistics know nothing about are
+    absent."""
     backend = backend_of(conn.dialect)
     params = {"only": only}
     if backend == "mysql":
@@ -458,10 +634,13 @@ async def table_row_estimates(conn: AsyncConnection, only: str | None = None) ->
     if backend == "postgresql":
         result = await conn.execute(
             text(
-                "SELECT c.relname, c.reltuples::bigint FROM pg_class c "
+                "SELECT t.name, t.reltuples FROM (SELECT CASE WHEN n.nspname = current_schema() "
+                "THEN c.relname ELSE n.nspname || '.' || c.relname END AS name, "
+                "c.reltuples::bigint AS reltuples FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-                "AND (CAST(:only AS text) IS NULL OR c.relname = :only)"
+                "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition "
+                "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg~_%' ESCAPE '~'"
+                ") t WHERE CAST(:only AS text) IS NULL OR t.name = :only"
             ),
             params,
         )

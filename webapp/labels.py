@@ -1,38 +1,74 @@
-"""Labels for foreign-key values: the referenced row's label column. A table page selects
-them with its rows, one correlated scalar subquery per labelled column (a primary-key lookup
-per row shown, in the same statement); other pages fetch them with one `WHERE key IN (...)`
-query per relation. Never one query per row, and never a JOIN (which can send MariaDB's
-optimizer off sorting the whole big table)."""
+"""Labels for foreign-key values: the referenced row's label columns (label_choice). A
+table page selects them with its rows, one correlated scalar subquery per labelled column
+(a primary-key lookup per row shown, in the same statement); other pages fetch them with
+one `WHERE key IN (...)` query per relation. Never one query per row, and never a JOIN
+(which can send MariaDB's optimizer off sorting the whole big table)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, func, select
+from sqlalchemy import Column, func, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from .catalog import Catalog, Relation, TableInfo
 from .decoding import Undecodable, fetch_rows
+from .dialects import can_hold, escape_like, text_like
 from .values import show_value
 
 LABEL_CHARS = 80
 
 
-def label_source(catalog: Catalog, relation: Relation) -> tuple[Column, Column] | None:
-    """The referenced key column and the label column of a single-column foreign key, or
+def label_source(catalog: Catalog, relation: Relation) -> tuple[Column, tuple[Column, ...]] | None:
+    """The referenced key column and the label columns of a single-column foreign key, or
     None when the relation has no label to show."""
     if len(relation.columns) != 1:
         return None
     target = catalog.tables.get(relation.target)
     if target is None:
         return None
-    label = target.label_column
+    label = target.label_columns
     key = target.table.columns.get(relation.target_columns[0])
-    if label is None or key is None or label is key:
+    if not label or key is None or (len(label) == 1 and label[0] is key):
         return None
     return key, label
+
+
+def row_label(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    """The text that names a row, from its label columns: one column as it is; several (a
+    first and a last name) joined by a space, a NULL part left out."""
+    if len(columns) == 1:
+        return columns[0]
+    joined: ColumnElement[Any] = func.coalesce(columns[0], "")
+    for column in columns[1:]:
+        joined = joined + " " + func.coalesce(column, "")
+    return func.trim(joined)
+
+
+def label_starts_with(
+    columns: Sequence[ColumnElement[Any]], text: str, dialect: Dialect
+) -> ColumnElement[bool]:
+    """Rows whose label, or one of its parts (a last name), starts with `text`, ignoring
+    case (dialects.text_like)."""
+    pattern = escape_like(text) + "%"
+    parts = [text_like(column, pattern, dialect) for column in columns]
+    if len(columns) == 1:
+        return parts[0]
+    if not all(can_hold(column, text, dialect) for column in columns):
+        return or_(*parts)  # their joined text holds no more characters than they do
+    return or_(text_like(row_label(columns), pattern, dialect), *parts)
+
+
+def row_label_text(info: TableInfo, row: Mapping[str, Any]) -> str | None:
+    """The label of a row already fetched whole (a record page), as row_label reads it."""
+    parts = [row.get(column.name) for column in info.label_columns]
+    if not all(part is None or isinstance(part, str) for part in parts):
+        return None
+    text = " ".join(part for part in parts if part)
+    return text if text.strip() else None
 
 
 async def load_labels(
@@ -48,7 +84,7 @@ async def load_labels(
     if source is None or not wanted:
         return {}
     key, label = source
-    cut_label = _cut(label).label("label")
+    cut_label = _cut(row_label(label)).label("label")
     statement = select(key, cut_label).where(key.in_(wanted))
     labels: dict[Any, str] = {}
     for key_value, text in await fetch_rows(conn, statement, [key, cut_label]):
@@ -71,7 +107,7 @@ def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElem
         key, label = source
         target = key.table.alias(f"label_{len(out)}")
         out[name] = (
-            select(_cut(target.c[label.name]))
+            select(_cut(row_label([target.c[column.name] for column in label])))
             .where(target.c[key.name] == info.table.c[name])
             .scalar_subquery()
             .label(f"label_{len(out)}")
@@ -80,7 +116,7 @@ def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElem
 
 
 def _cut(label: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The label column's first LABEL_CHARS + 1 characters: enough to know it was cut."""
+    """A label's first LABEL_CHARS + 1 characters: enough to know it was cut."""
     return func.substr(label, 1, LABEL_CHARS + 1)
 
 

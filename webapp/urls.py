@@ -3,7 +3,12 @@
 Names and key values are tilde-encoded (as Datasette does): letters, digits, `_` and `-` stay,
 a space becomes `+`, every other byte of the UTF-8 form becomes `~XX`. The result holds no
 `/`, `%` or `.`, so it survives proxies that decode `%2F`; the empty string is a lone `~`.
-A composite key joins its parts with `,`, which never occurs inside an encoded part."""
+A composite key joins its parts with `,`, which never occurs inside an encoded part.
+
+A table outside the database's default schema is named in a URL by its schema and its name,
+each encoded, joined by `:` (`/t/sales:orders`): a colon never occurs in an encoded part, so
+this never meets a default-schema table's URL (whose name may hold dots or colons, encoded),
+nor the `.csv`/`.json` suffix of a download."""
 
 from __future__ import annotations
 
@@ -17,8 +22,32 @@ EMPTY = "~"
 _ENCODED = re.compile(r"^(?:[A-Za-z0-9_\-+]|~[0-9A-F]{2})*$")
 
 
+SCHEMA_SEPARATOR = ":"
+
+
 class UrlDecodeError(ValueError):
     """A path segment that no name or key could have produced."""
+
+
+class QualifiedName(str):
+    """The catalog's name of a table outside the default schema: reads `schema.table` (in
+    pages, the config and the activity log), or `"schema"."table"` when a table of the
+    default schema already has that name, and keeps both parts, so that its URL names each
+    of them unambiguously."""
+
+    schema: str
+    table: str
+
+    def __new__(cls, schema: str, table: str, *, quoted: bool = False) -> QualifiedName:
+        text = f"{_quoted(schema)}.{_quoted(table)}" if quoted else f"{schema}.{table}"
+        name = super().__new__(cls, text)
+        name.schema = schema
+        name.table = table
+        return name
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def tilde_encode(value: str) -> str:
@@ -67,9 +96,34 @@ def decode_key(segment: str) -> list[str]:
     return [tilde_decode(part) for part in segment.split(",")]
 
 
-@lru_cache(maxsize=4096)
+def table_slug(table_name: str) -> str:
+    """The path segment naming a table (see the module's docstring)."""
+    if isinstance(table_name, QualifiedName):
+        schema, table = tilde_encode(table_name.schema), tilde_encode(table_name.table)
+        return f"{schema}{SCHEMA_SEPARATOR}{table}"
+    return tilde_encode(table_name)
+
+
+def decode_table_slug(slug: str) -> tuple[str | None, str]:
+    """The schema (None: the default one) and the table name a path segment names."""
+    schema, separator, name = slug.partition(SCHEMA_SEPARATOR)
+    if not separator:
+        return None, tilde_decode(slug)
+    return tilde_decode(schema), tilde_decode(name)
+
+
 def _table_path(table_name: str) -> str:
-    """A table's URL path; kept, since every row of a page links into one or two tables."""
+    """A table's URL path."""
+    if isinstance(table_name, QualifiedName):
+        return f"/t/{table_slug(table_name)}"
+    return _plain_table_path(table_name)
+
+
+@lru_cache(maxsize=4096)
+def _plain_table_path(table_name: str) -> str:
+    """A default-schema table's URL path; kept, since every row of a page links into one or
+    two tables. (A QualifiedName equals another table's plain name of the same text, so it
+    is never a key here.)"""
     return f"/t/{tilde_encode(table_name)}"
 
 

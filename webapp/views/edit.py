@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..audit import request_trail
 from ..catalog import Catalog, TableInfo, hidden_names
 from ..csrf import request_csrf_token
-from ..dialects import can_hold, equals, escape_like, is_schema_mismatch, text_like
+from ..dialects import can_hold, equals, is_schema_mismatch
 from ..errors import NotFound, is_unavailable
 from ..flash import flash
 from ..html_text import visible_controls
@@ -36,6 +36,7 @@ from ..inputs import (
     parse_input,
 )
 from ..keys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
+from ..labels import label_starts_with, row_label
 from ..permissions import request_catalog, require_write
 from ..queries import key_condition
 from ..request_body import (
@@ -194,7 +195,7 @@ async def lookup(request: web.Request) -> web.Response:
         raise NotFound(f"{info.name!r} has no single-column primary key to pick by.")
     query = request.query.get("q", "")[:200]
     key_column = info.primary_key[0]
-    label = info.label_column
+    label = row_label(info.label_columns).label("label") if info.label_columns else None
     selected = [key_column, *([label] if label is not None else [])]
     statement = select(*selected).order_by(key_column).limit(LOOKUP_LIMIT)
     if query:
@@ -203,8 +204,8 @@ async def lookup(request: web.Request) -> web.Response:
         spec = input_spec(key_column, 0, dialect)
         with contextlib.suppress(FieldError):
             matches.append(equals(key_column, parse_input(spec, query, dialect), dialect))
-        if label is not None:
-            matches.append(text_like(label, escape_like(query) + "%", dialect))
+        if info.label_columns:
+            matches.append(label_starts_with(info.label_columns, query, dialect))
         if not matches:
             return web.json_response([])
         statement = statement.where(matches[0] if len(matches) == 1 else matches[0] | matches[1])
@@ -290,7 +291,7 @@ async def _foreign_key_widget(
     if len(target.primary_key) != 1 or target.primary_key[0].name != relation.target_columns[0]:
         return
     key_column = target.primary_key[0]
-    label = target.label_column
+    label = row_label(target.label_columns).label("label") if target.label_columns else None
     selected = [key_column, *([label] if label is not None else [])]
     statement = select(*selected).order_by(key_column).limit(FK_SELECT_LIMIT + 1)
     rows = (await conn.execute(statement)).all()

@@ -82,7 +82,7 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
         "action": entry.action,
         "table": entry.table_name,
         "key": ", ".join(key_parts),
-        "record_href": record_url(entry.table_name, key_parts) if info is not None else None,
+        "record_href": record_url(info.name, key_parts) if info is not None else None,
         "changes": changes,
         "state": entry.state,
         "reverts_id": entry.reverts_id,

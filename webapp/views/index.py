@@ -1,4 +1,5 @@
-"""The index page: every table and view with its row count."""
+"""The index page: every table and view with its row count, those of the default schema
+first, then one section per other schema."""
 
 from __future__ import annotations
 
@@ -31,11 +32,23 @@ async def index_page(request: web.Request) -> dict[str, Any]:
             "columns": len(info.columns),
             "count": counts.get(info.name),
             "has_key": bool(info.primary_key),
+            "schema": info.schema,
+            "short_name": info.table.name,
         }
         for info in catalog
     ]
+    default = [entry for entry in entries if entry["schema"] is None]
     return {
-        "tables": [entry for entry in entries if not entry["is_view"]],
-        "views": [entry for entry in entries if entry["is_view"]],
+        "tables": [entry for entry in default if not entry["is_view"]],
+        "views": [entry for entry in default if entry["is_view"]],
+        "schemas": _by_schema([entry for entry in entries if entry["schema"] is not None]),
         "unreadable": sorted(catalog.unreadable.items()),
     }
+
+
+def _by_schema(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tables and views of the other schemas, one section per schema, by name."""
+    schemas: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        schemas.setdefault(entry["schema"], []).append(entry)
+    return [{"name": name, "tables": schemas[name]} for name in sorted(schemas, key=str.lower)]

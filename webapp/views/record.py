@@ -14,7 +14,7 @@ from ..catalog import Catalog, Relation, TableInfo
 from ..counts import bounded_count
 from ..decoding import fetch_rows
 from ..errors import NotFound
-from ..labels import load_labels
+from ..labels import load_labels, row_label, row_label_text
 from ..permissions import request_catalog, write_refusal
 from ..queries import key_condition
 from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
@@ -57,8 +57,6 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             }
         )
     title_key = ", ".join(key_parts)
-    label = info.label_column
-    label_text = row.get(label.name) if label is not None else None
     return {
         "info": info,
         "table_href": table_url(info.name),
@@ -66,7 +64,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
         "edit_href": record_href + "/edit",
         "delete_href": record_href + "/delete",
         "title_key": title_key,
-        "label": label_text if isinstance(label_text, str) and label_text.strip() else None,
+        "label": row_label_text(info, row),
         "fields": fields,
         "referenced_by": [
             await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
@@ -153,7 +151,7 @@ async def referencing_rows(
 
 
 async def _sample(conn: AsyncConnection, child: TableInfo, condition: Any) -> list[dict[str, str]]:
-    label = child.label_column
+    label = row_label(child.label_columns).label("label") if child.label_columns else None
     key_columns = list(child.primary_key)
     selected = [*key_columns, *([label] if label is not None else [])]
     statement = select(*selected).where(condition).order_by(*key_columns).limit(REFERENCING_SAMPLE)
