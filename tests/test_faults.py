@@ -70,6 +70,16 @@ async def label_of_row_1(engine: AsyncEngine) -> str:
         return await conn.scalar(text("SELECT label FROM t WHERE id = 1"))
 
 
+async def open_form_within_bounds(client, url: str, open_form):  # type: ignore[no-untyped-def]
+    """The form, read again if a busy machine made the first read outlast the one-second
+    statement bound (a 503 there is the bound working, not what the test is about)."""
+    for _ in range(2):
+        response = await client.get(url)
+        if response.status != 503:
+            break
+    return await open_form(client, url)
+
+
 async def timed(coroutine):  # type: ignore[no-untyped-def]
     start = time.monotonic()
     result = await coroutine
@@ -248,7 +258,7 @@ async def test_a_row_locked_past_the_bounds_gives_503_and_writes_nothing(
         database=replace(settings.database, lock_timeout=lock_timeout)
     )
     client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
-    form = await open_form(client, "/t/t/r/1/edit")
+    form = await open_form_within_bounds(client, "/t/t/r/1/edit", open_form)
     form.set("label", "while locked")
     async with engine.connect() as holder:
         await holder.execute(text("SELECT * FROM t WHERE id = 1 FOR UPDATE"))
