@@ -54,16 +54,6 @@ KNOWN_BROKEN: dict[str, str] = {
     "sqlite:junk_dates": "junk in DATE/DATETIME/TIME/NUMERIC refused by its own form; '' saved "
     "as NULL",
     "sqlite:overlong_text": "VARCHAR(5) holding longer text refused by its own form",
-    "postgresql:special_floats": "real/double NaN and +/-Infinity refused by their own form "
-    "and by filters (400)",
-    "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form and "
-    "by filters (400)",
-    "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "
-    "(asyncpg cannot decode them)",
-    "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
-    "refused by the form), large numbers rounded; list and record disagree",
-    "postgresql:geometric": "geometric values not restorable: the revert of a deletion is "
-    "refused by the database (409) and the row stays deleted",
 }
 
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, delete, insert, null, select, update
+from sqlalchemy import JSON, and_, delete, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -229,11 +229,14 @@ def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def values_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
-    """WHERE clause for the row whose primary key has these values (None if it cannot)."""
+    """WHERE clause for the row whose primary key has these values (None if it cannot),
+    each bound as its column's kind writes it (a domain's text cast to the domain)."""
     columns = info.primary_key
     if not columns or len(key) != len(columns) or any(value is None for value in key):
         return None
-    condition: ColumnElement[bool] = columns[0] == key[0]
-    for column, value in zip(columns[1:], key[1:], strict=True):
-        condition = condition & (column == value)
-    return condition
+    return and_(
+        *(
+            column == kind_for(column).bind_value(value)
+            for column, value in zip(columns, key, strict=True)
+        )
+    )

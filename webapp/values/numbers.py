@@ -94,7 +94,7 @@ class DecimalKind(ValueKind):
             raise BadKey(text) from None
 
     def check_range(self, value: Any) -> None:
-        if isinstance(value, decimal.Decimal) and not value.is_finite():
+        if isinstance(value, decimal.Decimal) and not value.is_finite() and not self.special:
             raise BadKey(str(value))
 
     def parse_input(self, text: str) -> Any:
@@ -141,7 +141,7 @@ class FloatKind(ValueKind):
             raise BadKey(text) from None
 
     def check_range(self, value: Any) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value) and not self.special:
             raise BadKey(str(value))
 
     def parse_input(self, text: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..dialects import duration_literal
 from ..pg_text import SpecialMoment
-from ..unreadable import STORED_REASONS, Undecodable
+from ..unreadable import OUT_OF_RANGE, STORED_REASONS, Undecodable
 from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
 
 
@@ -397,11 +397,31 @@ class Unreadable(ValueType):
     def input_text(self, value: Undecodable) -> str:
         return value.raw if isinstance(value.raw, str) else repr(value.raw)
 
+    def key_text(self, value: Undecodable) -> str:
+        if value.reason == OUT_OF_RANGE and isinstance(value.raw, str):
+            return value.raw  # what the column's kind reads back (moments, pg_text)
+        return str(value)
+
     def audit_encode(self, value: Undecodable) -> Any:
+        if value.reason == OUT_OF_RANGE and isinstance(value.raw, str):
+            return {"t": FarMoment.tag, "v": value.raw}
         return {"t": "unrestorable", "v": str(value)}
 
     def canonical(self, value: Undecodable) -> bytes:
         return b"u:" + repr(value.raw).encode("utf-8", "surrogatepass")
+
+
+class FarMoment(ValueType):
+    """The audit log's PostgreSQL date, timestamp or time beyond Python's range, kept as the
+    text the database writes: restored through the connection's codecs (pg_text)."""
+
+    tag = "pg_far_moment"
+
+    def audit_decode(self, data: Any) -> Any:
+        return Undecodable(str(data), OUT_OF_RANGE)
+
+
+_BY_TAG[FarMoment.tag] = FarMoment()
 
 
 @reads(Unrestorable)
