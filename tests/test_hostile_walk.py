@@ -43,16 +43,7 @@ csv.field_size_limit(1 << 24)
 
 # Corpus classes the app cannot walk cleanly yet, as "backend:class" with what fails. Each
 # runs as a strict xfail: when a fix makes one pass, the suite says so; remove it here.
-KNOWN_BROKEN: dict[str, str] = {
-    "postgresql:numeric_special": "numeric NaN and +/-Infinity refused by their own form and "
-    "by filters (400)",
-    "postgresql:out_of_range_dates": "BC dates, years past 9999, 24:00: 500 everywhere "
-    "(asyncpg cannot decode them)",
-    "postgresql:json": "JSON null shown as SQL NULL, a JSON string without its quotes (then "
-    "refused by the form), large numbers rounded; list and record disagree",
-    "postgresql:geometric": "geometric values not restorable: the revert of a deletion is "
-    "refused by the database (409) and the row stays deleted",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 def walk_cases() -> list[Any]:

@@ -539,3 +539,59 @@ async def test_an_integer_key_beyond_the_column_range_names_no_record(
     assert response.status == expected, await response.text()
     filtered = await client.get(f"/t/small?id__exact={key}")
     assert filtered.status == (200 if in_range else 400)
+
+
+async def test_postgresql_json_is_kept_as_its_text(
+    engine: AsyncEngine, make_client, open_form, backend: str
+) -> None:
+    """JSON's null is not SQL NULL, a JSON string keeps its quotes, a large number its
+    digits and a json text its repeated keys; an unchanged save writes nothing."""
+    if backend != "postgresql":
+        pytest.skip("json and jsonb are PostgreSQL's")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE docs (id int PRIMARY KEY, j json, jb jsonb)"))
+        await conn.execute(text("""INSERT INTO docs VALUES (1, '"text"', 'null')"""))
+    client = await make_client()
+    await pages_show(client, "docs", "1", '"text"')
+    record = await (await client.get("/t/docs/r/1")).text()
+    assert ">null<" in record
+    before = await raw_row(engine, backend, "docs", ["j", "jb"])
+    await save_unchanged(client, open_form, "docs", "1")
+    assert await raw_row(engine, backend, "docs", ["j", "jb"]) == before == ('"text"', "null")
+    typed = '{"dup": 1, "dup": 12345678901234567890.5}'
+    edited = await edit_then_revert(
+        client, open_form, engine, backend, "docs", ["j", "jb"], "j", typed
+    )
+    assert edited[0] == typed
+
+
+async def test_postgresql_moments_beyond_python_are_filtered_and_restored(
+    engine: AsyncEngine, make_client, open_form, backend: str
+) -> None:
+    """A BC date, a year past 9999 and 24:00:00 are filter values and come back from the
+    audit log exactly."""
+    if backend != "postgresql":
+        pytest.skip("BC dates and 24:00:00 are PostgreSQL's")
+    columns = ["d", "ts", "t", "note"]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE ancient (id int PRIMARY KEY, d date, ts timestamp, t time, note text)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ancient VALUES (1, '0044-03-15 BC', '12345-06-07 08:09:10',"
+                " '24:00:00', 'old'), (2, '2024-01-31', NULL, NULL, 'new')"
+            )
+        )
+    client = await make_client()
+    for query in ("d__exact=0044-03-15 BC", "ts__gte=12345-06-07 08:09:10", "t__exact=24:00:00"):
+        listing = await client.get("/t/ancient?" + query.replace(" ", "+"))
+        body = await listing.text()
+        assert listing.status == 200, (query, body[:2000])
+        assert "/t/ancient/r/1" in body and "/t/ancient/r/2" not in body, query
+    edited = await edit_then_revert(
+        client, open_form, engine, backend, "ancient", columns, "note", "changed"
+    )
+    assert edited[:3] == ("0044-03-15 BC", "12345-06-07 08:09:10", "24:00:00")

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, delete, insert, null, select, update
+from sqlalchemy import JSON, and_, delete, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -21,7 +21,7 @@ from .decoding import fetch_rows
 from .dialects import WRITE_TRANSACTION
 from .errors import Forbidden
 from .inputs import UNCHANGED, resolve
-from .values import canonical, kind_for, stored_bind
+from .values import canonical, kind_for, restorable, stored_bind
 
 if TYPE_CHECKING:
     from .audit import AuditTrail
@@ -223,19 +223,22 @@ def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
         column = info.table.c[name]
         if value is None and isinstance(column.type, JSON):
             bound[column.key] = null()
-        elif not (kind := kind_for(column)).fits(value):
-            bound[column.key] = stored_bind(value)  # restored exactly as it was stored
+        elif kind_for(column).fits(value) or not restorable(value):
+            bound[column.key] = kind_for(column).bind_value(value)
         else:
-            bound[column.key] = kind.bind_value(value)
+            bound[column.key] = stored_bind(value)  # restored exactly as it was stored
     return bound
 
 
 def values_condition(info: TableInfo, key: Sequence[Any]) -> ColumnElement[bool] | None:
-    """WHERE clause for the row whose primary key has these values (None if it cannot)."""
+    """WHERE clause for the row whose primary key has these values (None if it cannot),
+    each bound as its column's kind writes it (a domain's text cast to the domain)."""
     columns = info.primary_key
     if not columns or len(key) != len(columns) or any(value is None for value in key):
         return None
-    condition: ColumnElement[bool] = columns[0] == key[0]
-    for column, value in zip(columns[1:], key[1:], strict=True):
-        condition = condition & (column == value)
-    return condition
+    return and_(
+        *(
+            column == kind_for(column).bind_value(value)
+            for column, value in zip(columns, key, strict=True)
+        )
+    )

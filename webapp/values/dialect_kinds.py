@@ -4,6 +4,7 @@ generic rules for that backend."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import ARRAY, Column, String, Text, case, cast, func, literal, null, type_coerce
@@ -11,8 +12,8 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .cells import Cell
-from .kinds import FieldError, ListColumn, TextKind, ValueKind, cut_text
+from .cells import Cell, text_cell
+from .kinds import BadKey, FieldError, ListColumn, TextKind, ValueKind, cut_text
 from .numbers import IntKind
 from .pytypes import show_value
 from .registry import converts
@@ -161,7 +162,48 @@ class PgTextKind(ValueKind):
     def parse_input(self, text: str) -> Any:
         return text
 
+    def parse_key(self, text: str) -> Any:
+        """The text cast to the column's type: compared as bare text, PostgreSQL finds no
+        operator for a domain over int, an inet or an array (`positive = varchar`)."""
+        if "\x00" in text:  # PostgreSQL text holds no NUL
+            raise BadKey(text)
+        return self.bind_value(text)
+
     def bind_value(self, value: Any) -> Any:
         if isinstance(value, str):
             return cast(literal(value, Text()), self.column.type)
         return value
+
+
+@converts(postgresql.JSON, postgresql.JSONB, backend="postgresql")
+class PgJsonKind(PgTextKind):
+    """A json or jsonb document as PostgreSQL writes it: read into Python, JSON's null would
+    look like SQL NULL, a string would lose its quotes, a large number its digits and a
+    json text its repeated keys. The form takes any JSON text; the database keeps it."""
+
+    family = "json"
+    parse_as = "json"
+    widget = "textarea"
+    hint = "JSON"
+
+    def show(self, value: Any, preview: bool) -> Cell:
+        if isinstance(value, str):
+            return text_cell("json", value, preview)
+        return show_value(value, preview)
+
+    def list_column(self, keep_whole: bool) -> ListColumn:
+        if keep_whole:
+            return ValueKind.list_column(self, keep_whole)
+        return cut_text(self, self.text(), "json")
+
+    def json_value(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else super().json_value(value)
+
+    def parse_input(self, text: str) -> Any:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FieldError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        return text

@@ -13,7 +13,7 @@ from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
 from ..dialects import date_text_form, has_zero_dates, time_is_duration
-from ..pg_text import SpecialMoment
+from ..pg_text import SpecialMoment, far_moment
 from ..unreadable import Undecodable
 from .cells import Cell
 from .kinds import (
@@ -51,12 +51,15 @@ class DateTimeKind(ValueKind):
         try:
             return dt.datetime.fromisoformat(text)
         except ValueError:
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
         special = self.special_moment(text)
         if special is not None:
             return special
+        far = _far(self, text)
+        if far is not None:
+            return far
         try:
             moment = dt.datetime.fromisoformat(text.strip())
         except ValueError:
@@ -97,6 +100,27 @@ def zero_date(kind: ValueKind, text: str, form: re.Pattern[str]) -> bool:
         return False
     year, month, day = cleaned[:10].split("-")
     return year == "0000" or "00" in (month, day)
+
+
+def _far(kind: ValueKind, text: str) -> Undecodable | None:
+    """A PostgreSQL date, timestamp or time Python cannot hold (0044-03-15 BC, 24:00:00),
+    typed as the database writes it: the value it stands for, read back through the
+    connection's codecs (pg_text); None elsewhere or for other text."""
+    if not kind.special:
+        return None
+    type_ = kind.column.type
+    name = {DateKind: "date", DateTimeKind: "timestamp", TimeKind: "time"}.get(type(kind))
+    if name is None:
+        return None
+    zoned = name != "date" and getattr(type_, "timezone", False)
+    return far_moment(text, name + "tz" if zoned else name)
+
+
+def _far_or(kind: ValueKind, text: str, error: Exception) -> Any:
+    far = _far(kind, text)
+    if far is None:
+        raise error from None
+    return far
 
 
 def _match_time_zone(moment: dt.datetime, aware: bool) -> dt.datetime:
@@ -150,12 +174,15 @@ class DateKind(ValueKind):
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
         special = self.special_moment(text)
         if special is not None:
             return special
+        far = _far(self, text)
+        if far is not None:
+            return far
         try:
             return dt.date.fromisoformat(text.strip())
         except ValueError:
@@ -209,7 +236,7 @@ class TimeKind(ValueKind):
         except ValueError:
             if self.time_is_duration and _INTERVAL.fullmatch(text.strip()):
                 return parse_duration(text)
-            raise BadKey(text) from None
+            return _far_or(self, text, BadKey(text))
 
     def parse_input(self, text: str) -> Any:
         try:

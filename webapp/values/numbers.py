@@ -101,7 +101,7 @@ class DecimalKind(ValueKind):
         return super().editable(value)
 
     def check_range(self, value: Any) -> None:
-        if isinstance(value, decimal.Decimal) and not value.is_finite():
+        if isinstance(value, decimal.Decimal) and not value.is_finite() and not self.special:
             raise BadKey(str(value))
 
     def parse_input(self, text: str) -> Any:

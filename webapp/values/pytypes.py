@@ -403,8 +403,15 @@ class Unreadable(ValueType):
     def input_text(self, value: Undecodable) -> str:
         return value.raw if isinstance(value.raw, str) else repr(value.raw)
 
+    def key_text(self, value: Undecodable) -> str:
+        if value.reason == OUT_OF_RANGE and isinstance(value.raw, str):
+            return value.raw  # what the column's kind reads back (moments, pg_text)
+        return str(value)
+
     def audit_encode(self, value: Undecodable) -> Any:
-        if restorable(value):
+        if value.reason == OUT_OF_RANGE and isinstance(value.raw, str):
+            return {"t": FarMoment.tag, "v": value.raw}
+        if restorable(value):  # an Undecodable here
             raw = value_type(value.raw).audit_encode(value.raw)
             return {"t": "stored", "v": {"reason": value.reason, "raw": raw}}
         return {"t": "unrestorable", "v": str(value)}
@@ -414,6 +421,19 @@ class Unreadable(ValueType):
 
     def canonical(self, value: Undecodable) -> bytes:
         return b"u:" + repr(value.raw).encode("utf-8", "surrogatepass")
+
+
+class FarMoment(ValueType):
+    """The audit log's PostgreSQL date, timestamp or time beyond Python's range, kept as the
+    text the database writes: restored through the connection's codecs (pg_text)."""
+
+    tag = "pg_far_moment"
+
+    def audit_decode(self, data: Any) -> Any:
+        return Undecodable(str(data), OUT_OF_RANGE)
+
+
+_BY_TAG[FarMoment.tag] = FarMoment()
 
 
 @reads(Unrestorable)
@@ -448,9 +468,13 @@ RAW_SQL_TYPES: dict[type, type[sa.types.TypeEngine[Any]]] = {
 }
 
 
-def restorable(value: Undecodable) -> bool:
-    """Whether an unreadable value is the driver's raw value, so writing that back restores
-    it exactly (not a text form the database wrote, nor a value Python cannot hold)."""
+def restorable(value: Any) -> bool:
+    """Whether `value`, read from a column whose type it is not of (SQLite keeps anything
+    anywhere) or unreadable, is the driver's raw value, so writing that back past the
+    column type's conversion restores it exactly (not a text form the database wrote, nor
+    a value Python cannot hold)."""
+    if not isinstance(value, Undecodable):
+        return True
     return value.reason not in (AS_TEXT, OUT_OF_RANGE) and type(value.raw) in RAW_TYPES
 
 
