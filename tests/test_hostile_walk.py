@@ -41,10 +41,6 @@ from .hostile_corpus import CORPUS, arrange, corpus_class
 
 csv.field_size_limit(1 << 24)
 
-# Corpus classes the app cannot walk cleanly yet, as "backend:class" with what fails. Each
-# runs as a strict xfail: when a fix makes one pass, the suite says so; remove it here.
-KNOWN_BROKEN: dict[str, str] = {}
-
 
 def walk_cases() -> list[Any]:
     cases = []
@@ -54,9 +50,6 @@ def walk_cases() -> list[Any]:
             variable = SERVER_URL_VARIABLES.get(backend)
             if variable and not os.environ.get(variable):
                 marks.append(pytest.mark.skip(reason=f"{variable} is not set"))
-            reason = KNOWN_BROKEN.get(f"{backend}:{item.name}")
-            if reason:
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
             cases.append(pytest.param(backend, item.name, id=f"{backend}-{item.name}", marks=marks))
     return cases
 
@@ -555,6 +548,3 @@ def test_corpus_class_names_are_unique_per_backend() -> None:
     for backend, classes in CORPUS.items():
         names: Sequence[str] = [item.name for item in classes]
         assert len(names) == len(set(names)), backend
-    for entry in KNOWN_BROKEN:
-        backend, name = entry.split(":")
-        assert corpus_class(backend, name), entry
