@@ -954,12 +954,14 @@ def can_hold(column: ColumnElement[Any], value: Any, dialect: Dialect) -> bool:
 
 def _fits_numeric(type_: Any, value: decimal.Decimal) -> bool:
     """PostgreSQL casts a bound number to its column's NUMERIC(p, s), which overflows (an
-    error) for one with more than p - s whole digits."""
+    error) for one with more than p - s whole digits or an infinite one; NaN it holds."""
     precision = getattr(type_, "precision", None)
     if not isinstance(type_, Numeric) or isinstance(type_, Float) or not precision:
         return True
+    if value.is_nan():
+        return True
     scale = getattr(type_, "scale", None) or 0
-    if not value.is_finite() or value.adjusted() > precision - scale:
+    if value.is_infinite() or value.adjusted() > precision - scale:
         return False
     rounded = value.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
     return rounded.adjusted() < precision - scale if rounded else True
