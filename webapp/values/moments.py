@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Column
@@ -54,22 +55,14 @@ class DateTimeKind(ValueKind):
             return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        far = _far(self, text)
-        if far is not None:
-            return far
-        try:
-            moment = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
-            if zero_date(self, text, ZERO_DATETIME):
-                return text.strip()
-            raise BadValue(
-                f"{self.column.name!r} holds dates and times (2024-01-31 or 2024-01-31 12:30), "
-                f"not {text[:40]!r}"
-            ) from None
-        return _match_time_zone(moment, self.aware)
+        value = moment_filter(
+            self,
+            text,
+            dt.datetime.fromisoformat,
+            ZERO_DATETIME,
+            "dates and times (2024-01-31 or 2024-01-31 12:30)",
+        )
+        return _match_time_zone(value, self.aware) if isinstance(value, dt.datetime) else value
 
     def parse_input(self, text: str) -> Any:
         special = self.special_moment(text)
@@ -89,6 +82,30 @@ class DateTimeKind(ValueKind):
 
 ZERO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 ZERO_DATETIME = re.compile(r"\d{4}-\d\d-\d\d(?: \d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?)?")
+
+
+def moment_filter(
+    kind: ValueKind,
+    text: str,
+    parse: Callable[[str], Any],
+    zero_form: re.Pattern[str],
+    noun: str,
+) -> Any:
+    """A filter value for a date or date-and-time column: `infinity` where the database has
+    it, a far date as the database writes it, else the ISO text `parse`d, else a zero date
+    kept as text where the database has those; BadValue saying what the column holds."""
+    special = kind.special_moment(text)
+    if special is not None:
+        return special
+    far = _far(kind, text)
+    if far is not None:
+        return far
+    try:
+        return parse(text.strip())
+    except ValueError:
+        if zero_date(kind, text, zero_form):
+            return text.strip()
+        raise BadValue(f"{kind.column.name!r} holds {noun}, not {text[:40]!r}") from None
 
 
 def zero_date(kind: ValueKind, text: str, form: re.Pattern[str]) -> bool:
@@ -177,20 +194,7 @@ class DateKind(ValueKind):
             return _far_or(self, text, BadKey(text))
 
     def parse_filter(self, text: str) -> Any:
-        special = self.special_moment(text)
-        if special is not None:
-            return special
-        far = _far(self, text)
-        if far is not None:
-            return far
-        try:
-            return dt.date.fromisoformat(text.strip())
-        except ValueError:
-            if zero_date(self, text, ZERO_DATE):
-                return text.strip()
-            raise BadValue(
-                f"{self.column.name!r} holds dates (2024-01-31), not {text[:40]!r}"
-            ) from None
+        return moment_filter(self, text, dt.date.fromisoformat, ZERO_DATE, "dates (2024-01-31)")
 
     def parse_input(self, text: str) -> Any:
         special = self.special_moment(text)
