@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .export import ExportResult, exports_table
-from .wrk import WrkResult
+from bench.export import ExportResult, exports_table
+from bench.wrk import WrkResult
 
 DEEP_P50_FACTOR = 1.5
 FIRST_PAGE_SHARE_OF_REFERENCE = 0.60

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import TEST_PASSWORD, sign_in_as
 from webapp.keys import ACCOUNTS
-
-from .conftest import TEST_PASSWORD, sign_in_as
 
 
 async def users(engine: AsyncEngine) -> list[tuple]:

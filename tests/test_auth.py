@@ -22,13 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
+from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from webapp import permissions
 from webapp.accounts.passwords import Passwords
 from webapp.accounts.store import Accounts
 from webapp.keys import ACCOUNTS
 from webapp.settings import AuthSettings, PasswordHashSettings
-
-from .conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 
 COOKIE = "webapp_session"
 

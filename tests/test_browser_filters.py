@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .conftest import CHROMIUM_ARGS, browser_cookies
-from .find_fixtures import ids_where, install, page_ids
+from tests.conftest import CHROMIUM_ARGS, browser_cookies
+from tests.find_fixtures import ids_where, install, page_ids
 
 playwright_api = pytest.importorskip("playwright.async_api")
 

@@ -12,13 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import FAST_HASHING, add_test_user, sign_in_as
 from webapp.app import create_app
 from webapp.expensive import ExpensiveQueries
 from webapp.keys import EXPENSIVE_QUERIES
 from webapp.settings import Settings, settings_for_url
 from webapp.views import table as table_view
-
-from .conftest import FAST_HASHING, add_test_user, sign_in_as
 
 BIG_ROWS = 300_000
 

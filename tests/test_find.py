@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
 from webapp import counts
 from webapp.counts import RowCount
 from webapp.keys import PAGE_COUNTS, READ_ENGINE
 from webapp.settings import table_options
-
-from .find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import FAST_HASHING
 from webapp.accounts.lifecycle import NoUsersError, first_run, is_loopback
 from webapp.settings import settings_for_url
-
-from .conftest import FAST_HASHING
 
 
 async def test_sign_in_link_works_once_and_asks_the_new_admin_for_a_password(

@@ -8,10 +8,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import form_token
+from tests.hostile_input import assert_refusal_page, database_checksum, install_small_demo
 from webapp.urls import record_url
-
-from .conftest import form_token
-from .hostile_input import assert_refusal_page, database_checksum, install_small_demo
 
 NO_RECORD = "No record has this key."
 WRONG = "Wrong user name or password."

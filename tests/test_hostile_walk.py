@@ -27,6 +27,8 @@ from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
+from tests.conftest import SERVER_URL_VARIABLES, parse_form
+from tests.hostile_corpus import CORPUS, arrange, corpus_class
 from webapp.catalog import TableInfo
 from webapp.decoding import fetch_rows
 from webapp.filters import MAX_FILTERS, OPERATORS, operators_for
@@ -35,9 +37,6 @@ from webapp.queries import sortable
 from webapp.settings import DEFAULT_PAGE_SIZE
 from webapp.urls import export_url, new_record_url, record_url, table_url
 from webapp.values import column_family, key_text, kind_for
-
-from .conftest import SERVER_URL_VARIABLES, parse_form
-from .hostile_corpus import CORPUS, arrange, corpus_class
 
 csv.field_size_limit(1 << 24)
 

@@ -18,12 +18,11 @@ from aiohttp import web
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import form_token
+from tests.hostile_input import database_checksum, install_small_demo
 from webapp.filters import operators_for
 from webapp.keys import CATALOG
 from webapp.urls import encode_key, tilde_encode
-
-from .conftest import form_token
-from .hostile_input import database_checksum, install_small_demo
 
 LONG = 100_000
 # A request line or header over aiohttp's 8,190-byte limit is refused by the HTTP parser

@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.find_fixtures import ITEMS, install, items, link, page_ids, walk
 from webapp.keys import READ_ENGINE
-
-from .find_fixtures import ITEMS, install, items, link, page_ids, walk
 
 
 @pytest.fixture

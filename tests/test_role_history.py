@@ -9,11 +9,10 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import form_token
+from tests.find_fixtures import install, items
+from tests.test_role_rules import RULES
 from webapp.settings import table_options
-
-from .conftest import form_token
-from .find_fixtures import install, items
-from .test_role_rules import RULES
 
 
 async def test_viewer_history_and_activity_show_no_hidden_column_or_table(

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO, run_webapp
 from webapp.settings import SettingsError, load_settings
-
-from .conftest import REPO, run_webapp
 
 
 def write(tmp_path: Path, body: str) -> Path:

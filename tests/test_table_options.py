@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.find_fixtures import ITEMS, install, items, link, page_ids, startup_error
+from tests.test_settings import run_cli, write
 from webapp.keys import CATALOG, READ_ENGINE
 from webapp.settings import SettingsError, load_settings, table_options
-
-from .find_fixtures import ITEMS, install, items, link, page_ids, startup_error
-from .test_settings import run_cli, write
 
 
 async def ids(response) -> list[int]:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .conftest import run_webapp
+from tests.conftest import run_webapp
 
 
 @pytest.fixture

@@ -23,14 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.find_fixtures import link, page_ids, walk
 from webapp import fulltext
 from webapp.catalog import reflect_catalog
 from webapp.fulltext import bounded_scan, scan_finds_the_same
 from webapp.keys import READ_ENGINE
 from webapp.queries import SortKey, page_statement
 from webapp.search import search_for
-
-from .find_fixtures import link, page_ids, walk
 
 
 def mariadb_only(backend: str) -> None:

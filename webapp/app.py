@@ -12,24 +12,24 @@ from aiohttp_session import get_session
 from aiohttp_session import session_middleware as cookie_session_middleware
 from cryptography.fernet import Fernet
 
-from .accounts.lifecycle import accounts_context
-from .body_deadline import body_deadline_middleware
-from .csrf import csrf_middleware, csrf_token
-from .db import database_context, session_middleware, stale_connection_retry_middleware
-from .errors import error_middleware
-from .flash import flash_processor
-from .html_text import visible_controls
-from .keys import SETTINGS
-from .permissions import auth_middleware, current_user
-from .request_body import UPLOAD_LIMIT, body_limit_middleware
-from .rows_html import cell_class, cell_html
-from .schema_watch import schema_change_middleware, schema_watch_context
-from .secret import fernet_key
-from .security import add_security_headers
-from .session_cookie import SESSION_COOKIE, SessionCookieStorage
-from .settings import Settings
-from .urls import new_record_url
-from .views import setup_routes
+from webapp.accounts.lifecycle import accounts_context
+from webapp.body_deadline import body_deadline_middleware
+from webapp.csrf import csrf_middleware, csrf_token
+from webapp.db import database_context, session_middleware, stale_connection_retry_middleware
+from webapp.errors import error_middleware
+from webapp.flash import flash_processor
+from webapp.html_text import visible_controls
+from webapp.keys import SETTINGS
+from webapp.permissions import auth_middleware, current_user
+from webapp.request_body import UPLOAD_LIMIT, body_limit_middleware
+from webapp.rows_html import cell_class, cell_html
+from webapp.schema_watch import schema_change_middleware, schema_watch_context
+from webapp.secret import fernet_key
+from webapp.security import add_security_headers
+from webapp.session_cookie import SESSION_COOKIE, SessionCookieStorage
+from webapp.settings import Settings
+from webapp.urls import new_record_url
+from webapp.views import setup_routes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"

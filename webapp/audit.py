@@ -22,14 +22,14 @@ from aiohttp import web
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from .accounts.models import AccountModels
-from .audit_values import encode_key, encode_row, same_value
-from .catalog import TableInfo
-from .dialects import equals
-from .keys import ACCOUNTS, DB_SESSION, SETTINGS
-from .permissions import current_user
-from .urls import encode_key as url_key
-from .values import key_text
+from webapp.accounts.models import AccountModels
+from webapp.audit_values import encode_key, encode_row, same_value
+from webapp.catalog import TableInfo
+from webapp.dialects import equals
+from webapp.keys import ACCOUNTS, DB_SESSION, SETTINGS
+from webapp.permissions import current_user
+from webapp.urls import encode_key as url_key
+from webapp.values import key_text
 
 log = logging.getLogger(__name__)
 

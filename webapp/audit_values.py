@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .values import Unrestorable, audit_decode, audit_encode
+from webapp.values import Unrestorable, audit_decode, audit_encode
 
 __all__ = [
     "Unrestorable",

@@ -8,8 +8,8 @@ import asyncio
 
 from aiohttp import web
 
-from .errors import Handler, SlowRequest
-from .keys import SETTINGS
+from webapp.errors import Handler, SlowRequest
+from webapp.keys import SETTINGS
 
 
 @web.middleware

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .dialects import (
+from webapp.dialects import (
     adapt_reflected_type,
     browsable_schemas,
     column_distinct_counts,
@@ -35,12 +35,12 @@ from .dialects import (
     unparsed_foreign_keys,
     unreadable_relations,
 )
-from .errors import NotFound
-from .fulltext import scan_orders
-from .label_choice import choose_label_columns, repeats_a_lot
-from .settings import ROLES, TableOptions
-from .urls import QualifiedName, UrlDecodeError, decode_table_slug
-from .values import kind_for
+from webapp.errors import NotFound
+from webapp.fulltext import scan_orders
+from webapp.label_choice import choose_label_columns, repeats_a_lot
+from webapp.settings import ROLES, TableOptions
+from webapp.urls import QualifiedName, UrlDecodeError, decode_table_slug
+from webapp.values import kind_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -9,14 +9,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from .catalog import (
+from webapp.catalog import (
     Catalog,
     CatalogOptionsError,
     apply_table_options,
     copy_catalog,
     role_catalogs,
 )
-from .settings import TableOptions
+from webapp.settings import TableOptions
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from .catalog import Catalog, TableInfo
-from .dialects import is_schema_mismatch, is_timeout, statement_time_limit, table_row_estimates
-from .errors import first_line, is_unavailable
+from webapp.catalog import Catalog, TableInfo
+from webapp.dialects import (
+    is_schema_mismatch,
+    is_timeout,
+    statement_time_limit,
+    table_row_estimates,
+)
+from webapp.errors import first_line, is_unavailable
 
 log = logging.getLogger(__name__)
 

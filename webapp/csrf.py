@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp_session import get_session
 
-from .errors import Forbidden, Handler
-from .request_body import read_form
+from webapp.errors import Forbidden, Handler
+from webapp.request_body import read_form
 
 TOKEN_FIELD = "csrf_token"
 TOKEN_HEADER = "X-CSRF-Token"

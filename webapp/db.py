@@ -10,19 +10,19 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .catalog import (
+from webapp.catalog import (
     CatalogOptionsError,
     apply_table_options,
     copy_catalog,
     reflect_catalog,
     role_catalogs,
 )
-from .counts import CountCache, RowCountCache
-from .demo import install_demo
-from .dialects import create_engine, describe_url, reads_get_own_engine
-from .errors import Handler, first_line
-from .expensive import ExpensiveQueries, expensive_slots_for
-from .keys import (
+from webapp.counts import CountCache, RowCountCache
+from webapp.demo import install_demo
+from webapp.dialects import create_engine, describe_url, reads_get_own_engine
+from webapp.errors import Handler, first_line
+from webapp.expensive import ExpensiveQueries, expensive_slots_for
+from webapp.keys import (
     CATALOG,
     DB_SESSION,
     ENGINE,

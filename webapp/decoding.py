@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from .dialects import text_form
-from .unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, Undecodable
+from webapp.dialects import text_form
+from webapp.unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, Undecodable
 
 __all__ = ["NOT_UTF8", "OUT_OF_RANGE", "Undecodable", "fetch_rows", "raw_select"]
 

@@ -49,9 +49,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.util.concurrency import await_
 
-from . import pg_text
-from .settings import DatabaseSettings
-from .unreadable import NOT_UTF8, Undecodable
+from webapp import pg_text
+from webapp.settings import DatabaseSettings
+from webapp.unreadable import NOT_UTF8, Undecodable
 
 MYSQL_IDLE_RECYCLE_SECONDS = 3600
 

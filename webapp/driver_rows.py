@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .decoding import DECODE_ERRORS, Undecodable, fetch_rows
+from webapp.decoding import DECODE_ERRORS, Undecodable, fetch_rows
 
 DIRECT_DRIVERS = frozenset({"aiomysql"})
 MAX_SHAPES = 512

@@ -12,7 +12,7 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from .dialects import is_timeout
+from webapp.dialects import is_timeout
 
 log = logging.getLogger(__name__)
 

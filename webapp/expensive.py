@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .dialects import is_timeout, statement_time_limit
-from .errors import TooBusy, TooSlow
+from webapp.dialects import is_timeout, statement_time_limit
+from webapp.errors import TooBusy, TooSlow
 
 T = TypeVar("T")
 

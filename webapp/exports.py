@@ -21,12 +21,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from .catalog import TableInfo
-from .decoding import decode_row, raw_select, result_processors
-from .dialects import backend_of, date_text_form
-from .queries import SortKey, order_by
-from .values import kind_for
-from .values.kinds import BoolKind, ValueKind
+from webapp.catalog import TableInfo
+from webapp.decoding import decode_row, raw_select, result_processors
+from webapp.dialects import backend_of, date_text_form
+from webapp.queries import SortKey, order_by
+from webapp.values import kind_for
+from webapp.values.kinds import BoolKind, ValueKind
 
 # How values read without a reflected column (csv_text, json_value): plain, or as booleans.
 PLAIN_VALUES = ValueKind(Column("value", NullType()), None)

@@ -13,11 +13,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import Catalog, TableInfo
-from .decoding import fetch_rows
-from .dialects import is_timeout, statement_time_limit
-from .labels import load_labels
-from .values import column_family, key_text, kind_for
+from webapp.catalog import Catalog, TableInfo
+from webapp.decoding import fetch_rows
+from webapp.dialects import is_timeout, statement_time_limit
+from webapp.labels import load_labels
+from webapp.values import column_family, key_text, kind_for
 
 FACET_VALUES = 10
 FACET_TIME_LIMIT_SECONDS = 0.5

@@ -14,11 +14,11 @@ from sqlalchemy import Column, Enum, and_, or_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import TableInfo
-from .dialects import can_hold, equals, escape_like, text_like
-from .errors import BadRequest
-from .fields import is_date_only
-from .values import BadValue, column_family, kind_for, python_type_of
+from webapp.catalog import TableInfo
+from webapp.dialects import can_hold, equals, escape_like, text_like
+from webapp.errors import BadRequest
+from webapp.fields import is_date_only
+from webapp.values import BadValue, column_family, kind_for, python_type_of
 
 SEPARATOR = "__"
 MAX_FILTERS = 20

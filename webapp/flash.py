@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from .session_cookie import session_cookie_name
+from webapp.session_cookie import session_cookie_name
 
 SESSION_KEY = "flash"
 

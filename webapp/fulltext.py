@@ -16,7 +16,7 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .dialects import backend_of, is_mariadb
+from webapp.dialects import backend_of, is_mariadb
 
 # InnoDB's defaults: innodb_ft_min_token_size, innodb_ft_max_token_size (in characters) and
 # its default stopword list. Shorter and longer words, and stopwords, are not in the index.

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from .dialects import database_fills
-from .values import FieldError, ValueKind, kind_for, value_type
-from .values.kinds import same_stored
+from webapp.dialects import database_fills
+from webapp.values import FieldError, ValueKind, kind_for, value_type
+from webapp.values.kinds import same_stored
 
 
 class _Unchanged:

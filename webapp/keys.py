@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .accounts.store import Accounts
-from .catalog import Catalog
-from .counts import CountCache, RowCountCache
-from .expensive import ExpensiveQueries
-from .settings import Settings
+from webapp.accounts.store import Accounts
+from webapp.catalog import Catalog
+from webapp.counts import CountCache, RowCountCache
+from webapp.expensive import ExpensiveQueries
+from webapp.settings import Settings
 
 if TYPE_CHECKING:  # schema_watch reads these keys; only its type is needed here
-    from .schema_watch import SchemaWatch
+    from webapp.schema_watch import SchemaWatch
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)

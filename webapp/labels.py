@@ -14,10 +14,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import Catalog, Relation, TableInfo
-from .decoding import Undecodable, fetch_rows
-from .dialects import can_hold, escape_like, text_like
-from .values import show_value
+from webapp.catalog import Catalog, Relation, TableInfo
+from webapp.decoding import Undecodable, fetch_rows
+from webapp.dialects import can_hold, escape_like, text_like
+from webapp.values import show_value
 
 LABEL_CHARS = 80
 

@@ -16,13 +16,13 @@ from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import TableInfo
-from .driver_rows import fetch_rows_direct
-from .errors import BadRequest
-from .fulltext import bounded_scan
-from .queries import ListPlan, SortKey, page_statement, sortable
-from .secret import sign, verify
-from .values import BadKey, key_text, kind_for
+from webapp.catalog import TableInfo
+from webapp.driver_rows import fetch_rows_direct
+from webapp.errors import BadRequest
+from webapp.fulltext import bounded_scan
+from webapp.queries import ListPlan, SortKey, page_statement, sortable
+from webapp.secret import sign, verify
+from webapp.values import BadKey, key_text, kind_for
 
 CURSOR_PURPOSE = "cursor"
 MAX_CURSOR_LENGTH = 4096

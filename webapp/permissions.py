@@ -16,11 +16,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from aiohttp_session import Session, get_session
 
-from .accounts.store import ROLES, UserState
-from .catalog import Catalog, TableInfo
-from .csrf import csrf_token
-from .errors import Forbidden, Handler
-from .keys import ACCOUNTS, ROLE_CATALOGS, SETTINGS
+from webapp.accounts.store import ROLES, UserState
+from webapp.catalog import Catalog, TableInfo
+from webapp.csrf import csrf_token
+from webapp.errors import Forbidden, Handler
+from webapp.keys import ACCOUNTS, ROLE_CATALOGS, SETTINGS
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 SEEN_REFRESH_SECONDS = 60

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .unreadable import OUT_OF_RANGE, Undecodable
+from webapp.unreadable import OUT_OF_RANGE, Undecodable
 
 INFINITIES = ("infinity", "-infinity")
 # What the text exchange needs of the session: ISO dates, PostgreSQL's interval text.

@@ -13,10 +13,10 @@ from sqlalchemy import Column, Select, and_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import TableInfo
-from .dialects import can_hold
-from .errors import BadRequest, NotFound
-from .values import BadKey, ListColumn, column_family, kind_for
+from webapp.catalog import TableInfo
+from webapp.dialects import can_hold
+from webapp.errors import BadRequest, NotFound
+from webapp.values import BadKey, ListColumn, column_family, kind_for
 
 UNSORTABLE_FAMILIES = {"json", "binary", "unknown"}
 

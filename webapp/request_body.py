@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from .errors import HTTP_TITLES, BadRequest, Handler, render_error
+from webapp.errors import HTTP_TITLES, BadRequest, Handler, render_error
 
 # The largest body the server accepts at all (a file upload into a binary column).
 UPLOAD_LIMIT = 16 * 1024 * 1024

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .audit_values import Unrestorable, decode_key, decode_row, same_value
-from .catalog import TableInfo
-from .writes import (
+from webapp.audit_values import Unrestorable, decode_key, decode_row, same_value
+from webapp.catalog import TableInfo
+from webapp.writes import (
     WriteResult,
     delete_row,
     insert_row,

@@ -17,11 +17,11 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import Column
 
-from .catalog import TableInfo
-from .labels import label_text
-from .queries import ListPlan
-from .urls import encode_key, record_url_prefix
-from .values import PREVIEW_CHARS, Cell, key_text, kind_for
+from webapp.catalog import TableInfo
+from webapp.labels import label_text
+from webapp.queries import ListPlan
+from webapp.urls import encode_key, record_url_prefix
+from webapp.values import PREVIEW_CHARS, Cell, key_text, kind_for
 
 try:  # markupsafe's own C escape, without making a Markup: 30 ns for a typical value
     from markupsafe._speedups import _escape_inner as escape

@@ -19,12 +19,12 @@ from dataclasses import fields
 
 from aiohttp import web
 
-from .catalog import Catalog, CatalogOptionsError, reflect_catalog
-from .catalog_rebuild import rebuilt_catalogs
-from .dialects import is_schema_mismatch, schema_fingerprint
-from .errors import AppError, Handler, NotFound, first_line
-from .flash import flash
-from .keys import (
+from webapp.catalog import Catalog, CatalogOptionsError, reflect_catalog
+from webapp.catalog_rebuild import rebuilt_catalogs
+from webapp.dialects import is_schema_mismatch, schema_fingerprint
+from webapp.errors import AppError, Handler, NotFound, first_line
+from webapp.flash import flash
+from webapp.keys import (
     CATALOG,
     ENGINE,
     PAGE_COUNTS,
@@ -33,8 +33,8 @@ from .keys import (
     SCHEMA_WATCH,
     SETTINGS,
 )
-from .permissions import current_user
-from .urls import UrlDecodeError, tilde_decode
+from webapp.permissions import current_user
+from webapp.urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
 

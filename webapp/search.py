@@ -13,12 +13,12 @@ from sqlalchemy import Column, Enum, String, and_, or_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import fulltext
-from .catalog import TableInfo
-from .counts import RowCount
-from .dialects import can_hold, escape_like, text_like
-from .errors import BadRequest
-from .fulltext import fulltext_match, scan_finds_the_same, word_prefixes
+from webapp import fulltext
+from webapp.catalog import TableInfo
+from webapp.counts import RowCount
+from webapp.dialects import can_hold, escape_like, text_like
+from webapp.errors import BadRequest
+from webapp.fulltext import fulltext_match, scan_finds_the_same, word_prefixes
 
 MAX_SEARCH_LENGTH = 200
 WORD = re.compile(r"\w+")

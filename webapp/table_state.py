@@ -9,13 +9,13 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from .catalog import TableInfo
-from .errors import BadRequest
-from .filters import Filter, parse_filters
-from .queries import SortKey, parse_sort
-from .search import parse_search
-from .settings import Settings
-from .urls import export_url, table_url
+from webapp.catalog import TableInfo
+from webapp.errors import BadRequest
+from webapp.filters import Filter, parse_filters
+from webapp.queries import SortKey, parse_sort
+from webapp.search import parse_search
+from webapp.settings import Settings
+from webapp.urls import export_url, table_url
 
 MAX_PAGE_NUMBER = 1_000_000
 # OFFSET reads and drops every row before the page: beyond this many, a page costs tenths of

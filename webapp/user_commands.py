@@ -8,10 +8,10 @@ import getpass
 import sys
 from typing import TextIO
 
-from .accounts.lifecycle import accounts_database
-from .accounts.store import ROLES, AccountError, Accounts, check_role
-from .dialects import create_engine
-from .settings import Settings
+from webapp.accounts.lifecycle import accounts_database
+from webapp.accounts.store import ROLES, AccountError, Accounts, check_role
+from webapp.dialects import create_engine
+from webapp.settings import Settings
 
 
 def add_user_commands(

@@ -16,15 +16,15 @@ from sqlalchemy import JSON, and_, delete, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from .catalog import TableInfo
-from .decoding import fetch_rows
-from .dialects import WRITE_TRANSACTION
-from .errors import Forbidden
-from .inputs import UNCHANGED, resolve
-from .values import canonical, kind_for, restorable, stored_bind
+from webapp.catalog import TableInfo
+from webapp.decoding import fetch_rows
+from webapp.dialects import WRITE_TRANSACTION
+from webapp.errors import Forbidden
+from webapp.inputs import UNCHANGED, resolve
+from webapp.values import canonical, kind_for, restorable, stored_bind
 
 if TYPE_CHECKING:
-    from .audit import AuditTrail
+    from webapp.audit import AuditTrail
 
 AUDIT_TRAIL = "webapp_audit_trail"  # execution option: the transaction's AuditTrail
 

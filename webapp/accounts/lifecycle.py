@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..db import StartupError
-from ..dialects import create_engine, describe_url
-from ..errors import first_line
-from ..keys import ACCOUNTS, ENGINE, SETTINGS
-from ..settings import DatabaseSettings, Settings
-from .store import Accounts
-from .tokens import create_sign_in_token
+from webapp.accounts.store import Accounts
+from webapp.accounts.tokens import create_sign_in_token
+from webapp.db import StartupError
+from webapp.dialects import create_engine, describe_url
+from webapp.errors import first_line
+from webapp.keys import ACCOUNTS, ENGINE, SETTINGS
+from webapp.settings import DatabaseSettings, Settings
 
 
 class AccountsStartupError(StartupError):

@@ -13,9 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ..settings import ROLES, AuthSettings
-from .models import USERNAME_MAX, AccountModels, account_models, migrate
-from .passwords import Passwords, password_problem
+from webapp.accounts.models import USERNAME_MAX, AccountModels, account_models, migrate
+from webapp.accounts.passwords import Passwords, password_problem
+from webapp.settings import ROLES, AuthSettings
 
 USERNAME_PATTERN = re.compile(rf"^[\w.@+-]{{1,{USERNAME_MAX}}}$")
 USER_STATE_TTL = 5.0

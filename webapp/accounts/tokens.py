@@ -9,8 +9,8 @@ import secrets
 
 from sqlalchemy import delete
 
-from .models import utc_now
-from .store import Accounts
+from webapp.accounts.models import utc_now
+from webapp.accounts.store import Accounts
 
 
 def _digest(token: str) -> str:

@@ -5,17 +5,17 @@ for a column; `value_type(value)` for a value met without its column."""
 
 from __future__ import annotations
 
-from . import dialect_kinds as _dialect_kinds  # noqa: F401  (registers backends' own kinds)
-from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
-from .kinds import (
-    BadKey,
-    BadValue,
-    FieldError,
-    ListColumn,
-    ValueKind,
-    python_type_of,
+from webapp.values import dialect_kinds as _dialect_kinds  # noqa: F401  (registers backends' own kinds)
+from webapp.values.cells import (
+    BINARY_PREVIEW_BYTES,
+    NULL_CELL,
+    PREVIEW_CHARS,
+    Cell,
+    show_binary,
+    text_cell,
 )
-from .pytypes import (
+from webapp.values.kinds import BadKey, BadValue, FieldError, ListColumn, ValueKind, python_type_of
+from webapp.values.pytypes import (
     Unrestorable,
     ValueType,
     audit_decode,
@@ -25,7 +25,7 @@ from .pytypes import (
     stored_text,
     value_type,
 )
-from .registry import column_family, converts, kind_for
+from webapp.values.registry import column_family, converts, kind_for
 
 __all__ = [
     "BINARY_PREVIEW_BYTES",

@@ -12,11 +12,11 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
-from .cells import Cell, text_cell
-from .kinds import BadKey, FieldError, ListColumn, TextKind, ValueKind, cut_text
-from .numbers import IntKind
-from .pytypes import show_value
-from .registry import converts
+from webapp.values.cells import Cell, text_cell
+from webapp.values.kinds import BadKey, FieldError, ListColumn, TextKind, ValueKind, cut_text
+from webapp.values.numbers import IntKind
+from webapp.values.pytypes import show_value
+from webapp.values.registry import converts
 
 # --- MySQL / MariaDB ---------------------------------------------------------------------------
 

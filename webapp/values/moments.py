@@ -13,19 +13,12 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from ..dialects import date_text_form, has_zero_dates, time_is_duration
-from ..pg_text import SpecialMoment, far_moment
-from ..unreadable import Undecodable
-from .cells import Cell
-from .kinds import (
-    BadKey,
-    BadValue,
-    FieldError,
-    ListColumn,
-    ValueKind,
-    need_dialect,
-)
-from .pytypes import show_value
+from webapp.dialects import date_text_form, has_zero_dates, time_is_duration
+from webapp.pg_text import SpecialMoment, far_moment
+from webapp.unreadable import Undecodable
+from webapp.values.cells import Cell
+from webapp.values.kinds import BadKey, BadValue, FieldError, ListColumn, ValueKind, need_dialect
+from webapp.values.pytypes import show_value
 
 
 class DateTimeKind(ValueKind):

@@ -19,10 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from ..dialects import duration_literal
-from ..pg_text import SpecialMoment
-from ..unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
-from .cells import BINARY_PREVIEW_BYTES, NULL_CELL, PREVIEW_CHARS, Cell, show_binary, text_cell
+from webapp.dialects import duration_literal
+from webapp.pg_text import SpecialMoment
+from webapp.unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
+from webapp.values.cells import (
+    BINARY_PREVIEW_BYTES,
+    NULL_CELL,
+    PREVIEW_CHARS,
+    Cell,
+    show_binary,
+    text_cell,
+)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType, TypeEngine
 
-from ..dialects import backend_of
-from .kinds import (
+from webapp.dialects import backend_of
+from webapp.values.kinds import (
     BinaryKind,
     BoolKind,
     EnumKind,
@@ -30,8 +30,8 @@ from .kinds import (
     ValueKind,
     python_type_of,
 )
-from .moments import DateKind, DateTimeKind, IntervalKind, TimeKind, UuidKind
-from .numbers import DecimalKind, FloatKind, IntKind
+from webapp.values.moments import DateKind, DateTimeKind, IntervalKind, TimeKind, UuidKind
+from webapp.values.numbers import DecimalKind, FloatKind, IntKind
 
 Matcher = Callable[[TypeEngine[Any]], bool]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, edit, export, history, index, login, record, table
+from webapp.views import admin, edit, export, history, index, login, record, table
 
 
 def setup_routes(app: web.Application) -> None:

@@ -8,8 +8,8 @@ from aiohttp import web
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..keys import DB_SESSION, ENGINE
-from ..permissions import current_user
+from webapp.keys import DB_SESSION, ENGINE
+from webapp.permissions import current_user
 
 
 async def connection(request: web.Request) -> AsyncConnection:

@@ -17,14 +17,14 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..audit import request_trail
-from ..catalog import Catalog, TableInfo, hidden_names
-from ..csrf import request_csrf_token
-from ..dialects import can_hold, equals, is_schema_mismatch
-from ..errors import NotFound, is_unavailable
-from ..flash import flash
-from ..html_text import visible_controls
-from ..inputs import (
+from webapp.audit import request_trail
+from webapp.catalog import Catalog, TableInfo, hidden_names
+from webapp.csrf import request_csrf_token
+from webapp.dialects import can_hold, equals, is_schema_mismatch
+from webapp.errors import NotFound, is_unavailable
+from webapp.flash import flash
+from webapp.html_text import visible_controls
+from webapp.inputs import (
     UNCHANGED,
     FieldError,
     InputSpec,
@@ -35,20 +35,23 @@ from ..inputs import (
     new_text,
     parse_input,
 )
-from ..keys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
-from ..labels import label_starts_with, row_label
-from ..permissions import request_catalog, require_write
-from ..queries import key_condition
-from ..request_body import (
+from webapp.keys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
+from webapp.labels import label_starts_with, row_label
+from webapp.permissions import request_catalog, require_write
+from webapp.queries import key_condition
+from webapp.request_body import (
     RECORD_FORM_LIMIT,
     SMALL_FORM_LIMIT,
     UPLOAD_LIMIT,
     body_limit,
     read_form,
 )
-from ..urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
-from ..values import key_text, kind_for, show_value
-from ..writes import (
+from webapp.urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
+from webapp.values import key_text, kind_for, show_value
+from webapp.views.common import connection, request_role
+from webapp.views.record import load_record
+from webapp.views.table_html import str_type
+from webapp.writes import (
     RowChanged,
     delete_row,
     insert_row,
@@ -57,9 +60,6 @@ from ..writes import (
     update_row,
     write_transaction,
 )
-from .common import connection, request_role
-from .record import load_record
-from .table_html import str_type
 
 FK_SELECT_LIMIT = 100
 LOOKUP_LIMIT = 20

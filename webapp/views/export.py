@@ -9,13 +9,13 @@ import logging
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..dialects import streaming_statement
-from ..exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
-from ..keys import EXPENSIVE_QUERIES, SETTINGS
-from ..permissions import request_catalog
-from ..table_state import parse_table_state
-from .common import attachment_disposition, connection, request_dialect
-from .table import view_conditions
+from webapp.dialects import streaming_statement
+from webapp.exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
+from webapp.keys import EXPENSIVE_QUERIES, SETTINGS
+from webapp.permissions import request_catalog
+from webapp.table_state import parse_table_state
+from webapp.views.common import attachment_disposition, connection, request_dialect
+from webapp.views.table import view_conditions
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
-from ..audit import (
+from webapp.audit import (
     ACTIONS,
     COMMITTED,
     AuditLog,
@@ -24,18 +24,18 @@ from ..audit import (
     record_entries,
     request_trail,
 )
-from ..audit_values import decode_key, decode_row
-from ..catalog import TableInfo
-from ..csrf import request_csrf_token
-from ..dialects import can_hold, equals, is_schema_mismatch
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
-from ..flash import flash
-from ..keys import DB_SESSION
-from ..permissions import request_catalog, require_role, write_refusal
-from ..revert import RevertConflict, RevertRefused, revert_change
-from ..urls import record_url, table_url
-from ..values import Cell, key_text, show_value
-from ..writes import write_transaction
+from webapp.audit_values import decode_key, decode_row
+from webapp.catalog import TableInfo
+from webapp.csrf import request_csrf_token
+from webapp.dialects import can_hold, equals, is_schema_mismatch
+from webapp.errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
+from webapp.flash import flash
+from webapp.keys import DB_SESSION
+from webapp.permissions import request_catalog, require_role, write_refusal
+from webapp.revert import RevertConflict, RevertRefused, revert_change
+from webapp.urls import record_url, table_url
+from webapp.values import Cell, key_text, show_value
+from webapp.writes import write_transaction
 
 ACTIVITY_PAGE = "/activity"
 RECORD_HISTORY_LIMIT = 20

@@ -8,11 +8,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..counts import catalog_row_counts
-from ..keys import CATALOG, ROW_COUNTS
-from ..permissions import request_catalog
-from ..urls import table_url
-from .common import connection
+from webapp.counts import catalog_row_counts
+from webapp.keys import CATALOG, ROW_COUNTS
+from webapp.permissions import request_catalog
+from webapp.urls import table_url
+from webapp.views.common import connection
 
 
 @aiohttp_jinja2.template("index.html")

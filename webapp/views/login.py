@@ -9,19 +9,19 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
-from ..accounts.passwords import password_problem
-from ..accounts.store import USERNAME_PATTERN, AccountError
-from ..accounts.throttle import (
+from webapp.accounts.passwords import password_problem
+from webapp.accounts.store import USERNAME_PATTERN, AccountError
+from webapp.accounts.throttle import (
     attempt_failed,
     attempt_succeeded,
     begin_attempt,
     forget_attempt,
 )
-from ..accounts.tokens import redeem_sign_in_token
-from ..csrf import csrf_token
-from ..errors import AppError, Forbidden
-from ..keys import ACCOUNTS
-from ..permissions import (
+from webapp.accounts.tokens import redeem_sign_in_token
+from webapp.csrf import csrf_token
+from webapp.errors import AppError, Forbidden
+from webapp.keys import ACCOUNTS
+from webapp.permissions import (
     FIELDS,
     IDLE,
     PASSWORD_PAGE,
@@ -30,7 +30,7 @@ from ..permissions import (
     safe_next,
     sign_in,
 )
-from ..request_body import read_form
+from webapp.request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
 SESSION_END_NOTICES = {

@@ -10,18 +10,25 @@ from aiohttp import web
 from sqlalchemy import and_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..catalog import Catalog, Relation, TableInfo
-from ..counts import bounded_count
-from ..decoding import fetch_rows
-from ..errors import NotFound
-from ..labels import load_labels, row_label, row_label_text
-from ..permissions import request_catalog, write_refusal
-from ..queries import key_condition
-from ..urls import UrlDecodeError, decode_key, record_url, table_url, tilde_decode, tilde_encode
-from ..values import key_text, kind_for, show_value
-from .common import attachment_disposition, connection
-from .history import record_history
-from .table_html import str_type
+from webapp.catalog import Catalog, Relation, TableInfo
+from webapp.counts import bounded_count
+from webapp.decoding import fetch_rows
+from webapp.errors import NotFound
+from webapp.labels import load_labels, row_label, row_label_text
+from webapp.permissions import request_catalog, write_refusal
+from webapp.queries import key_condition
+from webapp.urls import (
+    UrlDecodeError,
+    decode_key,
+    record_url,
+    table_url,
+    tilde_decode,
+    tilde_encode,
+)
+from webapp.values import key_text, kind_for, show_value
+from webapp.views.common import attachment_disposition, connection
+from webapp.views.history import record_history
+from webapp.views.table_html import str_type
 
 REFERENCING_SAMPLE = 10
 

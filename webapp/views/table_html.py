@@ -13,11 +13,11 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import Column
 
-from ..catalog import TableInfo
-from ..filters import OPERATORS, filter_choices
-from ..queries import parse_sort, sortable
-from ..rows_html import escape
-from ..table_state import TableState
+from webapp.catalog import TableInfo
+from webapp.filters import OPERATORS, filter_choices
+from webapp.queries import parse_sort, sortable
+from webapp.rows_html import escape
+from webapp.table_state import TableState
 
 
 def page_headings_html(info: TableInfo, state: TableState) -> Markup:
