@@ -38,10 +38,10 @@ from tests.conftest import FAST_HASHING, parse_form
 from tests.fault_proxy import FaultProxy
 from webapp.accounts.store import Accounts
 from webapp.app import create_app
-from webapp.audit import COMMITTED
-from webapp.audit_values import decode_row, encode_key
-from webapp.keys import ACCOUNTS
+from webapp.changes.audit import COMMITTED
+from webapp.changes.audit_values import decode_row, encode_key
 from webapp.settings import settings_for_url
+from webapp.web.appkeys import ACCOUNTS
 
 ROWS = 20
 PASSWORD = "soak password 1"

@@ -16,10 +16,10 @@ from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp import fulltext
-from webapp.catalog import reflect_catalog
-from webapp.queries import list_plan, page_statement
-from webapp.search import WORD, search_for
+from webapp.listing import fulltext
+from webapp.listing.queries import list_plan, page_statement
+from webapp.listing.search import WORD, search_for
+from webapp.schema.catalog import reflect_catalog
 
 WORDS = ("lindqvist", "boris", "boris lindqvist", "lindqvist7", "lindqvist777", "zzyzx")
 PAGE = 50

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fault_proxy import FaultProxy
 from webapp.app import create_app
-from webapp.keys import ACCOUNTS, SETTINGS
 from webapp.settings import AuthSettings, PasswordHashSettings, settings_for_url
+from webapp.web.appkeys import ACCOUNTS, SETTINGS
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.app import create_app
-from webapp.db import StartupError
+from webapp.database.engine import StartupError
 from webapp.settings import settings_for_url, table_options
 
 STATUSES = ("new", "open", "closed")

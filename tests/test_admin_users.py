@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import TEST_PASSWORD, sign_in_as
-from webapp.keys import ACCOUNTS
+from webapp.web.appkeys import ACCOUNTS
 
 
 async def users(engine: AsyncEngine) -> list[tuple]:

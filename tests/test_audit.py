@@ -32,11 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FAST_HASHING, form_token
-from webapp.audit import AuditLog, AuditTrail
-from webapp.audit_values import decode_key, decode_row, encode_row
-from webapp.keys import CATALOG, SESSIONMAKER
-from webapp.urls import record_url
-from webapp.writes import insert_row, write_transaction
+from webapp.changes.audit import AuditLog, AuditTrail
+from webapp.changes.audit_values import decode_key, decode_row, encode_row
+from webapp.changes.writes import insert_row, write_transaction
+from webapp.web.appkeys import CATALOG, SESSIONMAKER
+from webapp.web.urls import record_url
 
 MOMENT = dt.datetime(2024, 2, 29, 23, 59, 59, 123456)
 BLOB = b"\x00\x01\xff\x00"

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
-from webapp import permissions
+from webapp.accounts import permissions
 from webapp.accounts.passwords import Passwords
 from webapp.accounts.store import Accounts
-from webapp.keys import ACCOUNTS
 from webapp.settings import AuthSettings, PasswordHashSettings
+from webapp.web.appkeys import ACCOUNTS
 
 COOKIE = "webapp_session"
 
@@ -372,7 +372,7 @@ async def test_signed_in_page_views_run_no_users_query_while_the_state_is_cached
 ) -> None:
     from sqlalchemy import event
 
-    from webapp.keys import ENGINE, READ_ENGINE
+    from webapp.web.appkeys import ENGINE, READ_ENGINE
 
     await make_notes(engine)
     client = await make_client(role="viewer")

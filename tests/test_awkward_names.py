@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.keys import CATALOG
-from webapp.urls import export_url, record_url, table_url
+from webapp.web.appkeys import CATALOG
+from webapp.web.urls import export_url, record_url, table_url
 
 AWKWARD_TABLES = [
     "select",

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import form_token
-from webapp.html_text import FORBIDDEN as FORBIDDEN_CHARACTERS
-from webapp.html_text import has_forbidden, visible_controls
+from webapp.web.html_text import FORBIDDEN as FORBIDDEN_CHARACTERS
+from webapp.web.html_text import has_forbidden, visible_controls
 
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 

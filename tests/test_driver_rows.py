@@ -1,5 +1,5 @@
-"""The table page's statement run straight on aiomysql (webapp/driver_rows.py) gives exactly
-the page SQLAlchemy's ordinary execution gives, and steps aside whenever something watches
+"""The table page's statement run straight on aiomysql (webapp/database/driver_rows.py) gives
+exactly the page SQLAlchemy's ordinary execution gives, and steps aside whenever something watches
 SQLAlchemy's statements."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp import driver_rows
+from webapp.database import driver_rows
 from webapp.demo import install_demo
-from webapp.keys import READ_ENGINE
+from webapp.web.appkeys import READ_ENGINE
 
 PAGES = [
     "/t/my_table?size=200",

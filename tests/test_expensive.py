@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FAST_HASHING, add_test_user, sign_in_as
 from webapp.app import create_app
-from webapp.expensive import ExpensiveQueries
-from webapp.keys import EXPENSIVE_QUERIES
+from webapp.database.expensive import ExpensiveQueries
 from webapp.settings import Settings, settings_for_url
 from webapp.views import table as table_view
+from webapp.web.appkeys import EXPENSIVE_QUERIES
 
 BIG_ROWS = 300_000
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from webapp.errors import TooBusy
-from webapp.expensive import ExpensiveQueries, expensive_slots_for
+from webapp.database.expensive import ExpensiveQueries, expensive_slots_for
 from webapp.settings import SettingsError, load_settings
+from webapp.web.errors import TooBusy
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install
 from tests.test_robustness import install_a_malformed_date
-from webapp import exports
 from webapp.demo import install_demo
-from webapp.exports import csv_text, json_value
-from webapp.keys import CATALOG, EXPENSIVE_QUERIES
+from webapp.listing import exports
+from webapp.listing.exports import csv_text, json_value
 from webapp.settings import table_options
 from webapp.views import export as export_view
+from webapp.web.appkeys import CATALOG, EXPENSIVE_QUERIES
 
 VISIBLE = [
     "id", "owner_id", "name", "code", "status", "active", "price", "qty", "born", "seen_at",

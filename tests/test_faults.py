@@ -29,12 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import FAST_HASHING, REPO, TEST_PASSWORD, form_token
 from tests.fault_proxy import FaultProxy
 from tests.test_robustness import drop_server_connections
-from webapp import dialects
 from webapp.app import create_app
-from webapp.dialects import is_timeout, read_timeout
-from webapp.errors import error_middleware, first_line
-from webapp.keys import ACCOUNTS, EXPENSIVE_QUERIES, READ_ENGINE
+from webapp.database import dialects
+from webapp.database.dialects import is_timeout, read_timeout
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
+from webapp.web.appkeys import ACCOUNTS, EXPENSIVE_QUERIES, READ_ENGINE
+from webapp.web.errors import error_middleware, first_line
 
 # Small bounds, so that a test of a fault takes seconds.
 BOUNDS = {
@@ -380,7 +380,7 @@ async def test_a_client_that_leaves_is_not_logged_as_database_trouble(
 
     client = await make_client(role=None)
     mocked = make_mocked_request("GET", "/gone", app=client.server.app)
-    with caplog.at_level(logging.DEBUG, logger="webapp.errors"):
+    with caplog.at_level(logging.DEBUG, logger="webapp.web.errors"):
         response = await error_middleware(mocked, leaves)
     assert response.status == 400
     assert "database unavailable" not in caplog.text

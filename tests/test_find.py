@@ -12,10 +12,10 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
-from webapp import counts
-from webapp.counts import RowCount
-from webapp.keys import PAGE_COUNTS, READ_ENGINE
+from webapp.listing import counts
+from webapp.listing.counts import RowCount
 from webapp.settings import table_options
+from webapp.web.appkeys import PAGE_COUNTS, READ_ENGINE
 
 
 @pytest.fixture
@@ -261,7 +261,7 @@ async def test_facets_on_a_big_table_wait_to_be_asked(client, monkeypatch) -> No
 async def test_facet_that_times_out_is_left_out_with_a_note(client, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from webapp import facets
+    from webapp.listing import facets
 
     async def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("SELECT", {}, Exception("Query execution was interrupted"))

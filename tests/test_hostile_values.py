@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import form_token
 from tests.hostile_input import assert_refusal_page, database_checksum, install_small_demo
-from webapp.urls import record_url
+from webapp.web.urls import record_url
 
 NO_RECORD = "No record has this key."
 WRONG = "Wrong user name or password."

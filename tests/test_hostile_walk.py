@@ -29,14 +29,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tests.conftest import SERVER_URL_VARIABLES, parse_form
 from tests.hostile_corpus import CORPUS, arrange, corpus_class
-from webapp.catalog import TableInfo
-from webapp.decoding import fetch_rows
-from webapp.filters import MAX_FILTERS, OPERATORS, operators_for
-from webapp.keys import CATALOG, ENGINE
-from webapp.queries import sortable
+from webapp.database.decoding import fetch_rows
+from webapp.listing.filters import MAX_FILTERS, OPERATORS, operators_for
+from webapp.listing.queries import sortable
+from webapp.schema.catalog import TableInfo
 from webapp.settings import DEFAULT_PAGE_SIZE
-from webapp.urls import export_url, new_record_url, record_url, table_url
 from webapp.values import column_family, key_text, kind_for
+from webapp.web.appkeys import CATALOG, ENGINE
+from webapp.web.urls import export_url, new_record_url, record_url, table_url
 
 csv.field_size_limit(1 << 24)
 
@@ -94,7 +94,7 @@ def forbidden_reference(number: str) -> bool:
     return bool(FORBIDDEN.match(chr(code)))
 
 
-# A control character the app shows visibly escaped (webapp/html_text.py), marked as such.
+# A control character the app shows visibly escaped (webapp/web/html_text.py), marked as such.
 CONTROL = re.compile(r'<span class="ctl">\\(?:x([0-9a-f]{2})|u([0-9a-f]{4}))</span>')
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import form_token
 from tests.hostile_input import database_checksum, install_small_demo
-from webapp.filters import operators_for
-from webapp.keys import CATALOG
-from webapp.urls import encode_key, tilde_encode
+from webapp.listing.filters import operators_for
+from webapp.web.appkeys import CATALOG
+from webapp.web.urls import encode_key, tilde_encode
 
 LONG = 100_000
 # A request line or header over aiohttp's 8,190-byte limit is refused by the HTTP parser

@@ -10,8 +10,15 @@ import pytest
 from sqlalchemy import Column, Date, DateTime, Enum, Interval, MetaData, Numeric, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from webapp.dialects import adapt_reflected_type, duration_literal
-from webapp.inputs import UNCHANGED, FieldError, input_spec, input_text, parse_input, resolve
+from webapp.changes.inputs import (
+    UNCHANGED,
+    FieldError,
+    input_spec,
+    input_text,
+    parse_input,
+    resolve,
+)
+from webapp.database.dialects import adapt_reflected_type, duration_literal
 from webapp.values import BadValue
 
 

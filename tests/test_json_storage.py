@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, text
 from sqlalchemy.engine import make_url
 
-from webapp.dialects import create_engine
+from webapp.database.dialects import create_engine
 from webapp.settings import DatabaseSettings
 
 

@@ -24,9 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.keys import CATALOG
 from webapp.settings import TableOptions
-from webapp.urls import record_url, table_url
+from webapp.web.appkeys import CATALOG
+from webapp.web.urls import record_url, table_url
 
 
 def chinook_like(metadata: MetaData) -> None:

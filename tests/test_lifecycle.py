@@ -8,8 +8,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, se
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from webapp.app import create_app
-from webapp.keys import DB_SESSION, ENGINE, READ_ENGINE
 from webapp.settings import settings_for_url
+from webapp.web.appkeys import DB_SESSION, ENGINE, READ_ENGINE
 
 
 async def make_notes_table(engine: AsyncEngine) -> Table:

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, se
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install, items, link, page_ids, walk
-from webapp.keys import READ_ENGINE
+from webapp.web.appkeys import READ_ENGINE
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ async def test_cursor_for_another_sort_is_400(client) -> None:
 
 
 async def test_offset_pages_stop_where_offset_gets_expensive(client, monkeypatch) -> None:
-    monkeypatch.setattr("webapp.table_state.MAX_OFFSET_ROWS", 20)
+    monkeypatch.setattr("webapp.listing.table_state.MAX_OFFSET_ROWS", 20)
     body = await (await client.get("/t/items?sort=qty&size=10&page=3")).text()
     assert len(page_ids(body)) == 10
     assert link(body, "next") is None

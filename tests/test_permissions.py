@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.audit import AuditLog, AuditTrail
-from webapp.keys import ACCOUNTS, CATALOG, SESSIONMAKER
-from webapp.queries import key_condition
-from webapp.writes import read_row, row_version, update_row, write_transaction
+from webapp.changes.audit import AuditLog, AuditTrail
+from webapp.changes.writes import read_row, row_version, update_row, write_transaction
+from webapp.listing.queries import key_condition
+from webapp.web.appkeys import ACCOUNTS, CATALOG, SESSIONMAKER
 
 ROLES = [None, "viewer", "editor", "admin"]
 SIGN_IN = "/login"

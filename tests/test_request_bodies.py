@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import form_token, sign_in_as
 from tests.hostile_input import assert_refusal_page, database_checksum, install_small_demo
-from webapp.request_body import RECORD_FORM_LIMIT, SMALL_FORM_LIMIT
-from webapp.security import SECURITY_HEADERS
+from webapp.web.headers import SECURITY_HEADERS
+from webapp.web.request_body import RECORD_FORM_LIMIT, SMALL_FORM_LIMIT
 
 FORM = "application/x-www-form-urlencoded"
 UNREADABLE = "The form could not be read"

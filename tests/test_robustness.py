@@ -199,7 +199,7 @@ async def test_an_idle_pooled_connection_is_pinged_and_replaced_before_use(
     """A write never starts on a connection the server dropped while it sat in the pool."""
     if backend == "sqlite":
         pytest.skip("an embedded database has no server connections to drop")
-    from webapp import dialects
+    from webapp.database import dialects
     from webapp.settings import DatabaseSettings
 
     monkeypatch.setattr(dialects, "IDLE_PING_SECONDS", 0.0)

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import form_token
 from tests.find_fixtures import install, items, link, owners, page_ids, startup_error
 from tests.test_settings import write
-from webapp.errors import Forbidden
-from webapp.keys import ROLE_CATALOGS
-from webapp.queries import key_condition
+from webapp.changes.writes import insert_row, read_row, row_version, update_row
+from webapp.listing.queries import key_condition
 from webapp.settings import SettingsError, load_settings, table_options
-from webapp.writes import insert_row, read_row, row_version, update_row
+from webapp.web.appkeys import ROLE_CATALOGS
+from webapp.web.errors import Forbidden
 
 RULES = {
     "items": {

@@ -23,16 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FAST_HASHING, REPO
 from webapp.app import create_app
-from webapp.dialects import is_schema_mismatch, schema_fingerprint
-from webapp.keys import (
-    CATALOG,
-    DB_SESSION,
-    PAGE_COUNTS,
-    ROLE_CATALOGS,
-    ROW_COUNTS,
-    SCHEMA_WATCH,
-)
-from webapp.schema_watch import CHANGED_NOTICE, NOT_SAVED_NOTICE
+from webapp.database.dialects import is_schema_mismatch, schema_fingerprint
+from webapp.schema.watch import CHANGED_NOTICE, NOT_SAVED_NOTICE
 from webapp.settings import (
     RoleRules,
     Settings,
@@ -40,6 +32,14 @@ from webapp.settings import (
     TableOptions,
     load_settings,
     settings_for_url,
+)
+from webapp.web.appkeys import (
+    CATALOG,
+    DB_SESSION,
+    PAGE_COUNTS,
+    ROLE_CATALOGS,
+    ROW_COUNTS,
+    SCHEMA_WATCH,
 )
 
 GONE = "The table &#39;items&#39; no longer exists (the database changed)."
@@ -208,7 +208,7 @@ async def test_sighup_reloads_the_schema(engine: AsyncEngine, make_client, caplo
     app[PAGE_COUNTS].put(("items", (), ""), object())  # type: ignore[arg-type]
     await alter(engine, "CREATE TABLE extras (id INTEGER PRIMARY KEY)")
     assert "extras" not in app[CATALOG].tables
-    caplog.set_level("INFO", logger="webapp.schema_watch")
+    caplog.set_level("INFO", logger="webapp.schema.watch")
     app[SCHEMA_WATCH].reload_on_signal()
     for _ in range(200):
         if "extras" in app[CATALOG].tables:
@@ -227,7 +227,7 @@ async def test_concurrent_schema_errors_share_one_reflection(
 ) -> None:
     await make_tables(engine)
     client = await make_client()
-    import webapp.schema_watch as schema_watch
+    import webapp.schema.watch as schema_watch
 
     calls = []
     reflect = schema_watch.reflect_catalog
@@ -412,7 +412,7 @@ async def test_a_reflection_past_its_timeout_keeps_the_old_catalog(
     engine: AsyncEngine, db_url: str, aiohttp_client, monkeypatch, caplog
 ) -> None:
     await make_tables(engine)
-    import webapp.schema_watch as schema_watch
+    import webapp.schema.watch as schema_watch
 
     async def stuck(*args, **kwargs):  # type: ignore[no-untyped-def]
         await asyncio.sleep(60)
@@ -433,7 +433,7 @@ async def test_a_table_the_database_refuses_to_count_is_unknown_on_the_index(
     engine: AsyncEngine, make_client, monkeypatch
 ) -> None:
     await make_tables(engine)
-    import webapp.counts as counts
+    import webapp.listing.counts as counts
 
     count = counts.bounded_count
 

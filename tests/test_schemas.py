@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import FAST_HASHING
 from webapp.app import create_app
 from webapp.settings import TableOptions, settings_for_url
-from webapp.urls import QualifiedName, export_url, record_url, table_url
+from webapp.web.urls import QualifiedName, export_url, record_url, table_url
 
 POSTGRES_SCHEMA = [
     "CREATE SCHEMA sales",

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from yarl import URL
 
 from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
-from webapp import permissions
+from webapp.accounts import permissions
 from webapp.app import create_app
-from webapp.errors import Handler
 from webapp.settings import AuthSettings, settings_for_url
+from webapp.web.errors import Handler
 
 ADDRESS_HEADER = "X-Test-Remote"
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install, items, link, page_ids, startup_error
 from tests.test_settings import run_cli, write
-from webapp.keys import CATALOG, READ_ENGINE
 from webapp.settings import SettingsError, load_settings, table_options
+from webapp.web.appkeys import CATALOG, READ_ENGINE
 
 
 async def ids(response) -> list[int]:  # type: ignore[no-untyped-def]

@@ -498,7 +498,7 @@ async def test_a_value_the_driver_cannot_decode_is_read_as_the_database_text(
     itself: the page then reads the row again as PostgreSQL's text."""
     if backend != "postgresql":
         pytest.skip("asyncpg decodes values while it fetches them")
-    from webapp import pg_text
+    from webapp.database import pg_text
 
     def refuse(data: tuple[int]) -> dt.time:
         raise ValueError("cannot decode")

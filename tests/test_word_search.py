@@ -24,12 +24,12 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import link, page_ids, walk
-from webapp import fulltext
-from webapp.catalog import reflect_catalog
-from webapp.fulltext import bounded_scan, scan_finds_the_same
-from webapp.keys import READ_ENGINE
-from webapp.queries import SortKey, page_statement
-from webapp.search import search_for
+from webapp.listing import fulltext
+from webapp.listing.fulltext import bounded_scan, scan_finds_the_same
+from webapp.listing.queries import SortKey, page_statement
+from webapp.listing.search import search_for
+from webapp.schema.catalog import reflect_catalog
+from webapp.web.appkeys import READ_ENGINE
 
 
 def mariadb_only(backend: str) -> None:

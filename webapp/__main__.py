@@ -16,10 +16,10 @@ from aiohttp import web
 from webapp.accounts.lifecycle import NoUsersError, first_run
 from webapp.accounts.store import AccountError
 from webapp.app import PROJECT_ROOT, create_app
-from webapp.db import StartupError
-from webapp.errors import first_line
-from webapp.schema_watch import reload_on_sighup
+from webapp.database.engine import StartupError
+from webapp.schema.watch import reload_on_sighup
 from webapp.settings import Settings, SettingsError, load_settings
+from webapp.web.errors import first_line
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
 
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return fail(exc, 2)
     if args.command == "user":
-        from webapp.user_commands import run_user_command
+        from webapp.accounts.commands import run_user_command
 
         try:
             asyncio.run(run_user_command(settings, args, sys.stdout))
@@ -108,7 +108,7 @@ def fail(message: object, code: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    from webapp.user_commands import add_user_commands
+    from webapp.accounts.commands import add_user_commands
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -160,7 +160,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 
 def describe(settings: Settings) -> str:
-    from webapp.dialects import describe_url
+    from webapp.database.dialects import describe_url
 
     return describe_url(settings.database.url)
 

@@ -13,23 +13,27 @@ from aiohttp_session import session_middleware as cookie_session_middleware
 from cryptography.fernet import Fernet
 
 from webapp.accounts.lifecycle import accounts_context
-from webapp.body_deadline import body_deadline_middleware
-from webapp.csrf import csrf_middleware, csrf_token
-from webapp.db import database_context, session_middleware, stale_connection_retry_middleware
-from webapp.errors import error_middleware
-from webapp.flash import flash_processor
-from webapp.html_text import visible_controls
-from webapp.keys import SETTINGS
-from webapp.permissions import auth_middleware, current_user
-from webapp.request_body import UPLOAD_LIMIT, body_limit_middleware
-from webapp.rows_html import cell_class, cell_html
-from webapp.schema_watch import schema_change_middleware, schema_watch_context
-from webapp.secret import fernet_key
-from webapp.security import add_security_headers
-from webapp.session_cookie import SESSION_COOKIE, SessionCookieStorage
+from webapp.accounts.permissions import auth_middleware, current_user
+from webapp.database.engine import (
+    database_context,
+    session_middleware,
+    stale_connection_retry_middleware,
+)
+from webapp.listing.rows_html import cell_class, cell_html
+from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.settings import Settings
-from webapp.urls import new_record_url
 from webapp.views import setup_routes
+from webapp.web.appkeys import SETTINGS
+from webapp.web.body_deadline import body_deadline_middleware
+from webapp.web.csrf import csrf_middleware, csrf_token
+from webapp.web.errors import error_middleware
+from webapp.web.flash import flash_processor
+from webapp.web.headers import add_security_headers
+from webapp.web.html_text import visible_controls
+from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
+from webapp.web.secret_key import fernet_key
+from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
+from webapp.web.urls import new_record_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.accounts.store import Accounts
 from webapp.accounts.tokens import create_sign_in_token
-from webapp.db import StartupError
-from webapp.dialects import create_engine, describe_url
-from webapp.errors import first_line
-from webapp.keys import ACCOUNTS, ENGINE, SETTINGS
+from webapp.database.dialects import create_engine, describe_url
+from webapp.database.engine import StartupError
 from webapp.settings import DatabaseSettings, Settings
+from webapp.web.appkeys import ACCOUNTS, ENGINE, SETTINGS
+from webapp.web.errors import first_line
 
 
 class AccountsStartupError(StartupError):

@@ -82,8 +82,8 @@ def account_models(prefix: str) -> AccountModels:
         expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     class AuditEntry(Base):
-        """One create, update or delete of a user's row (see webapp/audit.py). Values are
-        typed JSON (webapp/audit_values.py); `key_hash` finds a record's history by index.
+        """One create, update or delete of a user's row (see webapp/changes/audit.py). Values are
+        typed JSON (webapp/changes/audit_values.py); `key_hash` finds a record's history by index.
         `state` is `committed`, or `pending`/`failed` when the data lives in another
         database than this table (`auth.database_url`)."""
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from webapp.errors import TooBusy
 from webapp.settings import PasswordHashSettings
+from webapp.web.errors import TooBusy
 
 T = TypeVar("T")
 

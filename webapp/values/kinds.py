@@ -22,9 +22,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from webapp.decoding import Undecodable
-from webapp.dialects import binary_length, has_special_values, text_form, text_head
-from webapp.pg_text import INFINITIES, SpecialMoment
+from webapp.database.decoding import Undecodable
+from webapp.database.dialects import binary_length, has_special_values, text_form, text_head
+from webapp.database.pg_text import INFINITIES, SpecialMoment
 from webapp.values.cells import BINARY_PREVIEW_BYTES, PREVIEW_CHARS, Cell, show_binary, text_cell
 from webapp.values.pytypes import BY_TYPE, CSV_FAST, show_value, value_type
 

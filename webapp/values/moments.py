@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from webapp.dialects import date_text_form, has_zero_dates, time_is_duration
-from webapp.pg_text import SpecialMoment, far_moment
-from webapp.unreadable import Undecodable
+from webapp.database.dialects import date_text_form, has_zero_dates, time_is_duration
+from webapp.database.pg_text import SpecialMoment, far_moment
+from webapp.database.unreadable import Undecodable
 from webapp.values.cells import Cell
 from webapp.values.kinds import BadKey, BadValue, FieldError, ListColumn, ValueKind, need_dialect
 from webapp.values.pytypes import show_value

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
 
-from webapp.dialects import decimal_digit_limit, has_infinite_floats, integers_are_64_bit
+from webapp.database.dialects import decimal_digit_limit, has_infinite_floats, integers_are_64_bit
 from webapp.values.kinds import (
     INT64_MAX,
     INT64_MIN,

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from webapp.dialects import duration_literal
-from webapp.pg_text import SpecialMoment
-from webapp.unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
+from webapp.database.dialects import duration_literal
+from webapp.database.pg_text import SpecialMoment
+from webapp.database.unreadable import AS_TEXT, NOT_UTF8, OUT_OF_RANGE, STORED_REASONS, Undecodable
 from webapp.values.cells import (
     BINARY_PREVIEW_BYTES,
     NULL_CELL,

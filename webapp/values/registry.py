@@ -17,7 +17,7 @@ from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType, TypeEngine
 
-from webapp.dialects import backend_of
+from webapp.database.dialects import backend_of
 from webapp.values.kinds import (
     BinaryKind,
     BoolKind,

@@ -8,11 +8,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from webapp.accounts.permissions import require_role
 from webapp.accounts.store import ROLES, USERNAME_PATTERN, AccountError
-from webapp.errors import NotFound
-from webapp.keys import ACCOUNTS
-from webapp.permissions import require_role
-from webapp.request_body import read_form
+from webapp.web.appkeys import ACCOUNTS
+from webapp.web.errors import NotFound
+from webapp.web.request_body import read_form
 
 USERS_PAGE = "/admin/users"
 

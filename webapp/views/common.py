@@ -8,8 +8,8 @@ from aiohttp import web
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.keys import DB_SESSION, ENGINE
-from webapp.permissions import current_user
+from webapp.accounts.permissions import current_user
+from webapp.web.appkeys import DB_SESSION, ENGINE
 
 
 async def connection(request: web.Request) -> AsyncConnection:

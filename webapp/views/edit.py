@@ -1,5 +1,5 @@
 """Create, edit and delete pages: forms built from the reflected columns, parsed per type on
-the server, written through webapp.writes with lost-update protection, then
+the server, written through webapp.changes.writes with lost-update protection, then
 POST/redirect/GET to the record with a one-time message."""
 
 from __future__ import annotations
@@ -17,14 +17,9 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.audit import request_trail
-from webapp.catalog import Catalog, TableInfo, hidden_names
-from webapp.csrf import request_csrf_token
-from webapp.dialects import can_hold, equals, is_schema_mismatch
-from webapp.errors import NotFound, is_unavailable
-from webapp.flash import flash
-from webapp.html_text import visible_controls
-from webapp.inputs import (
+from webapp.accounts.permissions import request_catalog, require_write
+from webapp.changes.audit import request_trail
+from webapp.changes.inputs import (
     UNCHANGED,
     FieldError,
     InputSpec,
@@ -35,23 +30,7 @@ from webapp.inputs import (
     new_text,
     parse_input,
 )
-from webapp.keys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
-from webapp.labels import label_starts_with, row_label
-from webapp.permissions import request_catalog, require_write
-from webapp.queries import key_condition
-from webapp.request_body import (
-    RECORD_FORM_LIMIT,
-    SMALL_FORM_LIMIT,
-    UPLOAD_LIMIT,
-    body_limit,
-    read_form,
-)
-from webapp.urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
-from webapp.values import key_text, kind_for, show_value
-from webapp.views.common import connection, request_role
-from webapp.views.record import load_record
-from webapp.views.table_html import str_type
-from webapp.writes import (
+from webapp.changes.writes import (
     RowChanged,
     delete_row,
     insert_row,
@@ -60,6 +39,27 @@ from webapp.writes import (
     update_row,
     write_transaction,
 )
+from webapp.database.dialects import can_hold, equals, is_schema_mismatch
+from webapp.listing.queries import key_condition
+from webapp.schema.catalog import Catalog, TableInfo, hidden_names
+from webapp.schema.labels import label_starts_with, row_label
+from webapp.values import key_text, kind_for, show_value
+from webapp.views.common import connection, request_role
+from webapp.views.record import load_record
+from webapp.views.table_html import str_type
+from webapp.web.appkeys import CATALOG, DB_SESSION, ENGINE, EXPENSIVE_QUERIES
+from webapp.web.csrf import request_csrf_token
+from webapp.web.errors import NotFound, is_unavailable
+from webapp.web.flash import flash
+from webapp.web.html_text import visible_controls
+from webapp.web.request_body import (
+    RECORD_FORM_LIMIT,
+    SMALL_FORM_LIMIT,
+    UPLOAD_LIMIT,
+    body_limit,
+    read_form,
+)
+from webapp.web.urls import UrlDecodeError, decode_key, new_record_url, record_url, table_url
 
 FK_SELECT_LIMIT = 100
 LOOKUP_LIMIT = 20
@@ -527,7 +527,7 @@ def _explain_database_error(
 ) -> str | None:
     """Turn a database refusal into a message on the field it names, or (returned) one
     for above the form. Unreachable databases stay 503s; a table or column the database no
-    longer has is schema_watch's to explain."""
+    longer has is schema.watch's to explain."""
     if is_unavailable(exc) or is_schema_mismatch(exc):
         raise exc
     message = _database_message(exc, hidden)

@@ -9,13 +9,13 @@ import logging
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.dialects import streaming_statement
-from webapp.exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
-from webapp.keys import EXPENSIVE_QUERIES, SETTINGS
-from webapp.permissions import request_catalog
-from webapp.table_state import parse_table_state
+from webapp.accounts.permissions import request_catalog
+from webapp.database.dialects import streaming_statement
+from webapp.listing.exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
+from webapp.listing.table_state import parse_table_state
 from webapp.views.common import attachment_disposition, connection, request_dialect
 from webapp.views.table import view_conditions
+from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
-from webapp.audit import (
+from webapp.accounts.permissions import request_catalog, require_role, write_refusal
+from webapp.changes.audit import (
     ACTIONS,
     COMMITTED,
     AuditLog,
@@ -24,18 +25,17 @@ from webapp.audit import (
     record_entries,
     request_trail,
 )
-from webapp.audit_values import decode_key, decode_row
-from webapp.catalog import TableInfo
-from webapp.csrf import request_csrf_token
-from webapp.dialects import can_hold, equals, is_schema_mismatch
-from webapp.errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
-from webapp.flash import flash
-from webapp.keys import DB_SESSION
-from webapp.permissions import request_catalog, require_role, write_refusal
-from webapp.revert import RevertConflict, RevertRefused, revert_change
-from webapp.urls import record_url, table_url
+from webapp.changes.audit_values import decode_key, decode_row
+from webapp.changes.revert import RevertConflict, RevertRefused, revert_change
+from webapp.changes.writes import write_transaction
+from webapp.database.dialects import can_hold, equals, is_schema_mismatch
+from webapp.schema.catalog import TableInfo
 from webapp.values import Cell, key_text, show_value
-from webapp.writes import write_transaction
+from webapp.web.appkeys import DB_SESSION
+from webapp.web.csrf import request_csrf_token
+from webapp.web.errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
+from webapp.web.flash import flash
+from webapp.web.urls import record_url, table_url
 
 ACTIVITY_PAGE = "/activity"
 RECORD_HISTORY_LIMIT = 20

@@ -8,11 +8,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from webapp.counts import catalog_row_counts
-from webapp.keys import CATALOG, ROW_COUNTS
-from webapp.permissions import request_catalog
-from webapp.urls import table_url
+from webapp.accounts.permissions import request_catalog
+from webapp.listing.counts import catalog_row_counts
 from webapp.views.common import connection
+from webapp.web.appkeys import CATALOG, ROW_COUNTS
+from webapp.web.urls import table_url
 
 
 @aiohttp_jinja2.template("index.html")

@@ -10,18 +10,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from webapp.accounts.passwords import password_problem
-from webapp.accounts.store import USERNAME_PATTERN, AccountError
-from webapp.accounts.throttle import (
-    attempt_failed,
-    attempt_succeeded,
-    begin_attempt,
-    forget_attempt,
-)
-from webapp.accounts.tokens import redeem_sign_in_token
-from webapp.csrf import csrf_token
-from webapp.errors import AppError, Forbidden
-from webapp.keys import ACCOUNTS
-from webapp.permissions import (
+from webapp.accounts.permissions import (
     FIELDS,
     IDLE,
     PASSWORD_PAGE,
@@ -30,7 +19,18 @@ from webapp.permissions import (
     safe_next,
     sign_in,
 )
-from webapp.request_body import read_form
+from webapp.accounts.store import USERNAME_PATTERN, AccountError
+from webapp.accounts.throttle import (
+    attempt_failed,
+    attempt_succeeded,
+    begin_attempt,
+    forget_attempt,
+)
+from webapp.accounts.tokens import redeem_sign_in_token
+from webapp.web.appkeys import ACCOUNTS
+from webapp.web.csrf import csrf_token
+from webapp.web.errors import AppError, Forbidden
+from webapp.web.request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
 SESSION_END_NOTICES = {

@@ -10,14 +10,18 @@ from aiohttp import web
 from sqlalchemy import and_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.catalog import Catalog, Relation, TableInfo
-from webapp.counts import bounded_count
-from webapp.decoding import fetch_rows
-from webapp.errors import NotFound
-from webapp.labels import load_labels, row_label, row_label_text
-from webapp.permissions import request_catalog, write_refusal
-from webapp.queries import key_condition
-from webapp.urls import (
+from webapp.accounts.permissions import request_catalog, write_refusal
+from webapp.database.decoding import fetch_rows
+from webapp.listing.counts import bounded_count
+from webapp.listing.queries import key_condition
+from webapp.schema.catalog import Catalog, Relation, TableInfo
+from webapp.schema.labels import load_labels, row_label, row_label_text
+from webapp.values import key_text, kind_for, show_value
+from webapp.views.common import attachment_disposition, connection
+from webapp.views.history import record_history
+from webapp.views.table_html import str_type
+from webapp.web.errors import NotFound
+from webapp.web.urls import (
     UrlDecodeError,
     decode_key,
     record_url,
@@ -25,10 +29,6 @@ from webapp.urls import (
     tilde_decode,
     tilde_encode,
 )
-from webapp.values import key_text, kind_for, show_value
-from webapp.views.common import attachment_disposition, connection
-from webapp.views.history import record_history
-from webapp.views.table_html import str_type
 
 REFERENCING_SAMPLE = 10
 

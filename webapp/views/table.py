@@ -15,23 +15,28 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.catalog import Catalog, TableInfo
-from webapp.counts import UNKNOWN, RowCount, filtered_count, table_row_count
-from webapp.errors import TooBusy
-from webapp.exports import EXPORT_FORMATS
-from webapp.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
-from webapp.filters import Filter
-from webapp.keys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
-from webapp.labels import label_expressions
-from webapp.paging import Page, fetch_page, keyset_columns
-from webapp.permissions import request_catalog, write_refusal
-from webapp.queries import ListPlan, SortKey, list_plan
-from webapp.rows_html import RowsWriter, rows_writer
-from webapp.search import Search, scan_worth_trying, search_columns, search_for
-from webapp.table_state import TableState, added_filter_href, deep_page_message, parse_table_state
+from webapp.accounts.permissions import request_catalog, write_refusal
+from webapp.listing.counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from webapp.listing.exports import EXPORT_FORMATS
+from webapp.listing.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
+from webapp.listing.filters import Filter
+from webapp.listing.paging import Page, fetch_page, keyset_columns
+from webapp.listing.queries import ListPlan, SortKey, list_plan
+from webapp.listing.rows_html import RowsWriter, rows_writer
+from webapp.listing.search import Search, scan_worth_trying, search_columns, search_for
+from webapp.listing.table_state import (
+    TableState,
+    added_filter_href,
+    deep_page_message,
+    parse_table_state,
+)
+from webapp.schema.catalog import Catalog, TableInfo
+from webapp.schema.labels import label_expressions
 from webapp.values import Cell
 from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
+from webapp.web.appkeys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
+from webapp.web.errors import TooBusy
 
 
 @aiohttp_jinja2.template("table.html")

@@ -13,11 +13,11 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import Column
 
-from webapp.catalog import TableInfo
-from webapp.filters import OPERATORS, filter_choices
-from webapp.queries import parse_sort, sortable
-from webapp.rows_html import escape
-from webapp.table_state import TableState
+from webapp.listing.filters import OPERATORS, filter_choices
+from webapp.listing.queries import parse_sort, sortable
+from webapp.listing.rows_html import escape
+from webapp.listing.table_state import TableState
+from webapp.schema.catalog import TableInfo
 
 
 def page_headings_html(info: TableInfo, state: TableState) -> Markup:

@@ -1,0 +1,243 @@
+"""Slicing a table page: keyset (cursor) paging when the order is the primary key or an
+indexed, non-null column with the key as tie-breaker, so that the 20,000th page costs what
+the first does; OFFSET paging otherwise. Cursors are opaque and signed: a link cannot be
+edited into a statement the app did not mean to run."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from webapp.database.driver_rows import fetch_rows_direct
+from webapp.listing.fulltext import bounded_scan
+from webapp.listing.queries import ListPlan, SortKey, page_statement, sortable
+from webapp.schema.catalog import TableInfo
+from webapp.values import BadKey, key_text, kind_for
+from webapp.web.errors import BadRequest
+from webapp.web.secret_key import sign, verify
+
+CURSOR_PURPOSE = "cursor"
+MAX_CURSOR_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after (or, going back, before) the row with these key values,
+    in this sort order; `position` is how many rows precede that boundary, for display."""
+
+    backwards: bool
+    sort: str
+    values: tuple[str, ...]
+    position: int
+
+
+def encode_cursor(secret_key: bytes, cursor: Cursor) -> str:
+    payload = json.dumps(
+        ["p" if cursor.backwards else "n", cursor.sort, list(cursor.values), cursor.position],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8")
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+    return f"{body}.{sign(secret_key, CURSOR_PURPOSE, payload)}"
+
+
+def decode_cursor(secret_key: bytes, text: str) -> Cursor:
+    """The cursor a link carries; anything this server did not sign is a 400."""
+    damaged = BadRequest(
+        "This page link is damaged or was not made by this server; "
+        "start again from the table's first page."
+    )
+    body, _, signature = text.partition(".")
+    if len(text) > MAX_CURSOR_LENGTH or not body or not signature:
+        raise damaged
+    try:
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise damaged from None
+    if not verify(secret_key, CURSOR_PURPOSE, payload, signature):
+        raise damaged
+    try:
+        direction, sort, values, position = json.loads(payload)
+        cursor = Cursor(direction == "p", str(sort), tuple(str(v) for v in values), int(position))
+    except (ValueError, TypeError):
+        raise damaged from None
+    return cursor
+
+
+def keyset_columns(info: TableInfo, sort: SortKey | None) -> list[Column] | None:
+    """The columns a keyset page is ordered and sliced by, or None where only OFFSET works:
+    no primary key, or a sort column that is not indexed or may hold NULLs (whose place in
+    the order differs between databases)."""
+    key = list(info.primary_key)
+    if not key or not all(sortable(column) for column in key):
+        return None
+    if sort is None or (len(key) == 1 and sort.column is key[0]):
+        return key
+    column = sort.column
+    if column.nullable or column.name not in info.indexed_columns:
+        return None
+    return [column, *key]
+
+
+def keyset_condition(
+    columns: Sequence[Column], values: Sequence[Any], *, descending: bool, backwards: bool
+) -> ColumnElement[bool]:
+    """Rows strictly after (or before) `values` in the order of `columns`, written so that
+    every engine can use the index: c1 >= v1 AND (c1 > v1 OR (c1 = v1 AND ...))."""
+    ascending = descending == backwards
+
+    def beyond(index: int) -> ColumnElement[bool]:
+        column, value = columns[index], values[index]
+        strict = column > value if ascending else column < value
+        if index == len(columns) - 1:
+            return strict
+        return or_(strict, and_(column == value, beyond(index + 1)))
+
+    if len(columns) == 1:
+        return beyond(0)
+    first = columns[0] >= values[0] if ascending else columns[0] <= values[0]
+    return and_(first, beyond(0))
+
+
+def cursor_values(columns: Sequence[Column], cursor: Cursor) -> list[Any]:
+    """The typed key values a cursor carries; a mismatch with the order is a 400."""
+    if len(cursor.values) != len(columns):
+        raise BadRequest("This page link belongs to another sort order; start again.")
+    try:
+        return [
+            kind_for(column).parse_key(text)
+            for column, text in zip(columns, cursor.values, strict=True)
+        ]
+    except BadKey:
+        raise BadRequest("This page link is damaged; start again.") from None
+
+
+def cursor_from_row(values: Sequence[Any], *, backwards: bool, sort: str, position: int) -> Cursor:
+    return Cursor(backwards, sort, tuple(key_text(value) for value in values), position)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page and the way to its neighbours."""
+
+    rows: list[Sequence[Any]]
+    position: int  # how many rows come before the first one shown
+    next_cursor: str | None
+    previous_cursor: str | None
+    has_next: bool
+    has_previous: bool
+    keyset: bool
+
+
+async def fetch_page(
+    conn: AsyncConnection,
+    info: TableInfo,
+    plan: ListPlan,
+    expressions: list[ColumnElement[Any]],
+    *,
+    sort: SortKey | None,
+    where: Sequence[ColumnElement[bool]],
+    size: int,
+    page_number: int,
+    cursor_text: str | None,
+    secret_key: bytes,
+    scan_where: Sequence[ColumnElement[bool]] | None = None,
+) -> Page:
+    """The rows of one page: after or before a cursor (keyset), else by page number (OFFSET,
+    which also serves a keyset order's first pages and old `?page=` links). `scan_where`
+    selects the same rows as `where` without needing an index: where an index keeps the
+    page's order, a scan through it bounded in rows examined is tried first, and kept if it
+    found a full page (then those are the first rows in order), else `where` answers."""
+    columns = keyset_columns(info, sort)
+    sort_param = sort.param if sort is not None else ""
+    descending = sort.descending if sort is not None else False
+    scan_index = None
+    if scan_where is not None and columns is not None:
+        scan_index = info.scan_orders.get(tuple(column.name for column in columns))
+
+    async def run(
+        extra: Sequence[ColumnElement[bool]] = (), *, offset: int = 0, reverse: bool = False
+    ) -> list[Sequence[Any]]:
+        def statement(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+            def make() -> Select[Any]:
+                return page_statement(
+                    info,
+                    expressions,
+                    sort,
+                    where=[*conditions, *extra],
+                    offset=offset,
+                    limit=size + 1,
+                    reverse=reverse,
+                )
+
+            if conditions or extra or offset:
+                return make()
+            key = (sort_param, size + 1, reverse)
+            fixed = plan.fixed_statements.get(key)
+            if fixed is None:
+                fixed = plan.fixed_statements[key] = make()
+            return fixed
+
+        if scan_index is not None and scan_where is not None:
+            scan = bounded_scan(statement(scan_where), info.table, scan_index)
+            rows = await fetch_rows_direct(conn, scan, expressions)
+            if len(rows) > size:
+                return rows
+        return await fetch_rows_direct(conn, statement(where), expressions)
+
+    cursor = decode_cursor(secret_key, cursor_text) if cursor_text else None
+    if cursor is not None and columns is None:
+        raise BadRequest("This page link belongs to another sort order; start again.")
+    if cursor is not None and cursor.sort != sort_param:
+        raise BadRequest("This page link belongs to another sort order; start again.")
+
+    position = (page_number - 1) * size
+    if cursor is None or columns is None:
+        rows = await run(offset=position)
+        has_next, rows = len(rows) > size, rows[:size]
+        has_previous = position > 0
+    else:
+        values = cursor_values(columns, cursor)
+        boundary = keyset_condition(
+            columns, values, descending=descending, backwards=cursor.backwards
+        )
+        if cursor.backwards:
+            rows = await run([boundary], reverse=True)
+            if len(rows) > size:
+                rows = list(reversed(rows[:size]))
+                position, has_previous, has_next = max(cursor.position - size, 0), True, True
+            else:  # fewer than a page before the cursor: show the (full) first page
+                rows = await run()
+                has_next, rows = len(rows) > size, rows[:size]
+                position, has_previous = 0, False
+        else:
+            rows = await run([boundary])
+            has_next, rows = len(rows) > size, rows[:size]
+            position, has_previous = cursor.position, True
+
+    if columns is None or not rows:
+        return Page(rows, position, None, None, has_next, has_previous, keyset=False)
+    names = [column.name for column in columns]
+
+    def make(row: Sequence[Any], *, backwards: bool, at: int) -> str:
+        values = [plan.value(row, name) for name in names]
+        cursor = cursor_from_row(values, backwards=backwards, sort=sort_param, position=at)
+        return encode_cursor(secret_key, cursor)
+
+    return Page(
+        rows,
+        position,
+        make(rows[-1], backwards=False, at=position + len(rows)) if has_next else None,
+        make(rows[0], backwards=True, at=position) if has_previous else None,
+        has_next,
+        has_previous,
+        keyset=True,
+    )
