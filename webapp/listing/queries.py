@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.database.dialects import can_hold
 from webapp.schema.catalog import TableInfo
 from webapp.values import BadKey, ListColumn, column_family, kind_for
-from webapp.web.errors import BadRequest, NotFound
+from webapp.web.errors import BadRequest, NoSuchRecord, NotFound
 
 UNSORTABLE_FAMILIES = {"json", "binary", "unknown"}
 
@@ -161,15 +161,15 @@ def key_condition(
     if not primary_key:
         raise NotFound(f"{info.name!r} has no primary key, so its rows have no address.")
     if len(key_parts) != len(primary_key):
-        raise NotFound("No record has this key.")
+        raise NoSuchRecord()
     try:
         values = [
             kind_for(column).parse_key(part)
             for column, part in zip(primary_key, key_parts, strict=True)
         ]
     except BadKey:
-        raise NotFound("No record has this key.") from None
+        raise NoSuchRecord() from None
     pairs = list(zip(primary_key, values, strict=True))
     if dialect is not None and not all(can_hold(c, value, dialect) for c, value in pairs):
-        raise NotFound("No record has this key.")
+        raise NoSuchRecord()
     return and_(*(column == value for column, value in pairs))

@@ -247,6 +247,15 @@ def role_catalogs(catalog: Catalog, options: Mapping[str, TableOptions]) -> dict
     return out
 
 
+def str_type(type_: Any) -> str:
+    """A column's type as the pages name it; a type SQLAlchemy cannot print reads as its
+    class's name."""
+    try:
+        return str(type_)
+    except Exception:
+        return type(type_).__name__
+
+
 def hidden_names(info: TableInfo, catalog: Catalog) -> frozenset[str]:
     """Names a page about `info` must not show for `catalog`'s role: the reflected tables
     the role does not see, and `info`'s hidden columns (database messages may name them)."""

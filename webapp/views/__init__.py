@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.views import admin, edit, export, history, index, login, record, table
+from webapp.views import admin, edit, export, history, index, login, lookup, record, table
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,7 +14,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}", table.table_page, name="table")
     app.router.add_get("/t/{table}/new", edit.new_form, name="new")
     app.router.add_post("/t/{table}/new", edit.create_record)
-    app.router.add_get("/t/{table}/lookup", edit.lookup, name="lookup")
+    app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     app.router.add_get("/t/{table}/r/{key}/edit", edit.edit_form, name="edit")
     app.router.add_post("/t/{table}/r/{key}/edit", edit.save_record)

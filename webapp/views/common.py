@@ -24,6 +24,12 @@ def request_dialect(request: web.Request) -> Dialect:
     return request.app[ENGINE].dialect
 
 
+def session_dialect(request: web.Request) -> Dialect:
+    """The dialect of the engine the request's session talks to (the read engine's for GET
+    and HEAD): what parses and compares the values its statements bind."""
+    return request[DB_SESSION].get_bind().dialect
+
+
 def request_role(request: web.Request) -> str:
     """The role whose catalog a page is built from: part of what identifies its queries."""
     user = current_user(request)

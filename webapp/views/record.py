@@ -14,13 +14,12 @@ from webapp.accounts.permissions import request_catalog, write_refusal
 from webapp.database.decoding import fetch_rows
 from webapp.listing.counts import bounded_count
 from webapp.listing.queries import key_condition
-from webapp.schema.catalog import Catalog, Relation, TableInfo
+from webapp.schema.catalog import Catalog, Relation, TableInfo, str_type
 from webapp.schema.labels import load_labels, row_label, row_label_text
 from webapp.values import key_text, kind_for, show_value
 from webapp.views.common import attachment_disposition, connection
 from webapp.views.history import record_history
-from webapp.views.table_html import str_type
-from webapp.web.errors import NotFound
+from webapp.web.errors import NoSuchRecord, NotFound
 from webapp.web.urls import (
     UrlDecodeError,
     decode_key,
@@ -110,19 +109,26 @@ async def record_value(request: web.Request) -> web.Response:
 
 
 async def load_record(request: web.Request) -> tuple[TableInfo, list[str], dict[str, Any]]:
-    """The table, key and row (by column name) that the request's URL names, or NotFound."""
+    """The table, key and row (the columns the user may see, by name) that the request's
+    URL names; NotFound for an unknown table, NoSuchRecord for a key that finds no row."""
     info = request_catalog(request).by_slug(request.match_info["table"])
-    try:
-        key_parts = decode_key(request.match_info["key"])
-    except UrlDecodeError:
-        raise NotFound("No record has this key.") from None
+    key_parts = record_key(request)
     conn = await connection(request)
     expressions = [kind_for(column, conn.dialect).record_expression() for column in info.columns]
     statement = select(*expressions).where(key_condition(info, key_parts, conn.dialect)).limit(2)
     rows = await fetch_rows(conn, statement, expressions)
     if not rows:
-        raise NotFound(f"{info.name!r} has no record with this key.")
+        raise NoSuchRecord()
     return info, key_parts, dict(zip([c.name for c in info.columns], rows[0], strict=True))
+
+
+def record_key(request: web.Request) -> list[str]:
+    """The record key's parts the URL names, as text (webapp.listing.queries.key_condition
+    turns them into a WHERE clause); NoSuchRecord if the path segment does not decode."""
+    try:
+        return decode_key(request.match_info["key"])
+    except UrlDecodeError:
+        raise NoSuchRecord() from None
 
 
 async def referencing_rows(

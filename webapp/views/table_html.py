@@ -6,8 +6,6 @@ database round trip."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
@@ -17,7 +15,7 @@ from webapp.listing.filters import OPERATORS, filter_choices
 from webapp.listing.queries import parse_sort, sortable
 from webapp.listing.rows_html import escape
 from webapp.listing.table_state import TableState
-from webapp.schema.catalog import TableInfo
+from webapp.schema.catalog import TableInfo, str_type
 
 
 def page_headings_html(info: TableInfo, state: TableState) -> Markup:
@@ -69,10 +67,3 @@ def filter_options_html(request: web.Request, info: TableInfo) -> Markup:
         return Markup("")
     macros = aiohttp_jinja2.get_env(request.app).get_template("_macros.html").module
     return Markup(macros.filter_options(choices, OPERATORS))  # type: ignore[attr-defined]
-
-
-def str_type(type_: Any) -> str:
-    try:
-        return str(type_)
-    except Exception:
-        return type(type_).__name__

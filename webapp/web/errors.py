@@ -47,6 +47,14 @@ class NotFound(AppError):
     title = "Not found"
 
 
+class NoSuchRecord(NotFound):
+    """A record key that leads nowhere, however it misses (it does not decode, its column
+    could never hold it, or no row has it): one sentence for every page that takes a key."""
+
+    def __init__(self) -> None:
+        super().__init__("No record has this key.")
+
+
 class Conflict(AppError):
     status = 409
     title = "Conflict"
