@@ -23,6 +23,7 @@ from webapp.web.csrf import csrf_token
 from webapp.web.errors import Forbidden, Handler
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
+WRITE_ROLE = "editor"  # the lowest role that may change rows (where the table allows it)
 SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
 PUBLIC_PATHS = frozenset({"/login"})
@@ -162,19 +163,25 @@ async def _session_user(
 
 
 def write_refusal(request: web.Request, info: TableInfo) -> str | None:
-    """Why the signed-in user may not create, edit or delete rows of `info` (the table's own
-    read-only reason, or their role); None when they may. The one place deciding it."""
+    """The gate for writes: why the signed-in user may not create, edit, delete or revert
+    rows of `info`, or None when they may. It combines two facts: the table's own
+    (`TableInfo.read_only_reason`: a view, no primary key, read-only by configuration for
+    everyone or for this role) and the user's role (WRITE_ROLE or higher). Every write
+    handler asks it, through `require_write`, before it reads the form or writes; the table
+    and record pages ask it to offer or explain the buttons. The write functions
+    (webapp.changes.writes) check only the columns a write sets."""
     if info.read_only_reason:
         return info.read_only_reason
     user = current_user(request)
-    if not has_role(user, "editor"):
+    if not has_role(user, WRITE_ROLE):
         role = user.role if user is not None else "anonymous"
         return f"Your role ({role}) can view records but not change them."
     return None
 
 
 def require_write(request: web.Request, info: TableInfo) -> None:
-    """Forbidden unless the signed-in user may change rows of `info`."""
+    """Forbidden, with the gate's reason, unless `write_refusal` lets the user change rows
+    of `info`."""
     reason = write_refusal(request, info)
     if reason is not None:
         raise Forbidden(reason)

@@ -1,8 +1,10 @@
 """Every statement that changes the user's data goes through this module: `insert_row`,
-`update_row` and `delete_row`, each run inside `write_transaction`. That gives one place to
-decide whether a table may be written (`require_editable`), one place where a row is locked
-and checked against what the user saw (lost-update protection), and one place where the
-audit trail (webapp/changes/audit.py) records before/after values in the same transaction."""
+`update_row` and `delete_row`, each run inside `write_transaction`. That gives one place where
+a row is locked and checked against what the user saw (lost-update protection), and one
+place where the audit trail (webapp/changes/audit.py) records before/after values in the
+same transaction. Whether the user may write the table at all is the write gate's to decide
+(webapp.accounts.permissions.write_refusal), before a handler gets here; these functions
+refuse only a write that sets a column the user may not change."""
 
 from __future__ import annotations
 
@@ -46,14 +48,6 @@ class WriteResult:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     key: tuple[Any, ...]
-
-
-def require_editable(info: TableInfo) -> None:
-    """The single check deciding whether rows of `info` may be created, edited or deleted;
-    refuses with 403 and the reason. Permission checks hook in here."""
-    reason = info.read_only_reason
-    if reason is not None:
-        raise Forbidden(reason)
 
 
 def require_changeable_columns(info: TableInfo, names: Iterable[str]) -> None:
@@ -147,7 +141,6 @@ async def insert_row(
     conn: AsyncConnection, info: TableInfo, values: Mapping[str, Any]
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
-    require_editable(info)
     require_changeable_columns(info, values)
     _trail(conn)
     result = await conn.execute(insert(info.table).values(_bind(info, values)))
@@ -169,7 +162,6 @@ async def update_row(
     """Update the row if it is still the one the user saw (`expected_version`), writing only
     the columns whose value differs; raises RowChanged otherwise. Form input is compared as a
     browser sends it (line breaks); `exact` values (a revert's) are written as they are."""
-    require_editable(info)
     require_changeable_columns(info, values)
     _trail(conn)
     before = await _lock_unchanged_row(conn, info, condition, expected_version)
@@ -196,7 +188,6 @@ async def delete_row(
     expected_version: str,
 ) -> WriteResult:
     """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
-    require_editable(info)
     _trail(conn)
     before = await _lock_unchanged_row(conn, info, condition, expected_version)
     await conn.execute(delete(info.table).where(condition))

@@ -15,7 +15,13 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
-from webapp.accounts.permissions import request_catalog, require_role, write_refusal
+from webapp.accounts.permissions import (
+    WRITE_ROLE,
+    request_catalog,
+    require_role,
+    require_write,
+    write_refusal,
+)
 from webapp.changes.audit import (
     ACTIONS,
     COMMITTED,
@@ -33,7 +39,7 @@ from webapp.schema.catalog import TableInfo
 from webapp.values import Cell, key_text, show_value
 from webapp.web.appkeys import DB_SESSION
 from webapp.web.csrf import request_csrf_token
-from webapp.web.errors import BadRequest, Conflict, Forbidden, NotFound, is_unavailable
+from webapp.web.errors import BadRequest, Conflict, NotFound, is_unavailable
 from webapp.web.flash import flash
 from webapp.web.urls import record_url, table_url
 
@@ -224,16 +230,16 @@ async def revert(request: web.Request) -> web.Response:
 async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
     """The entry the URL names and its table, if the user may revert it: 404 for an unknown
     entry or a table no longer shown, 403 without write permission, 409 if not committed."""
-    require_role(request, "editor")  # before the lookup: viewers get 403 for any change
+    # The role alone, before the lookup, so a viewer learns nothing of which changes exist;
+    # the gate decides once the table is known.
+    require_role(request, WRITE_ROLE)
     entry = await entry_by_id(request, _entry_id(request.match_info["entry"], "change"))
     if entry is None:
         raise NotFound("There is no such change.")
     info = request_catalog(request).tables.get(entry.table_name)
     if info is None:
         raise NotFound("There is no such change.")
-    reason = write_refusal(request, info)
-    if reason is not None:
-        raise Forbidden(reason)
+    require_write(request, info)
     if entry.state != COMMITTED:
         raise Conflict(
             "This change is not known to have been committed (its audit entry is "
