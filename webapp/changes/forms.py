@@ -65,7 +65,7 @@ class FormField:
     use_default: bool = False
     options: list[tuple[str, str]] = field(default_factory=list)  # (key text, label)
     lookup_href: str | None = None
-    sent: Any = None  # what the browser sent: text, a file, or None (nothing)
+    sent: str | bytes | web.FileField | None = None  # what the browser sent, if anything
     error: str | None = None
 
     @property
