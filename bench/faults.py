@@ -39,7 +39,7 @@ from tests.fault_proxy import FaultProxy
 from webapp.accounts.store import Accounts
 from webapp.app import create_app
 from webapp.changes.audit import COMMITTED
-from webapp.changes.audit_values import decode_row, encode_key
+from webapp.changes.audit_values import dump_key, load_row
 from webapp.settings import settings_for_url
 from webapp.web.appkeys import ACCOUNTS
 
@@ -227,11 +227,11 @@ async def report(
     recorded: collections.Counter[str] = collections.Counter()
     for row_key, new_values, state in entries:
         if state == COMMITTED:
-            last[row_key] = int((decode_row(new_values) or {})["n"])
+            last[row_key] = int((load_row(new_values) or {})["n"])
             recorded[row_key] += 1
     mismatched = lost = 0
     for row_id, n in values.items():
-        key = encode_key((row_id,))
+        key = dump_key((row_id,))
         mismatched += last.get(key, 0) != n
         lost += recorded[key] != n
     print(f"{args.url}: {args.seconds:g} s, {args.editors} editors, {args.readers} readers")

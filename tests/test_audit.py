@@ -32,9 +32,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FAST_HASHING, form_token
-from webapp.changes.audit import AuditLog, AuditTrail
-from webapp.changes.audit_values import decode_key, decode_row, encode_row
+from webapp.changes.audit import AuditTrail
+from webapp.changes.audit_values import dump_row, load_key, load_row
 from webapp.changes.writes import insert_row, write_transaction
+from webapp.views.common import audit_log
 from webapp.web.appkeys import CATALOG, SESSIONMAKER
 from webapp.web.urls import record_url
 
@@ -118,7 +119,7 @@ def as_json(value: Any) -> Any:
 
 
 def values(entry: dict[str, Any], which: str) -> dict[str, Any] | None:
-    return decode_row(entry[{"before": "old_values", "after": "new_values"}[which]])
+    return load_row(entry[{"before": "old_values", "after": "new_values"}[which]])
 
 
 # --- entries ----------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ async def test_typed_values_round_trip_exactly() -> None:
         "f": 0.1,
         "s": "ü😀\r\n",
     }
-    back = decode_row(encode_row(row))
+    back = load_row(dump_row(row))
     assert back == row
     assert [type(value) for value in back.values()] == [type(value) for value in row.values()]
     assert back["d"].as_tuple() == Decimal("1.2300").as_tuple()
@@ -167,7 +168,7 @@ async def test_create_records_who_when_key_and_every_value(
     assert entry["username"] == "test-editor"
     assert entry["table_name"] == "items"
     assert entry["state"] == "committed"
-    assert decode_key(entry["row_key"]) == (2,)
+    assert load_key(entry["row_key"]) == (2,)
     assert entry["old_values"] is None
     at = entry["at"]
     at = dt.datetime.fromisoformat(at) if isinstance(at, str) else at  # SQLite: text
@@ -230,7 +231,7 @@ async def test_a_rolled_back_write_leaves_no_entry(
     client = await make_client(role="editor")
     app = client.server.app
     info = app[CATALOG].tables["items"]
-    trail = AuditTrail(AuditLog.of(app), user_id=None, username="script")
+    trail = AuditTrail(audit_log(app), user_id=None, username="script")
     async with app[SESSIONMAKER]() as session:
         with pytest.raises(IntegrityError):
             async with write_transaction(session, trail) as conn:
@@ -293,7 +294,7 @@ async def test_separate_accounts_database_marks_a_rolled_back_change_failed(
     client = await make_client(role="editor", auth=auth)
     app = client.server.app
     info = app[CATALOG].tables["items"]
-    trail = AuditTrail(AuditLog.of(app), user_id=None, username="script")
+    trail = AuditTrail(audit_log(app), user_id=None, username="script")
     async with app[SESSIONMAKER]() as session:
         with pytest.raises(IntegrityError):
             async with write_transaction(session, trail) as conn:

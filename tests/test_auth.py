@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
-from webapp.accounts import permissions
+from webapp import clock
 from webapp.accounts.passwords import Passwords
 from webapp.accounts.store import Accounts
 from webapp.settings import AuthSettings, PasswordHashSettings
@@ -159,17 +159,17 @@ async def test_idle_session_expires_and_last_seen_is_rewritten_at_most_once_a_mi
     auth = AuthSettings(idle_timeout=600, password_hash=FAST_HASHING.password_hash)
     client = await make_client(role="viewer", auth=auth)
     start = time.time()
-    monkeypatch.setattr(permissions, "now", lambda: start + 30)
+    monkeypatch.setattr(clock, "now", lambda: start + 30)
     response = await client.get("/")
     assert response.status == 200
     assert COOKIE not in response.cookies  # seen 30 s ago: the cookie is not rewritten
-    monkeypatch.setattr(permissions, "now", lambda: start + 300)
+    monkeypatch.setattr(clock, "now", lambda: start + 300)
     response = await client.get("/")
     assert response.status == 200
     assert COOKIE in response.cookies  # last-seen refreshed
-    monkeypatch.setattr(permissions, "now", lambda: start + 300 + 599)
+    monkeypatch.setattr(clock, "now", lambda: start + 300 + 599)
     assert (await client.get("/", allow_redirects=False)).status == 200
-    monkeypatch.setattr(permissions, "now", lambda: start + 300 + 599 + 601)
+    monkeypatch.setattr(clock, "now", lambda: start + 300 + 599 + 601)
     response = await client.get("/t/x", allow_redirects=False)
     assert response.status == 302
     location = URL(response.headers["Location"])

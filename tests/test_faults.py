@@ -34,7 +34,8 @@ from webapp.database import dialects
 from webapp.database.dialects import is_timeout, read_timeout
 from webapp.settings import DatabaseSettings, Settings, settings_for_url
 from webapp.web.appkeys import ACCOUNTS, EXPENSIVE_QUERIES, READ_ENGINE
-from webapp.web.errors import error_middleware, first_line
+from webapp.web.error_pages import error_middleware
+from webapp.web.errors import first_line
 
 # Small bounds, so that a test of a fault takes seconds.
 BOUNDS = {

@@ -15,7 +15,7 @@ from tests.find_fixtures import ITEMS, ids_where, install, items, link, owners, 
 from webapp.listing import counts
 from webapp.listing.counts import RowCount
 from webapp.settings import table_options
-from webapp.web.appkeys import PAGE_COUNTS, READ_ENGINE
+from webapp.web.appkeys import READ_ENGINE, TABLE_COUNTS
 
 
 @pytest.fixture
@@ -282,7 +282,7 @@ async def test_small_table_count_is_exact(client) -> None:
 
 
 async def test_page_does_not_wait_while_another_request_counts(client) -> None:
-    cache = client.server.app[PAGE_COUNTS]
+    cache = client.server.app[TABLE_COUNTS]
     key = ("items", (("active__exact", "1"),), "")
     assert cache.lookup(key) == (None, True)  # as if a request were counting this set now
     body = await (await client.get("/t/items?size=10&active__exact=1")).text()
@@ -290,23 +290,6 @@ async def test_page_does_not_wait_while_another_request_counts(client) -> None:
     cache.put(key, RowCount(30, "exact"))
     body = await (await client.get("/t/items?size=10&active__exact=1")).text()
     assert "Rows 1–10 of 30" in body
-
-
-def test_count_cache_lets_one_caller_count_and_others_use_the_old_value(monkeypatch) -> None:
-    clock = [100.0]
-    monkeypatch.setattr(counts.time, "monotonic", lambda: clock[0])
-    cache = counts.CountCache(ttl=30)
-    assert cache.lookup("k") == (None, True)
-    assert cache.lookup("k") == (None, False)
-    cache.put("k", RowCount(5, "exact"))
-    assert cache.lookup("k") == (RowCount(5, "exact"), False)
-    clock[0] += 31
-    assert cache.lookup("k") == (RowCount(5, "exact"), True)
-    assert cache.lookup("k") == (RowCount(5, "exact"), False)
-    clock[0] += counts.CLAIM_SECONDS + 1  # the counting request never came back
-    assert cache.lookup("k") == (RowCount(5, "exact"), True)
-    cache.release("k")
-    assert cache.lookup("k") == (RowCount(5, "exact"), True)
 
 
 async def test_page_past_the_end_has_no_rows_and_the_true_count(client) -> None:

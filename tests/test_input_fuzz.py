@@ -22,7 +22,7 @@ from tests.conftest import form_token
 from tests.hostile_input import database_checksum, install_small_demo
 from webapp.listing.filters import operators_for
 from webapp.web.appkeys import CATALOG
-from webapp.web.urls import encode_key, tilde_encode
+from webapp.web.urls import key_segment, tilde_encode
 
 LONG = 100_000
 # A request line or header over aiohttp's 8,190-byte limit is refused by the HTTP parser
@@ -97,7 +97,7 @@ async def first_keys(engine: AsyncEngine) -> dict[str, str]:
                 continue
             row = (await conn.execute(select(*columns).order_by(*columns).limit(1))).first()
             if row is not None:
-                keys[name] = encode_key([str(value) for value in row])
+                keys[name] = key_segment([str(value) for value in row])
     return keys
 
 

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.changes.audit import AuditLog, AuditTrail
+from webapp.changes.audit import AuditTrail
 from webapp.changes.writes import read_row, row_version, update_row, write_transaction
 from webapp.listing.queries import key_condition
+from webapp.views.common import audit_log
 from webapp.web.appkeys import ACCOUNTS, CATALOG, SESSIONMAKER
 
 ROLES = [None, "viewer", "editor", "admin"]
@@ -96,7 +97,7 @@ async def make_first_entry(app) -> None:  # type: ignore[no-untyped-def]
     """Audit entry 1: an update of notes row 3, for the revert routes."""
     info = app[CATALOG].tables["notes"]
     condition = key_condition(info, ["3"])
-    trail = AuditTrail(AuditLog.of(app), user_id=None, username="script")
+    trail = AuditTrail(audit_log(app), user_id=None, username="script")
     version = await current_version(app, "3")
     async with app[SESSIONMAKER]() as session, write_transaction(session, trail) as conn:
         await update_row(conn, info, condition, version, {"body": "changed"})

@@ -36,10 +36,10 @@ from webapp.settings import (
 from webapp.web.appkeys import (
     CATALOG,
     DB_SESSION,
-    PAGE_COUNTS,
+    INDEX_COUNTS,
     ROLE_CATALOGS,
-    ROW_COUNTS,
     SCHEMA_WATCH,
+    TABLE_COUNTS,
 )
 
 GONE = "The table &#39;items&#39; no longer exists (the database changed)."
@@ -108,7 +108,7 @@ async def test_the_index_never_fails_on_a_table_renamed_after_its_counts_expired
     app = client.server.app
     assert (await client.get("/")).status == 200
     await alter(engine, "ALTER TABLE items RENAME TO goods")
-    app[ROW_COUNTS].clear()  # the count cache expired
+    app[INDEX_COUNTS].clear()  # the count cache expired
     response = await client.get("/")
     body = await response.text()
     assert response.status == 200
@@ -205,7 +205,7 @@ async def test_sighup_reloads_the_schema(engine: AsyncEngine, make_client, caplo
     await make_tables(engine)
     client = await make_client()
     app = client.server.app
-    app[PAGE_COUNTS].put(("items", (), ""), object())  # type: ignore[arg-type]
+    app[TABLE_COUNTS].put(("items", (), ""), object())  # type: ignore[arg-type]
     await alter(engine, "CREATE TABLE extras (id INTEGER PRIMARY KEY)")
     assert "extras" not in app[CATALOG].tables
     caplog.set_level("INFO", logger="webapp.schema.watch")
@@ -216,7 +216,7 @@ async def test_sighup_reloads_the_schema(engine: AsyncEngine, make_client, caplo
         await asyncio.sleep(0.05)
     assert "extras" in app[CATALOG].tables
     assert all("extras" in catalog.tables for catalog in app[ROLE_CATALOGS].values())
-    assert app[PAGE_COUNTS].get(("items", (), "")) is None
+    assert app[TABLE_COUNTS].get(("items", (), "")) is None
     assert "SIGHUP: reloading the database schema" in caplog.text
     assert "added extras" in caplog.text
     assert (await client.get("/t/extras")).status == 200

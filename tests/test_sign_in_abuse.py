@@ -17,7 +17,7 @@ from sqlalchemy import text
 from yarl import URL
 
 from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
-from webapp.accounts import permissions
+from webapp import clock
 from webapp.app import create_app
 from webapp.settings import AuthSettings, settings_for_url
 from webapp.web.errors import Handler
@@ -222,9 +222,9 @@ async def test_session_ends_at_max_session_age_however_active(
     client = await make_client(role="viewer", auth=auth)
     start = time.time()
     for offset in (1200, 2400, 3500):  # active all along: never idle
-        monkeypatch.setattr(permissions, "now", lambda offset=offset: start + offset)
+        monkeypatch.setattr(clock, "now", lambda offset=offset: start + offset)
         assert (await client.get("/", allow_redirects=False)).status == 200
-    monkeypatch.setattr(permissions, "now", lambda: start + 3700)
+    monkeypatch.setattr(clock, "now", lambda: start + 3700)
     response = await client.get("/t/x", allow_redirects=False)
     assert response.status == 302
     location = URL(response.headers["Location"])

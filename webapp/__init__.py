@@ -1,7 +1,3 @@
 """webapp: an async, server-rendered browser and editor for the records of any
-MySQL/MariaDB, PostgreSQL or SQLite database."""
-
-from webapp.app import create_app
-from webapp.settings import Settings, load_settings
-
-__all__ = ["Settings", "create_app", "load_settings"]
+MySQL/MariaDB, PostgreSQL or SQLite database. The app factory is `webapp.app.create_app`;
+this package imports nothing, so the command line loads only what a command needs."""

@@ -8,30 +8,32 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from aiohttp_session import get_session
-from aiohttp_session import session_middleware as cookie_session_middleware
+from aiohttp_session import get_session, session_middleware
 from cryptography.fernet import Fernet
 
 from webapp.accounts.lifecycle import accounts_context
-from webapp.accounts.permissions import auth_middleware, current_user
-from webapp.database.engine import (
-    database_context,
-    session_middleware,
+from webapp.accounts.signin import current_user, signin_middleware
+from webapp.database.engine import database_context
+from webapp.database.request_session import (
+    db_session_middleware,
     stale_connection_retry_middleware,
 )
+from webapp.demo import demo_context
+from webapp.listing.counts import count_caches
 from webapp.listing.rows_html import cell_class, cell_html
+from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
+from webapp.secret_key import fernet_key
 from webapp.settings import Settings
 from webapp.views import setup_routes
-from webapp.web.appkeys import SETTINGS
+from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
-from webapp.web.errors import error_middleware
+from webapp.web.error_pages import error_middleware
 from webapp.web.flash import flash_processor
 from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
-from webapp.web.secret_key import fernet_key
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
 from webapp.web.urls import new_record_url
 
@@ -74,17 +76,18 @@ def create_app(settings: Settings) -> web.Application:
             body_limit_middleware,
             error_middleware,
             body_deadline_middleware,
-            cookie_session_middleware(session_storage(settings)),
+            session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             schema_change_middleware,
-            auth_middleware,
+            signin_middleware,
             csrf_middleware,
-            session_middleware,
+            db_session_middleware,
         ],
         client_max_size=UPLOAD_LIMIT,
     )
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
+    app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -101,6 +104,8 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(demo_context)
+    app.cleanup_ctx.append(catalog_context)
     app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
     setup_routes(app)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from decimal import Decimal
 from random import Random
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -41,6 +42,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from webapp.database.engine import unusable_database
+from webapp.schema.catalog import reflect_catalog
+from webapp.web.appkeys import ENGINE, SETTINGS
 
 __all__ = ["DEMO_TABLES", "DEMO_VIEWS", "DemoBase", "install_demo"]
 
@@ -480,3 +485,17 @@ async def install_demo(engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS) -> 
         await _after_explicit_ids(conn, DemoBase.metadata.sorted_tables)
         await conn.execute(text(BOOK_SALES_VIEW))
     return True
+
+
+async def demo_context(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx (after the database's, before the catalog's): with `database.demo`, fill
+    the demo schema into a database that has no tables at all (the app's own tables aside)."""
+    settings = app[SETTINGS]
+    if settings.database.demo:
+        engine = app[ENGINE]
+        try:
+            if len(await reflect_catalog(engine, settings.hidden_table_prefix)) == 0:
+                await install_demo(engine)
+        except Exception as exc:
+            raise unusable_database(settings.database, exc) from exc
+    yield

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from webapp.web.secret_key import SecretKeyError, load_secret_key, random_secret_key
+from webapp.secret_key import SecretKeyError, load_secret_key, random_secret_key
 
 SUPPORTED_DRIVERS = {
     "sqlite+aiosqlite": "sqlite",

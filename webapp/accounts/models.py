@@ -13,16 +13,13 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from webapp.clock import utc_now
+
 USERNAME_MAX = 150
 # Microseconds on every backend (MySQL's plain DATETIME drops them), so entries sort exactly.
 PRECISE_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # Whole rows as JSON: MySQL's TEXT stops at 64 KiB.
 LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-
-
-def utc_now() -> dt.datetime:
-    """Naive UTC, the form every backend stores alike."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ is an AccountError whose message can be shown as it is."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from webapp.accounts.models import USERNAME_MAX, AccountModels, account_models, migrate
 from webapp.accounts.passwords import Passwords, password_problem
 from webapp.settings import ROLES, AuthSettings
+from webapp.ttl_cache import TtlCache
 
 USERNAME_PATTERN = re.compile(rf"^[\w.@+-]{{1,{USERNAME_MAX}}}$")
 USER_STATE_TTL = 5.0
@@ -38,30 +38,6 @@ class UserState:
 
 
 @dataclass
-class UserStateCache:
-    """User states by id for USER_STATE_TTL seconds, so most requests run no users query.
-    A change made in this process drops its entry at once; other processes see it within
-    the TTL."""
-
-    ttl: float = USER_STATE_TTL
-    _entries: dict[int, tuple[float, UserState | None]] = field(default_factory=dict)
-
-    def get(self, user_id: int) -> tuple[bool, UserState | None]:
-        entry = self._entries.get(user_id)
-        if entry is None or time.monotonic() - entry[0] > self.ttl:
-            return False, None
-        return True, entry[1]
-
-    def put(self, user_id: int, state: UserState | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[user_id] = (time.monotonic(), state)
-
-    def drop(self, user_id: int) -> None:
-        self._entries.pop(user_id, None)
-
-
-@dataclass
 class Accounts:
     """Everything the app needs to work with its users."""
 
@@ -69,7 +45,12 @@ class Accounts:
     models: AccountModels
     sessionmaker: async_sessionmaker[AsyncSession]
     passwords: Passwords
-    states: UserStateCache = field(default_factory=UserStateCache)
+    # User states by id (None: no such user) for USER_STATE_TTL seconds, so most requests
+    # run no users query. A change made in this process drops its entry at once; other
+    # processes see it within the TTL.
+    states: TtlCache[int, UserState | None] = field(
+        default_factory=lambda: TtlCache(USER_STATE_TTL, max_entries=10_000)
+    )
 
     @classmethod
     def on(cls, engine: AsyncEngine, settings: AuthSettings) -> Accounts:
@@ -102,9 +83,8 @@ class Accounts:
 
     async def state(self, user_id: int) -> UserState | None:
         """The user's state, from the cache when fresh."""
-        fresh, cached = self.states.get(user_id)
-        if fresh:
-            return cached
+        if user_id in self.states:
+            return self.states.get(user_id)
         async with self.sessionmaker() as session:
             user = await session.get(self.models.user, user_id)
         result = None

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, or_, select
 
-from webapp.accounts.models import utc_now
 from webapp.accounts.store import Accounts
+from webapp.clock import utc_now
 
 NAME_CHARS = 140
 ADDRESS_CHARS = 45  # the longest IPv6 text; a pair subject then fits the column's 200

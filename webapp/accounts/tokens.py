@@ -9,8 +9,8 @@ import secrets
 
 from sqlalchemy import delete
 
-from webapp.accounts.models import utc_now
 from webapp.accounts.store import Accounts
+from webapp.clock import utc_now
 
 
 def _digest(token: str) -> str:

@@ -10,7 +10,6 @@ if the process stops between the two commits an entry may stay `pending`, and pa
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -18,18 +17,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from webapp.accounts.models import AccountModels
-from webapp.accounts.permissions import current_user
-from webapp.changes.audit_values import encode_key, encode_row, same_value
+from webapp.changes.audit_values import dump_key, dump_row, same_value
+from webapp.clock import utc_now_precise
 from webapp.database.dialects import equals
 from webapp.schema.catalog import TableInfo
 from webapp.values import key_text
-from webapp.web.appkeys import ACCOUNTS, DB_SESSION, SETTINGS
-from webapp.web.urls import encode_key as url_key
+from webapp.web.urls import key_segment
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +34,9 @@ ACTIONS = ("create", "update", "delete")
 COMMITTED, PENDING, FAILED = "committed", "pending", "failed"
 
 
-def precise_utc_now() -> dt.datetime:
-    """Naive UTC with microseconds (entries of one second stay in order)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def record_hash(table_name: str, key: Sequence[Any]) -> str:
     """The index key of one record's history: its table and its key as the URL shows it."""
-    text = table_name + "\x00" + url_key([key_text(value) for value in key])
+    text = table_name + "\x00" + key_segment([key_text(value) for value in key])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -56,15 +48,19 @@ class AuditLog:
     models: AccountModels
     separate: async_sessionmaker[AsyncSession] | None
 
-    @classmethod
-    def of(cls, app: web.Application) -> AuditLog:
-        accounts = app[ACCOUNTS]
-        separate = accounts.sessionmaker if app[SETTINGS].auth.database_url else None
-        return cls(accounts.models, separate)
-
     @property
     def table(self) -> Any:
         return self.models.audit_entry.__table__
+
+    @asynccontextmanager
+    async def reading(self, data_session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+        """A connection to read entries on: `data_session`'s when the log shares the data's
+        database (no second pool connection per page), else one to the separate database."""
+        if self.separate is None:
+            yield await data_session.connection()
+            return
+        async with self.separate() as session:
+            yield await session.connection()
 
 
 @dataclass
@@ -96,15 +92,15 @@ class AuditTrail:
             before = {name: before[name] for name in changed}
             after = {name: after[name] for name in changed}
         values = {
-            "at": precise_utc_now(),
+            "at": utc_now_precise(),  # entries of one second stay in order
             "user_id": self.user_id,
             "username": self.username,
             "action": action,
             "table_name": info.name,
             "key_hash": record_hash(info.name, key),
-            "row_key": encode_key(key),
-            "old_values": encode_row(before),
-            "new_values": encode_row(after),
+            "row_key": dump_key(key),
+            "old_values": dump_row(before),
+            "new_values": dump_row(after),
             "reverts_id": self.reverts_id,
         }
         if self.log.separate is None:
@@ -132,34 +128,10 @@ class AuditTrail:
             log.exception("audit entries %s left pending", ids)
 
 
-def request_trail(request: web.Request, reverts_id: int | None = None) -> AuditTrail:
-    """The trail for a write made on behalf of the request's signed-in user."""
-    user = current_user(request)
-    return AuditTrail(
-        AuditLog.of(request.app),
-        user_id=user.id if user is not None else None,
-        username=user.username if user is not None else "",
-        reverts_id=reverts_id,
-    )
-
-
-@asynccontextmanager
-async def reading(request: web.Request) -> AsyncIterator[AsyncConnection]:
-    """A connection to read entries on: the request's own when the log shares the data's
-    database (no second pool connection per page), else one to the separate database."""
-    audit = AuditLog.of(request.app)
-    if audit.separate is None:
-        yield await request[DB_SESSION].connection()
-        return
-    async with audit.separate() as session:
-        yield await session.connection()
-
-
 async def record_entries(
-    request: web.Request, info: TableInfo, key: Sequence[Any], limit: int
+    conn: AsyncConnection, audit: AuditLog, info: TableInfo, key: Sequence[Any], limit: int
 ) -> list[Any]:
     """The newest `limit` entries of one record, newest first."""
-    audit = AuditLog.of(request.app)
     table = audit.table
     statement = (
         select(table)
@@ -167,12 +139,10 @@ async def record_entries(
         .order_by(table.c.id.desc())
         .limit(limit)
     )
-    async with reading(request) as conn:
-        return list((await conn.execute(statement)).all())
+    return list((await conn.execute(statement)).all())
 
 
-async def entry_by_id(request: web.Request, entry_id: int) -> Any | None:
-    table = AuditLog.of(request.app).table
-    async with reading(request) as conn:
-        condition = equals(table.c.id, entry_id, conn.dialect)
-        return (await conn.execute(select(table).where(condition))).first()
+async def entry_by_id(conn: AsyncConnection, audit: AuditLog, entry_id: int) -> Any | None:
+    table = audit.table
+    condition = equals(table.c.id, entry_id, conn.dialect)
+    return (await conn.execute(select(table).where(condition))).first()

@@ -14,32 +14,35 @@ from webapp.values import Unrestorable, audit_decode, audit_encode
 
 __all__ = [
     "Unrestorable",
-    "decode_key",
-    "decode_row",
-    "encode_key",
-    "encode_row",
+    "dump_key",
+    "dump_row",
+    "load_key",
+    "load_row",
     "same_value",
 ]
 
 
-def encode_row(row: Mapping[str, Any] | None) -> str | None:
+def dump_row(row: Mapping[str, Any] | None) -> str | None:
     """Column values as JSON text, in column order (ASCII, so any database stores it)."""
     if row is None:
         return None
     return json.dumps({name: audit_encode(value) for name, value in row.items()})
 
 
-def decode_row(text: str | None) -> dict[str, Any] | None:
+def load_row(text: str | None) -> dict[str, Any] | None:
+    """The values `dump_row` wrote."""
     if text is None:
         return None
     return {name: audit_decode(data) for name, data in json.loads(text).items()}
 
 
-def encode_key(key: tuple[Any, ...]) -> str:
+def dump_key(key: tuple[Any, ...]) -> str:
+    """A primary key's values as JSON text (what the log keeps; the URL form is
+    webapp.web.urls.key_segment)."""
     return json.dumps([audit_encode(value) for value in key])
 
 
-def decode_key(text: str) -> tuple[Any, ...]:
+def load_key(text: str) -> tuple[Any, ...]:
     return tuple(audit_decode(data) for data in json.loads(text))
 
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from webapp.changes.forms import FormField
 from webapp.database.dialects import is_schema_mismatch
+from webapp.database.failures import is_unavailable
 from webapp.schema.catalog import Catalog, TableInfo
-from webapp.web.errors import is_unavailable
 
 REFUSALS = (
     (("unique", "duplicate"), "Another row already has this value."),

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.changes.audit_values import Unrestorable, decode_key, decode_row, same_value
+from webapp.changes.audit_values import Unrestorable, load_key, load_row, same_value
 from webapp.changes.writes import (
     WriteResult,
     delete_row,
@@ -47,9 +47,9 @@ class RevertRefused(Exception):
 
 async def revert_change(conn: AsyncConnection, info: TableInfo, entry: Any) -> WriteResult:
     """Undo `entry` (an audit_log row) on `info` inside the caller's write transaction."""
-    before = decode_row(entry.old_values)
-    after = decode_row(entry.new_values)
-    key = decode_key(entry.row_key)
+    before = load_row(entry.old_values)
+    after = load_row(entry.new_values)
+    key = load_key(entry.row_key)
     condition = values_condition(info, key)
     if condition is None:
         raise RevertRefused("This change has no primary key to find its row by.")

@@ -287,6 +287,44 @@ def is_mariadb(dialect: Dialect) -> bool:
     return dialect.name == "mariadb" or bool(getattr(dialect, "is_mariadb", False))
 
 
+def scan_orders(conn: Connection) -> dict[str, dict[tuple[str, ...], str]]:
+    """Per InnoDB table of the current MariaDB database, the column orders in which one of
+    its B-tree indexes keeps its entries (those that a keyset page can follow: the primary
+    key; the indexed columns then the primary key, which InnoDB appends to every secondary
+    index), each with the index's name; only whole-column, ascending indexes. Empty on
+    other backends and engines, whose FULLTEXT (if any) tokenises differently."""
+    if not is_mariadb(conn.dialect):
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX, s.COLUMN_NAME, s.COLLATION, "
+            "s.SUB_PART, s.INDEX_TYPE FROM information_schema.STATISTICS s "
+            "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.TABLE_SCHEMA "
+            "AND t.TABLE_NAME = s.TABLE_NAME "
+            "WHERE s.TABLE_SCHEMA = DATABASE() AND t.ENGINE = 'InnoDB' "
+            "ORDER BY s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX"
+        )
+    ).all()
+    columns_of: dict[tuple[str, str], list[str]] = {}
+    unusable: set[tuple[str, str]] = set()
+    for table, index, _, column, collation, sub_part, index_type in rows:
+        columns_of.setdefault((table, index), []).append(column)
+        if collation != "A" or sub_part is not None or index_type != "BTREE":
+            unusable.add((table, index))
+    keys = {
+        table: columns
+        for (table, index), columns in columns_of.items()
+        if index == "PRIMARY" and (table, index) not in unusable
+    }
+    orders = {table: {tuple(key): "PRIMARY"} for table, key in keys.items()}
+    for (table, index), columns in columns_of.items():
+        key = keys.get(table)
+        if key is not None and index != "PRIMARY" and (table, index) not in unusable:
+            order = (*columns, *(name for name in key if name not in columns))
+            orders[table].setdefault(order, index)
+    return orders
+
+
 def describe_url(url: URL) -> str:
     """The URL without its password, for messages a user will read."""
     return url.render_as_string(hide_password=True)
@@ -300,7 +338,7 @@ def _configure_postgresql_connection(dbapi_connection: Any, _record: Any) -> Non
 def _configure_sqlite_connection(lock_seconds: float, dbapi_connection: Any, _record: Any) -> None:
     """WAL so readers never wait on a writer, foreign keys enforced, a busy timeout so that
     concurrent writers queue (up to `lock_seconds`) instead of failing with 'database is
-    locked' at once; past it the request answers 503 (errors.is_unavailable). The driver's own
+    locked' at once; past it the request answers 503 (failures.is_unavailable). The driver's own
     transaction handling is switched off: `_begin_sqlite_transaction` says BEGIN itself."""
     dbapi_connection.isolation_level = None
     dbapi_connection._connection.text_factory = sqlite_text

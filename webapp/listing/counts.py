@@ -20,17 +20,18 @@ from webapp.database.dialects import (
     statement_time_limit,
     table_row_estimates,
 )
+from webapp.database.failures import is_unavailable
 from webapp.schema.catalog import Catalog, TableInfo
-from webapp.web.errors import first_line, is_unavailable
+from webapp.ttl_cache import TtlCache
+from webapp.web.errors import first_line
 
 log = logging.getLogger(__name__)
 
 EXACT_COUNT_LIMIT = 10_000
 COUNT_TIME_LIMIT_SECONDS = 1.0
 INDEX_COUNT_BUDGET_SECONDS = 3.0
-INDEX_CACHE_SECONDS = 30.0
-# A request counting for the cache is trusted to finish within this; then another may try.
-CLAIM_SECONDS = 10.0
+COUNT_CACHE_SECONDS = 30.0
+ALL_TABLES = "all tables"  # the index page's one entry in its cache
 
 CountKind = Literal["exact", "estimate", "at_least", "unknown"]
 
@@ -60,76 +61,10 @@ class RowCount:
 UNKNOWN = RowCount(0, "unknown")
 
 
-class RowCountCache:
-    """The index page's counts, kept briefly so that reloading it costs nothing."""
-
-    def __init__(self, ttl: float = INDEX_CACHE_SECONDS) -> None:
-        self._ttl = ttl
-        self._stored_at = 0.0
-        self._counts: dict[str, RowCount] = {}
-
-    def get(self) -> dict[str, RowCount] | None:
-        if self._counts and time.monotonic() - self._stored_at < self._ttl:
-            return self._counts
-        return None
-
-    def put(self, counts: dict[str, RowCount]) -> None:
-        self._counts = counts
-        self._stored_at = time.monotonic()
-
-    def clear(self) -> None:
-        """Forget the counts: the tables they were counted for changed."""
-        self._counts = {}
-
-
-class CountCache:
-    """Table-page counts by (table, filters), kept briefly: a big table's page never waits on
-    a count, and paging through a filtered set counts it once. When an entry is missing or
-    old, one request counts while concurrent ones go on with the old value (or none), so a
-    burst of requests never runs a burst of counts. Bounded in size."""
-
-    def __init__(self, ttl: float = INDEX_CACHE_SECONDS, max_entries: int = 1000) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._entries: dict[Hashable, tuple[float, RowCount]] = {}
-        self._claims: dict[Hashable, float] = {}
-
-    def get(self, key: Hashable) -> RowCount | None:
-        """The count if it is fresh; None otherwise."""
-        entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[0] >= self._ttl:
-            return None
-        return entry[1]
-
-    def lookup(self, key: Hashable) -> tuple[RowCount | None, bool]:
-        """The best count known (possibly old, possibly None) and whether the caller should
-        count now and `put` the result: true for one caller at a time per key."""
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < self._ttl:
-            return entry[1], False
-        claimed = self._claims.get(key)
-        known = entry[1] if entry is not None else None
-        if claimed is not None and now - claimed < CLAIM_SECONDS:
-            return known, False
-        self._claims[key] = now
-        return known, True
-
-    def put(self, key: Hashable, count: RowCount) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # crude, but bounded; entries are cheap to recompute
-            self._claims.clear()
-        self._entries[key] = (time.monotonic(), count)
-        self._claims.pop(key, None)
-
-    def clear(self) -> None:
-        """Forget every count: the tables they were counted for changed."""
-        self._entries.clear()
-        self._claims.clear()
-
-    def release(self, key: Hashable) -> None:
-        """Give up a claim (the count failed), so that the next request tries again."""
-        self._claims.pop(key, None)
+def count_caches() -> tuple[TtlCache[str, dict[str, RowCount]], TtlCache[Hashable, RowCount]]:
+    """The app's two count caches: the index page's counts of every table (one entry,
+    under ALL_TABLES), and the table pages' counts by (table, filters)."""
+    return TtlCache(COUNT_CACHE_SECONDS), TtlCache(COUNT_CACHE_SECONDS, max_entries=1000)
 
 
 async def catalog_row_counts(conn: AsyncConnection, catalog: Catalog) -> dict[str, RowCount]:

@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, or_, text
+from sqlalchemy import Select, Table, and_, or_
 from sqlalchemy.dialects.mysql import match as mysql_match
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.database.dialects import backend_of, is_mariadb
@@ -129,44 +129,6 @@ def bounded_scan(statement: Select[Any], table: Table, index: str) -> Select[Any
     return statement.with_hint(table, f"FORCE INDEX ({quoted})").suffix_with(
         f"ROWS EXAMINED {SCAN_ROWS_EXAMINED}"
     )
-
-
-def scan_orders(conn: Connection) -> dict[str, dict[tuple[str, ...], str]]:
-    """Per InnoDB table of the current MariaDB database, the column orders in which one of
-    its B-tree indexes keeps its entries (those that a keyset page can follow: the primary
-    key; the indexed columns then the primary key, which InnoDB appends to every secondary
-    index), each with the index's name; only whole-column, ascending indexes. Empty on
-    other backends and engines, whose FULLTEXT (if any) tokenises differently."""
-    if not is_mariadb(conn.dialect):
-        return {}
-    rows = conn.execute(
-        text(
-            "SELECT s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX, s.COLUMN_NAME, s.COLLATION, "
-            "s.SUB_PART, s.INDEX_TYPE FROM information_schema.STATISTICS s "
-            "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.TABLE_SCHEMA "
-            "AND t.TABLE_NAME = s.TABLE_NAME "
-            "WHERE s.TABLE_SCHEMA = DATABASE() AND t.ENGINE = 'InnoDB' "
-            "ORDER BY s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX"
-        )
-    ).all()
-    columns_of: dict[tuple[str, str], list[str]] = {}
-    unusable: set[tuple[str, str]] = set()
-    for table, index, _, column, collation, sub_part, index_type in rows:
-        columns_of.setdefault((table, index), []).append(column)
-        if collation != "A" or sub_part is not None or index_type != "BTREE":
-            unusable.add((table, index))
-    keys = {
-        table: columns
-        for (table, index), columns in columns_of.items()
-        if index == "PRIMARY" and (table, index) not in unusable
-    }
-    orders = {table: {tuple(key): "PRIMARY"} for table, key in keys.items()}
-    for (table, index), columns in columns_of.items():
-        key = keys.get(table)
-        if key is not None and index != "PRIMARY" and (table, index) not in unusable:
-            order = (*columns, *(name for name in key if name not in columns))
-            orders[table].setdefault(order, index)
-    return orders
 
 
 def _prefix_pattern(word: str) -> str:

@@ -20,9 +20,9 @@ from webapp.database.driver_rows import fetch_rows_direct
 from webapp.listing.fulltext import bounded_scan
 from webapp.listing.queries import ListPlan, SortKey, page_statement, sortable
 from webapp.schema.catalog import TableInfo
+from webapp.secret_key import sign, verify
 from webapp.values import BadKey, key_text, kind_for
 from webapp.web.errors import BadRequest
-from webapp.web.secret_key import sign, verify
 
 CURSOR_PURPOSE = "cursor"
 MAX_CURSOR_LENGTH = 4096

@@ -21,7 +21,7 @@ from webapp.listing.queries import ListPlan
 from webapp.schema.catalog import TableInfo
 from webapp.schema.labels import label_text
 from webapp.values import PREVIEW_CHARS, Cell, key_text, kind_for
-from webapp.web.urls import encode_key, record_url_prefix
+from webapp.web.urls import key_segment, record_url_prefix
 
 try:  # markupsafe's own C escape, without making a Markup: 30 ns for a typical value
     from markupsafe._speedups import _escape_inner as escape
@@ -247,7 +247,7 @@ def _key_href(prefix: str) -> Callable[[Sequence[Any]], str]:
     def href(values: Sequence[Any]) -> str:
         if len(values) == 1 and type(values[0]) is int:
             return f"{prefix}{values[0]}"
-        return escape(prefix + encode_key([key_text(value) for value in values]))
+        return escape(prefix + key_segment([key_text(value) for value in values]))
 
     return href
 

@@ -32,10 +32,10 @@ from webapp.database.dialects import (
     materialized_view_names,
     partition_names,
     reflected_column_name,
+    scan_orders,
     unparsed_foreign_keys,
     unreadable_relations,
 )
-from webapp.listing.fulltext import scan_orders
 from webapp.schema.label_choice import choose_label_columns, repeats_a_lot
 from webapp.settings import ROLES, TableOptions
 from webapp.values import kind_for
@@ -72,7 +72,7 @@ class TableInfo:
     # The column sets of MySQL FULLTEXT indexes, which MATCH ... AGAINST can use.
     fulltext_indexes: tuple[tuple[str, ...], ...] = ()
     # MariaDB InnoDB: column orders (by name) an index keeps its entries in, with that
-    # index's name, for a scan that must read rows in order (fulltext.scan_orders).
+    # index's name, for a scan that must read rows in order (dialects.scan_orders).
     scan_orders: Mapping[tuple[str, ...], str] = field(default_factory=dict)
     # Columns the database's statistics show repeating a lot: never a row's label.
     repetitive_columns: frozenset[str] = frozenset()

@@ -19,18 +19,18 @@ from dataclasses import fields
 
 from aiohttp import web
 
-from webapp.accounts.permissions import current_user
 from webapp.database.dialects import is_schema_mismatch, schema_fingerprint
 from webapp.schema.catalog import Catalog, CatalogOptionsError, reflect_catalog
 from webapp.schema.rebuild import rebuilt_catalogs
 from webapp.web.appkeys import (
     CATALOG,
+    CURRENT_USER,
     ENGINE,
-    PAGE_COUNTS,
+    INDEX_COUNTS,
     ROLE_CATALOGS,
-    ROW_COUNTS,
     SCHEMA_WATCH,
     SETTINGS,
+    TABLE_COUNTS,
 )
 from webapp.web.errors import AppError, Handler, NotFound, first_line
 from webapp.web.flash import flash
@@ -147,8 +147,8 @@ class SchemaWatch:
         for item in fields(live):
             setattr(live, item.name, getattr(catalog, item.name))
         self.app[ROLE_CATALOGS].update(roles)
-        self.app[ROW_COUNTS].clear()
-        self.app[PAGE_COUNTS].clear()
+        self.app[INDEX_COUNTS].clear()
+        self.app[TABLE_COUNTS].clear()
         self.generation += 1
         after = set(live.tables)
         log.info(
@@ -268,7 +268,7 @@ def _table_name(request: web.Request) -> str | None:
 
 def _raise_if_vanished(request: web.Request) -> None:
     name = _table_name(request)
-    user = current_user(request)
+    user = request.get(CURRENT_USER)
     if name is None or user is None:
         return
     if name in request.app[ROLE_CATALOGS][user.role].tables:

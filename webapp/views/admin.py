@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from webapp.accounts.permissions import require_role
+from webapp.accounts.roles import require_role
 from webapp.accounts.store import ROLES, USERNAME_PATTERN, AccountError
 from webapp.web.appkeys import ACCOUNTS
 from webapp.web.errors import NotFound

@@ -8,8 +8,9 @@ from aiohttp import web
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.accounts.permissions import current_user
-from webapp.web.appkeys import DB_SESSION, ENGINE
+from webapp.accounts.signin import current_user
+from webapp.changes.audit import AuditLog, AuditTrail
+from webapp.web.appkeys import ACCOUNTS, DB_SESSION, ENGINE, SETTINGS
 
 
 async def connection(request: web.Request) -> AsyncConnection:
@@ -34,6 +35,25 @@ def request_role(request: web.Request) -> str:
     """The role whose catalog a page is built from: part of what identifies its queries."""
     user = current_user(request)
     return user.role if user is not None else ""
+
+
+def audit_log(app: web.Application) -> AuditLog:
+    """Where the app's audit entries are: with its users' tables, in the data's database or
+    in the separate `auth.database_url`."""
+    accounts = app[ACCOUNTS]
+    separate = accounts.sessionmaker if app[SETTINGS].auth.database_url else None
+    return AuditLog(accounts.models, separate)
+
+
+def audit_trail(request: web.Request, reverts_id: int | None = None) -> AuditTrail:
+    """The trail for a write made on behalf of the request's signed-in user."""
+    user = current_user(request)
+    return AuditTrail(
+        audit_log(request.app),
+        user_id=user.id if user is not None else None,
+        username=user.username if user is not None else "",
+        reverts_id=reverts_id,
+    )
 
 
 def attachment_disposition(filename: str) -> str:

@@ -14,8 +14,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.accounts.permissions import request_catalog, require_write
-from webapp.changes.audit import request_trail
+from webapp.accounts.roles import request_catalog, require_write
 from webapp.changes.forms import FormField, Mode, form_fields, parse_fields
 from webapp.changes.inputs import UNCHANGED, input_spec, new_text
 from webapp.changes.refusals import (
@@ -36,7 +35,7 @@ from webapp.changes.writes import (
 from webapp.listing.queries import key_condition
 from webapp.schema.catalog import TableInfo, hidden_names
 from webapp.values import key_text, kind_for, show_value
-from webapp.views.common import connection, session_dialect
+from webapp.views.common import audit_trail, connection, session_dialect
 from webapp.views.record import load_record, record_key
 from webapp.web.appkeys import CATALOG, DB_SESSION, ENGINE
 from webapp.web.csrf import request_csrf_token
@@ -88,7 +87,7 @@ async def create_record(request: web.Request) -> web.Response:
     if values is None:
         return await _render_form(request, info, "create", fields, row=None, status=400)
     try:
-        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
             result = await insert_row(conn, info, {k: new_text(v) for k, v in values.items()})
     except StatementError as exc:
         problem = explain_on_form(exc, info, fields, _hidden(request, info))
@@ -121,7 +120,7 @@ async def save_record(request: web.Request) -> web.Response:
             request, info, "edit", fields, row=current, status=400, key=key_parts, version=version
         )
     try:
-        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
             await update_row(conn, info, condition, version, values)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, values, "edit")
@@ -151,7 +150,7 @@ async def delete_form(request: web.Request) -> web.Response:
 async def delete_record(request: web.Request) -> web.Response:
     info, key_parts, condition, _, version = await _posted_change(request)
     try:
-        async with write_transaction(request[DB_SESSION], request_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
             result = await delete_row(conn, info, condition, version)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, None, "delete")

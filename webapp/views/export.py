@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.accounts.permissions import request_catalog
+from webapp.accounts.roles import request_catalog
 from webapp.database.dialects import streaming_statement
 from webapp.listing.exports import BATCH_ROWS, EXPORT_FORMATS, Export, ExportWriter, export_plan
 from webapp.listing.table_state import parse_table_state

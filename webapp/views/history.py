@@ -15,31 +15,25 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
-from webapp.accounts.permissions import (
+from webapp.accounts.roles import (
     WRITE_ROLE,
     request_catalog,
     require_role,
     require_write,
     write_refusal,
 )
-from webapp.changes.audit import (
-    ACTIONS,
-    COMMITTED,
-    AuditLog,
-    entry_by_id,
-    reading,
-    record_entries,
-    request_trail,
-)
-from webapp.changes.audit_values import decode_key, decode_row
+from webapp.changes.audit import ACTIONS, COMMITTED, entry_by_id, record_entries
+from webapp.changes.audit_values import load_key, load_row
 from webapp.changes.revert import RevertConflict, RevertRefused, revert_change
 from webapp.changes.writes import write_transaction
 from webapp.database.dialects import can_hold, equals, is_schema_mismatch
+from webapp.database.failures import is_unavailable
 from webapp.schema.catalog import TableInfo
 from webapp.values import Cell, key_text, show_value
+from webapp.views.common import audit_log, audit_trail
 from webapp.web.appkeys import DB_SESSION
 from webapp.web.csrf import request_csrf_token
-from webapp.web.errors import BadRequest, Conflict, NotFound, is_unavailable
+from webapp.web.errors import BadRequest, Conflict, NotFound
 from webapp.web.flash import flash
 from webapp.web.urls import record_url, table_url
 
@@ -58,13 +52,13 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
     visible = {column.name for column in info.columns} if info is not None else set()
     # Entries keep every column of the row; a role sees only the columns it may see, and
     # may revert only a change whose columns it may all change.
-    whole_before = decode_row(entry.old_values) or {}
-    whole_after = decode_row(entry.new_values) or {}
+    whole_before = load_row(entry.old_values) or {}
+    whole_after = load_row(entry.new_values) or {}
     before = {k: v for k, v in whole_before.items() if k in visible}
     after = {k: v for k, v in whole_after.items() if k in visible}
     changeable = visible - set(info.read_only_columns) if info is not None else set()
     touched = set(whole_after) if entry.action == "update" else set(whole_before | whole_after)
-    key = decode_key(entry.row_key)
+    key = load_key(entry.row_key)
     key_parts = [key_text(value) for value in key]
     columns = list(after or before) if entry.action != "update" else list(after)
     changes = [
@@ -108,7 +102,11 @@ async def record_history(
 ) -> dict[str, Any]:
     """The newest changes of the record `row` for record.html's history part."""
     key = [row[column.name] for column in info.primary_key]
-    entries = await record_entries(request, info, key, RECORD_HISTORY_LIMIT + 1) if key else []
+    entries = []
+    if key:
+        audit = audit_log(request.app)
+        async with audit.reading(request[DB_SESSION]) as conn:
+            entries = await record_entries(conn, audit, info, key, RECORD_HISTORY_LIMIT + 1)
     return {
         "entries": [entry_view(request, entry) for entry in entries[:RECORD_HISTORY_LIMIT]],
         "more_href": (
@@ -136,7 +134,8 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     since = _moment(since_text, "since", end_of_day=False)
     until = _moment(until_text, "until", end_of_day=True)
     before = _entry_id(query.get("before"), "before") if query.get("before") else None
-    table = AuditLog.of(request.app).table
+    audit = audit_log(request.app)
+    table = audit.table
     statement = select(table).order_by(table.c.id.desc()).limit(ACTIVITY_PAGE_SIZE + 1)
     if filters["action"]:
         statement = statement.where(table.c.action == filters["action"])
@@ -146,7 +145,7 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
         statement = statement.where(table.c.at < until)
     # Only tables the role may see: a hidden one leaves no trace here either.
     statement = statement.where(table.c.table_name.in_(sorted(request_catalog(request).tables)))
-    async with reading(request) as conn:
+    async with audit.reading(request[DB_SESSION]) as conn:
         for name, column in (("user", table.c.username), ("table", table.c.table_name)):
             if filters[name]:
                 statement = statement.where(equals(column, filters[name], conn.dialect))
@@ -206,7 +205,7 @@ async def revert(request: web.Request) -> web.Response:
     entry, info = await _revertible(request)
     try:
         async with write_transaction(
-            request[DB_SESSION], request_trail(request, reverts_id=entry.id)
+            request[DB_SESSION], audit_trail(request, reverts_id=entry.id)
         ) as conn:
             result = await revert_change(conn, info, entry)
     except RevertConflict as exc:
@@ -233,7 +232,10 @@ async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
     # The role alone, before the lookup, so a viewer learns nothing of which changes exist;
     # the gate decides once the table is known.
     require_role(request, WRITE_ROLE)
-    entry = await entry_by_id(request, _entry_id(request.match_info["entry"], "change"))
+    entry_id = _entry_id(request.match_info["entry"], "change")
+    audit = audit_log(request.app)
+    async with audit.reading(request[DB_SESSION]) as conn:
+        entry = await entry_by_id(conn, audit, entry_id)
     if entry is None:
         raise NotFound("There is no such change.")
     info = request_catalog(request).tables.get(entry.table_name)

@@ -8,22 +8,22 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from webapp.accounts.permissions import request_catalog
-from webapp.listing.counts import catalog_row_counts
+from webapp.accounts.roles import request_catalog
+from webapp.listing.counts import ALL_TABLES, catalog_row_counts
 from webapp.views.common import connection
-from webapp.web.appkeys import CATALOG, ROW_COUNTS
+from webapp.web.appkeys import CATALOG, INDEX_COUNTS
 from webapp.web.urls import table_url
 
 
 @aiohttp_jinja2.template("index.html")
 async def index_page(request: web.Request) -> dict[str, Any]:
     catalog = request_catalog(request)
-    cache = request.app[ROW_COUNTS]
-    counts = cache.get()
+    cache = request.app[INDEX_COUNTS]
+    counts = cache.get(ALL_TABLES)
     if counts is None:
         # Counted over every table any role sees, so the one cache serves all roles.
         counts = await catalog_row_counts(await connection(request), request.app[CATALOG])
-        cache.put(counts)
+        cache.put(ALL_TABLES, counts)
     entries = [
         {
             "name": info.name,

@@ -10,15 +10,8 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from webapp.accounts.passwords import password_problem
-from webapp.accounts.permissions import (
-    FIELDS,
-    IDLE,
-    PASSWORD_PAGE,
-    TOO_OLD,
-    require_role,
-    safe_next,
-    sign_in,
-)
+from webapp.accounts.roles import require_role
+from webapp.accounts.signin import FIELDS, IDLE, PASSWORD_PAGE, TOO_OLD, safe_next, sign_in
 from webapp.accounts.store import USERNAME_PATTERN, AccountError
 from webapp.accounts.throttle import (
     attempt_failed,

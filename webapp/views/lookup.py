@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.accounts.permissions import request_catalog
+from webapp.accounts.roles import request_catalog
 from webapp.changes.forms import option_label
 from webapp.changes.inputs import FieldError, input_spec, input_text, parse_input
 from webapp.database.dialects import equals

@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import and_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from webapp.accounts.permissions import request_catalog, write_refusal
+from webapp.accounts.roles import request_catalog, write_refusal
 from webapp.database.decoding import fetch_rows
 from webapp.listing.counts import bounded_count
 from webapp.listing.queries import key_condition
@@ -22,7 +22,7 @@ from webapp.views.history import record_history
 from webapp.web.errors import NoSuchRecord, NotFound
 from webapp.web.urls import (
     UrlDecodeError,
-    decode_key,
+    key_from_segment,
     record_url,
     table_url,
     tilde_decode,
@@ -126,7 +126,7 @@ def record_key(request: web.Request) -> list[str]:
     """The record key's parts the URL names, as text (webapp.listing.queries.key_condition
     turns them into a WHERE clause); NoSuchRecord if the path segment does not decode."""
     try:
-        return decode_key(request.match_info["key"])
+        return key_from_segment(request.match_info["key"])
     except UrlDecodeError:
         raise NoSuchRecord() from None
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.accounts.permissions import request_catalog, write_refusal
+from webapp.accounts.roles import request_catalog, write_refusal
 from webapp.listing.counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from webapp.listing.exports import EXPORT_FORMATS
 from webapp.listing.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
@@ -35,7 +35,7 @@ from webapp.schema.labels import label_expressions
 from webapp.values import Cell
 from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
-from webapp.web.appkeys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
+from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS, TABLE_COUNTS
 from webapp.web.errors import TooBusy
 
 
@@ -168,7 +168,7 @@ def next_href(state: TableState, page: Page) -> str | None:
 
 def scan_worth_trying_now(request: web.Request, state: TableState) -> bool:
     """Whether the counts cached so far leave a bounded scan a chance to fill the page."""
-    cache = request.app[PAGE_COUNTS]
+    cache = request.app[TABLE_COUNTS]
     table_rows = cache.get(table_count_key(state.info))
     return scan_worth_trying(cache.get(state.count_key), table_rows, state.size)
 
@@ -184,7 +184,7 @@ async def page_count(
     seen = page.position + len(page.rows)
     if not page.has_next and (page.rows or page.position == 0):
         if state.search and not page.has_previous:
-            request.app[PAGE_COUNTS].put(state.count_key, RowCount(seen, "exact"))
+            request.app[TABLE_COUNTS].put(state.count_key, RowCount(seen, "exact"))
         return RowCount(seen, "exact")
     count = await cached_count(
         request, state.count_key, lambda conn: count_rows(conn, state, where)
@@ -206,7 +206,7 @@ async def cached_count(
     """The app's cached count for `key`, computed by this request if it is the one to do
     so (in a slot of the expensive share, if one is free); None while another request
     computes a count never made before, or when no slot is free."""
-    cache = request.app[PAGE_COUNTS]
+    cache = request.app[TABLE_COUNTS]
     count, should_count = cache.lookup(key)
     if not should_count:
         return count

@@ -1,39 +1,47 @@
-"""Typed keys for what hangs off the application and each request."""
+"""Typed keys for what hangs off the application and each request. The types are named for
+the type checker only, so that importing the keys imports none of the packages they name."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from webapp.accounts.store import Accounts
-from webapp.database.expensive import ExpensiveQueries
-from webapp.listing.counts import CountCache, RowCountCache
-from webapp.schema.catalog import Catalog
-from webapp.settings import Settings
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-if TYPE_CHECKING:  # schema.watch reads these keys; only its type is needed here
+    from webapp.accounts.store import Accounts, UserState
+    from webapp.database.expensive import ExpensiveQueries
+    from webapp.listing.counts import RowCount
+    from webapp.schema.catalog import Catalog
     from webapp.schema.watch import SchemaWatch
+    from webapp.settings import Settings
+    from webapp.ttl_cache import TtlCache
 
-SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine")
+SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessionmaker")
 # What GET and HEAD requests read through: on MySQL an engine of its own whose connections
-# are in autocommit mode (db.database_context); elsewhere the same as ENGINE/SESSIONMAKER.
-READ_ENGINE = web.AppKey("read_engine", AsyncEngine)
-READ_SESSIONMAKER = web.AppKey("read_sessionmaker", async_sessionmaker[AsyncSession])
+# are in autocommit mode (database.engine.database_context); elsewhere the same as
+# ENGINE/SESSIONMAKER.
+READ_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("read_engine")
+READ_SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("read_sessionmaker")
 # The catalog with the table-wide options of config.yaml: every table any role may see.
-CATALOG = web.AppKey("catalog", Catalog)
+CATALOG: web.AppKey[Catalog] = web.AppKey("catalog")
 # One catalog per role, narrowed by its rules; pages read it through
-# permissions.request_catalog, never directly.
-ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs", dict)
-ROW_COUNTS = web.AppKey("row_counts", RowCountCache)
-ACCOUNTS = web.AppKey("accounts", Accounts)
-PAGE_COUNTS = web.AppKey("page_counts", CountCache)
+# roles.request_catalog, never directly.
+ROLE_CATALOGS: web.AppKey[dict[str, Catalog]] = web.AppKey("role_catalogs")
 # What keeps CATALOG and ROLE_CATALOGS in step with a schema that changes underneath.
 SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
-# Slots, time limit and in-flight queries of expensive request kinds (db.database_context).
-EXPENSIVE_QUERIES = web.AppKey("expensive_queries", ExpensiveQueries)
+# The index page's counts of every table, and the table pages' counts by (table, filters).
+INDEX_COUNTS: web.AppKey[TtlCache[str, dict[str, RowCount]]] = web.AppKey("index_counts")
+TABLE_COUNTS: web.AppKey[TtlCache[Hashable, RowCount]] = web.AppKey("table_counts")
+ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
+# Slots, time limit and in-flight queries of expensive request kinds
+# (database.engine.database_context).
+EXPENSIVE_QUERIES: web.AppKey[ExpensiveQueries] = web.AppKey("expensive_queries")
 
-DB_SESSION = web.RequestKey("db_session", AsyncSession)
+DB_SESSION: web.RequestKey[AsyncSession] = web.RequestKey("db_session")
+# The signed-in user (accounts.signin.signin_middleware); absent on the public pages.
+CURRENT_USER: web.RequestKey[UserState] = web.RequestKey("current_user")

@@ -18,7 +18,7 @@ from webapp.web.request_body import read_form
 
 TOKEN_FIELD = "csrf_token"
 TOKEN_HEADER = "X-CSRF-Token"
-SESSION_KEY = "csrf"
+CSRF_SESSION_FIELD = "csrf"  # the session field holding the token forms must echo
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MISSING_TOKEN = (
     "The form's security token is missing or has expired. Reload the page and try again."
@@ -27,10 +27,10 @@ MISSING_TOKEN = (
 
 def csrf_token(session: MutableMapping[str, Any]) -> str:
     """The session's token for hidden form fields, created on first use."""
-    token = session.get(SESSION_KEY)
+    token = session.get(CSRF_SESSION_FIELD)
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
-        session[SESSION_KEY] = token
+        session[CSRF_SESSION_FIELD] = token
     return token
 
 
@@ -56,7 +56,7 @@ async def check_request(request: web.Request) -> None:
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         raise Forbidden("This request came from another site, so it was refused.")
     session = await get_session(request)
-    expected = session.get(SESSION_KEY)
+    expected = session.get(CSRF_SESSION_FIELD)
     if not isinstance(expected, str) or not expected:
         raise Forbidden(MISSING_TOKEN)
     sent = request.headers.get(TOKEN_HEADER)

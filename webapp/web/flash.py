@@ -10,12 +10,12 @@ from aiohttp_session import get_session
 
 from webapp.web.session_cookie import session_cookie_name
 
-SESSION_KEY = "flash"
+FLASH_SESSION_FIELD = "flash"  # the session field holding the next page's message
 
 
 async def flash(request: web.Request, message: str) -> None:
     session = await get_session(request)
-    session[SESSION_KEY] = message
+    session[FLASH_SESSION_FIELD] = message
 
 
 async def flash_processor(request: web.Request) -> dict[str, Any]:
@@ -26,4 +26,4 @@ async def flash_processor(request: web.Request) -> dict[str, Any]:
     if request.path.startswith("/static/") or request.path.endswith("/lookup"):
         return {"flash": None}
     session = await get_session(request)
-    return {"flash": session.pop(SESSION_KEY, None)}
+    return {"flash": session.pop(FLASH_SESSION_FIELD, None)}

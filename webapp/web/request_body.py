@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from webapp.web.errors import HTTP_TITLES, BadRequest, Handler, render_error
+from webapp.web.error_pages import HTTP_TITLES, render_error
+from webapp.web.errors import BadRequest, Handler
 
 # The largest body the server accepts at all (a file upload into a binary column).
 UPLOAD_LIMIT = 16 * 1024 * 1024

@@ -87,12 +87,13 @@ def tilde_decode(segment: str) -> str:
         raise UrlDecodeError(segment) from None
 
 
-def encode_key(parts: Sequence[str]) -> str:
+def key_segment(parts: Sequence[str]) -> str:
     """One path segment for a (possibly composite) primary key given as text parts."""
     return ",".join(tilde_encode(part) for part in parts)
 
 
-def decode_key(segment: str) -> list[str]:
+def key_from_segment(segment: str) -> list[str]:
+    """The text parts of a primary key `key_segment` wrote."""
     return [tilde_decode(part) for part in segment.split(",")]
 
 
@@ -147,7 +148,7 @@ def export_url(
 
 
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
-    return f"{record_url_prefix(table_name)}{encode_key(key_parts)}"
+    return f"{record_url_prefix(table_name)}{key_segment(key_parts)}"
 
 
 def record_url_prefix(table_name: str) -> str:

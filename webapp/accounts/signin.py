@@ -1,29 +1,28 @@
-"""Who is asking and what they may do: the one place handlers ask. Every page except the
-sign-in pages and static files needs a signed-in user; roles rank viewer < editor < admin.
+"""Who is asking (authentication): the sign-in middleware, the current user, and the
+pages anyone may open. Every page except the sign-in pages and static files needs a
+signed-in user; what that user may do is webapp.accounts.roles's concern.
 
 Per-request cost: the encrypted session cookie carries the user id, the user's session
 version and the last-seen time; the user's role, disabled flag and session version come from
-a per-process cache kept for a few seconds (`UserStateCache`), so most requests run no users
-query. Logout, disable and password change bump the session version in the database, which
-ends old cookies at once in this process and within the cache's few seconds elsewhere."""
+a per-process cache kept for a few seconds (`Accounts.states`), so most requests run no
+users query. Logout, disable and password change bump the session version in the database,
+which ends old cookies at once in this process and within the cache's few seconds
+elsewhere."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp_session import Session, get_session
 
-from webapp.accounts.store import ROLES, UserState
-from webapp.schema.catalog import Catalog, TableInfo
-from webapp.web.appkeys import ACCOUNTS, ROLE_CATALOGS, SETTINGS
+from webapp import clock
+from webapp.accounts.store import UserState
+from webapp.web.appkeys import ACCOUNTS, CURRENT_USER, SETTINGS
 from webapp.web.csrf import csrf_token
 from webapp.web.errors import Forbidden, Handler
 
-RANK = {role: rank for rank, role in enumerate(ROLES)}
-WRITE_ROLE = "editor"  # the lowest role that may change rows (where the table allows it)
 SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
 PUBLIC_PATHS = frozenset({"/login"})
@@ -32,11 +31,11 @@ PASSWORD_PAGE = "/account/password"
 IDLE = "1"
 TOO_OLD = "age"
 
-CURRENT_USER = web.RequestKey("current_user", UserState)
-
 
 @dataclass(frozen=True)
 class SessionFields:
+    """The names of the values sign-in keeps in the session cookie."""
+
     user_id: str = "uid"
     session_version: str = "sv"
     last_seen: str = "seen"
@@ -51,41 +50,13 @@ def current_user(request: web.Request) -> UserState | None:
     return request.get(CURRENT_USER)
 
 
-def has_role(user: UserState | None, role: str) -> bool:
-    """Whether `user` holds `role` or a higher one."""
-    return user is not None and RANK.get(user.role, -1) >= RANK[role]
-
-
-def require_role(request: web.Request, role: str) -> UserState:
-    """The signed-in user if they hold `role` or a higher one; Forbidden otherwise."""
-    user = current_user(request)
-    if not has_role(user, role):
-        raise Forbidden(f"This needs the {role} role.")
-    assert user is not None
-    return user
-
-
-def request_catalog(request: web.Request) -> Catalog:
-    """The tables, columns and relations the signed-in user's role may see: what every page
-    reads instead of the whole catalog, so a hidden table or column is on none of them."""
-    user = current_user(request)
-    if user is None:
-        raise Forbidden("Sign in first.")
-    return request.app[ROLE_CATALOGS][user.role]
-
-
 def sign_in(session: Session, user_id: int, session_version: int) -> None:
     """Fill a fresh session (from aiohttp_session.new_session) for a user who just proved
     who they are."""
     session[FIELDS.user_id] = user_id
     session[FIELDS.session_version] = session_version
-    session[FIELDS.last_seen] = session[FIELDS.signed_in_at] = int(now())
+    session[FIELDS.last_seen] = session[FIELDS.signed_in_at] = int(clock.now())
     csrf_token(session)
-
-
-def now() -> float:
-    """The clock sessions are measured by (tests move it)."""
-    return time.time()
 
 
 def is_public(path: str) -> bool:
@@ -107,7 +78,7 @@ def safe_next(target: str | None) -> str:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def signin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Find the request's user; send anonymous page views to the sign-in page and refuse
     anonymous writes."""
     if is_public(request.path):
@@ -139,7 +110,7 @@ async def _session_user(
     user_id = session.get(FIELDS.user_id)
     if not isinstance(user_id, int):
         return None, None
-    moment = now()
+    moment = clock.now()
     seen = session.get(FIELDS.last_seen)
     since = session.get(FIELDS.signed_in_at)
     auth = request.app[SETTINGS].auth
@@ -160,28 +131,3 @@ async def _session_user(
     if moment - seen >= SEEN_REFRESH_SECONDS:
         session[FIELDS.last_seen] = int(moment)
     return state, False
-
-
-def write_refusal(request: web.Request, info: TableInfo) -> str | None:
-    """The gate for writes: why the signed-in user may not create, edit, delete or revert
-    rows of `info`, or None when they may. It combines two facts: the table's own
-    (`TableInfo.read_only_reason`: a view, no primary key, read-only by configuration for
-    everyone or for this role) and the user's role (WRITE_ROLE or higher). Every write
-    handler asks it, through `require_write`, before it reads the form or writes; the table
-    and record pages ask it to offer or explain the buttons. The write functions
-    (webapp.changes.writes) check only the columns a write sets."""
-    if info.read_only_reason:
-        return info.read_only_reason
-    user = current_user(request)
-    if not has_role(user, WRITE_ROLE):
-        role = user.role if user is not None else "anonymous"
-        return f"Your role ({role}) can view records but not change them."
-    return None
-
-
-def require_write(request: web.Request, info: TableInfo) -> None:
-    """Forbidden, with the gate's reason, unless `write_refusal` lets the user change rows
-    of `info`."""
-    reason = write_refusal(request, info)
-    if reason is not None:
-        raise Forbidden(reason)
