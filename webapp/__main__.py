@@ -1,5 +1,6 @@
 """`python -m webapp`: serve the configured database in the browser (`serve`, the default),
-or manage its users (`user ...`)."""
+or manage its users (`user ...`). Each command imports what it needs when it runs, so a
+`user` command never loads the web stack."""
 
 from __future__ import annotations
 
@@ -11,17 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from aiohttp import web
-
-from webapp.accounts.lifecycle import NoUsersError, first_run
-from webapp.accounts.store import AccountError
-from webapp.app import PROJECT_ROOT, create_app
-from webapp.database.engine import StartupError
-from webapp.schema.watch import reload_on_sighup
 from webapp.settings import Settings, SettingsError, load_settings
-from webapp.web.errors import first_line
 
-DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 
 
 class CommandLineError(Exception):
@@ -47,13 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(exc, 2)
     if args.command == "user":
         from webapp.accounts.commands import run_user_command
+        from webapp.accounts.store import AccountError
+        from webapp.web.errors import first_line
 
         try:
             asyncio.run(run_user_command(settings, args, sys.stdout))
         except AccountError as exc:
             return fail(exc, 2)
-        except StartupError as exc:
-            return fail(exc, 1)
         except Exception as exc:
             reason = first_line(exc)
             return fail(f"cannot use the users' tables: {reason}", 1)
@@ -62,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from webapp.accounts.lifecycle import NoUsersError, first_run
+    from webapp.app import create_app
+    from webapp.database.engine import StartupError
+    from webapp.schema.watch import reload_on_sighup
+
     try:
         token = asyncio.run(first_run(settings))
     except NoUsersError as exc:

@@ -8,13 +8,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import yaml
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any
 
 from webapp.secret_key import SecretKeyError, load_secret_key, random_secret_key
+
+if TYPE_CHECKING:  # SQLAlchemy and YAML load when settings are read, not when imported
+    from sqlalchemy.engine import URL
 
 SUPPORTED_DRIVERS = {
     "sqlite+aiosqlite": "sqlite",
@@ -199,6 +198,8 @@ def load_settings(
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read the file ({exc.strerror})") from None
+        import yaml
+
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -492,6 +493,9 @@ def _reject_unknown(section: dict[str, Any], known: set[str], prefix: str) -> No
 
 
 def _parse_url(text: str, key: str, base_dir: Path) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(text)
     except ArgumentError:

@@ -8,10 +8,7 @@ import getpass
 import sys
 from typing import TextIO
 
-from webapp.accounts.lifecycle import accounts_database
-from webapp.accounts.store import ROLES, AccountError, Accounts, check_role
-from webapp.database.dialects import create_engine
-from webapp.settings import Settings
+from webapp.settings import ROLES, Settings
 
 
 def add_user_commands(
@@ -39,7 +36,11 @@ def add_user_commands(
 
 
 async def run_user_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
-    """Carry out one `user` action; AccountError says what was wrong with the input."""
+    """Carry out one `user` action; AccountError says what was wrong with the input.
+    (Imported here: `python -m webapp user --help` needs only the parser above.)"""
+    from webapp.accounts.store import Accounts, accounts_database, check_role
+    from webapp.database.dialects import create_engine
+
     engine = create_engine(accounts_database(settings) or settings.database)
     try:
         accounts = Accounts.on(engine, settings.auth)
@@ -71,6 +72,8 @@ async def run_user_command(settings: Settings, args: argparse.Namespace, out: Te
 
 def read_password() -> str:
     """Twice from a prompt on a terminal; else the first line of standard input."""
+    from webapp.accounts.store import AccountError
+
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
         if first != getpass.getpass("Password again: "):

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.accounts.store import Accounts
+from webapp.accounts.store import Accounts, accounts_database
 from webapp.accounts.tokens import create_sign_in_token
 from webapp.database.dialects import create_engine, describe_url
 from webapp.database.engine import StartupError
-from webapp.settings import DatabaseSettings, Settings
+from webapp.settings import Settings
 from webapp.web.appkeys import ACCOUNTS, ENGINE, SETTINGS
 from webapp.web.errors import first_line
 
@@ -24,22 +24,6 @@ class AccountsStartupError(StartupError):
 
 class NoUsersError(Exception):
     """Refusal to serve a non-loopback address before any user exists."""
-
-
-def accounts_database(settings: Settings) -> DatabaseSettings | None:
-    """The separate database for the app's tables, or None for the connected one."""
-    url = settings.auth.database_url
-    if url is None:
-        return None
-    database = settings.database
-    return DatabaseSettings(
-        url=url,
-        pool_size=database.pool_size,
-        pool_timeout=database.pool_timeout,
-        connect_timeout=database.connect_timeout,
-        statement_timeout=database.statement_timeout,
-        lock_timeout=database.lock_timeout,
-    )
 
 
 async def accounts_context(app: web.Application) -> AsyncIterator[None]:

@@ -14,11 +14,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from webapp.accounts.models import USERNAME_MAX, AccountModels, account_models, migrate
 from webapp.accounts.passwords import Passwords, password_problem
-from webapp.settings import ROLES, AuthSettings
+from webapp.settings import ROLES, AuthSettings, DatabaseSettings, Settings
 from webapp.ttl_cache import TtlCache
 
 USERNAME_PATTERN = re.compile(rf"^[\w.@+-]{{1,{USERNAME_MAX}}}$")
 USER_STATE_TTL = 5.0
+
+
+def accounts_database(settings: Settings) -> DatabaseSettings | None:
+    """The separate database for the app's tables, or None for the connected one."""
+    url = settings.auth.database_url
+    if url is None:
+        return None
+    database = settings.database
+    return DatabaseSettings(
+        url=url,
+        pool_size=database.pool_size,
+        pool_timeout=database.pool_timeout,
+        connect_timeout=database.connect_timeout,
+        statement_timeout=database.statement_timeout,
+        lock_timeout=database.lock_timeout,
+    )
 
 
 class AccountError(Exception):
