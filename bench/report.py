@@ -1,4 +1,4 @@
-"""The issue's targets, judged from wrk results, and the markdown report. Pure functions:
+"""The benchmark's targets, judged from wrk results, and the markdown report. Pure functions:
 numbers in, verdicts and text out."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Verdict:
 
 
 def evaluate_targets(results: Mapping[str, WrkResult], app_rss_bytes: int | None) -> list[Verdict]:
-    """The four targets of issue 4, each PASS, FAIL, or SKIP when this run did not measure
+    """The benchmark's four targets, each PASS, FAIL, or SKIP when this run did not measure
     what it needs (e.g. under --only)."""
     return [
         _deep_vs_first(results),
@@ -143,7 +143,7 @@ def render_report(
             exports_table(list(exports)),
             "",
         ]
-    parts += ["Targets (issue 4):", "", *(f"- {verdict.line}" for verdict in verdicts), ""]
+    parts += ["Targets:", "", *(f"- {verdict.line}" for verdict in verdicts), ""]
     if notes:
         parts += ["Notes:", "", *(f"- {note}" for note in notes), ""]
     return "\n".join(parts)

@@ -1,6 +1,6 @@
-"""The benchmark of issue 4 in one command: load the data (once), start `python -m webapp`
+"""The benchmark in one command: load the data (once), start `python -m webapp`
 and the bare reference server on free loopback ports, drive each URL with wrk, print and
-save a markdown report with the issue's targets, and stop both servers whatever happens.
+save a markdown report with its targets, and stop both servers whatever happens.
 
     .venv/bin/python bench/run.py                                  # the full run
     .venv/bin/python bench/run.py --smoke                          # ~30 s, 20,000 rows
@@ -78,7 +78,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
         description="Benchmark the app against a bare aiohttp reference on a large MariaDB "
-        "table (issue 4). Always exits 0 when it could measure, whatever the verdicts.",
+        "table. Always exits 0 when it could measure, whatever the verdicts.",
     )
     parser.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="records to load (default 1,000,000)"

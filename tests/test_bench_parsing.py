@@ -1,4 +1,4 @@
-"""The benchmark's own logic: reading wrk's report, judging the issue's targets, finding
+"""The benchmark's own logic: reading wrk's report, judging the benchmark's targets, finding
 the Next link of a page and walking to the deep page (against a stand-in server). No load,
 no database, no timing."""
 
@@ -187,7 +187,7 @@ def outcomes(results: dict[str, WrkResult], rss: int | None = 100 * 2**20) -> li
     return [verdict.outcome for verdict in evaluate_targets(results, rss)]
 
 
-def test_targets_all_pass_when_every_number_is_within_the_issue_limits() -> None:
+def test_targets_all_pass_when_every_number_is_within_the_limits() -> None:
     assert outcomes(all_results()) == ["PASS", "PASS", "PASS", "PASS"]
 
 

@@ -1,7 +1,7 @@
 """The table page's statement run straight on the driver's connection (aiomysql, the primary
 target), without SQLAlchemy's per-execution work: execution context, result bookkeeping, a
 greenlet switch, a Row object per row. That work is most of what the stack adds to a page
-of 50 rows (PERFORMANCE-NOTES: Core execution reaches 0.78 of the raw driver's throughput).
+of 50 rows (bench/run.py compares the app's pages with a bare driver's).
 
 The SQL is still SQLAlchemy's: compiled once per statement shape (its cache key) for the
 connection's dialect, every request value a bound parameter, converted with the bind and

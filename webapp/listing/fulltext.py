@@ -1,7 +1,8 @@
 """MySQL's FULLTEXT word search, and the bounded scan in index order that finds the same rows
 on MariaDB without the index. InnoDB's FULLTEXT search collects every matching row before
-it can sort or stop, so a frequent word costs tens of milliseconds whatever the page size;
-a scan in key order that stops at a page's last match costs a few. A regular expression
+it can sort or stop, so a frequent word costs as much as all its matches whatever the page
+size; a scan in key order that stops at a page's last match costs what the page needs. A
+regular expression
 that accepts no row the index would not return makes the two plans give the same rows:
 every plan runs it, and the FULLTEXT one runs the MATCH as well."""
 
@@ -61,9 +62,9 @@ INNODB_STOPWORDS = frozenset(
         "www",
     ]
 )
-# A bounded scan examines at most this many rows: ~6-7 ms on a warm 1M-row table (measured
-# with bench/search_plans.py), what FULLTEXT spends on ~1,500 matches. A page of 50 needs a
-# word in at least one row in 400 to fill within it: near where the two plans cost the same.
+# A bounded scan examines at most this many rows: about what a FULLTEXT search of a common
+# word costs (bench/search_plans.py compares the two plans). A page of 50 needs a word in at
+# least one row in 400 to fill within it: near where the two plans cost the same.
 SCAN_ROWS_EXAMINED = 20_000
 
 # The ASCII characters InnoDB's FULLTEXT parser splits words at: all but letters, digits
