@@ -2,9 +2,8 @@
 on MariaDB without the index. InnoDB's FULLTEXT search collects every matching row before
 it can sort or stop, so a frequent word costs as much as all its matches whatever the page
 size; a scan in key order that stops at a page's last match costs what the page needs. A
-regular expression
-that accepts no row the index would not return makes the two plans give the same rows:
-every plan runs it, and the FULLTEXT one runs the MATCH as well."""
+regular expression that accepts no row the index would not return makes the two plans give
+the same rows: every plan runs it, and the FULLTEXT one runs the MATCH as well."""
 
 from __future__ import annotations
 
