@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
                 paths[scenario.name] = path
                 if scenario.server == "app":
                     # A browser keeps the cookie the app refreshes (once a minute, see
-                    # permissions.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
+                    # signin.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
                     # a fresh sign-in, as a browser's recent cookie would be.
                     headers["app"] = app_request_headers(server.base_url)
                 result, output = measure(args, server.base_url + path, headers[scenario.server])

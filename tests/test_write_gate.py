@@ -1,4 +1,4 @@
-"""One gate for writes (permissions.write_refusal): every write path, create, edit, delete
+"""One gate for writes (roles.write_refusal): every write path, create, edit, delete
 and revert, with its form page, refuses a table the gate refuses, with the gate's sentence,
 and writes nothing; the same user passes on a table the gate lets through."""
 

@@ -3,7 +3,7 @@
 a row is locked and checked against what the user saw (lost-update protection), and one
 place where the audit trail (webapp/changes/audit.py) records before/after values in the
 same transaction. Whether the user may write the table at all is the write gate's to decide
-(webapp.accounts.permissions.write_refusal), before a handler gets here; these functions
+(webapp.accounts.roles.write_refusal), before a handler gets here; these functions
 refuse only a write that sets a column the user may not change."""
 
 from __future__ import annotations

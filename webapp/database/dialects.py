@@ -125,10 +125,10 @@ def pings_every_checkout(database: DatabaseSettings, *, reads: bool = False) -> 
     """Whether the pool pings a connection each time it hands it out. Not where page views
     check out (a round trip on every request): there only a connection that sat idle is
     pinged (_ping_idle_connection), one that died in between is noticed when used, and
-    db.stale_connection_retry_middleware repeats the read. But the engine of writes when
-    page views read through their own (MySQL): a write, which is never repeated, then never
-    starts on a connection the server killed or dropped, at the cost of one ping per
-    write request."""
+    request_session.stale_connection_retry_middleware repeats the read. But the engine of
+    writes when page views read through their own (MySQL): a write, which is never
+    repeated, then never starts on a connection the server killed or dropped, at the cost
+    of one ping per write request."""
     return reads_get_own_engine(database) and not reads
 
 

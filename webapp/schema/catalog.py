@@ -96,7 +96,7 @@ class TableInfo:
     def read_only_reason(self) -> str | None:
         """Why no one may create, edit or delete rows of this table as this catalog's role
         sees it, or None: the table's fact, one of the two that the write gate
-        (webapp.accounts.permissions.write_refusal) combines with the user's role."""
+        (webapp.accounts.roles.write_refusal) combines with the user's role."""
         if self.is_view:
             return "This is a view: its rows come from a query, so they cannot be edited here."
         if not self.primary_key:
