@@ -14,7 +14,7 @@ from webapp.web.errors import Handler
 
 log = logging.getLogger(__name__)
 
-READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD"})  # requests that only read: safe to repeat
 
 
 @web.middleware

@@ -13,8 +13,8 @@ from sqlalchemy import Column, Enum, String
 
 LABEL_MAX_LENGTH = 500
 
-FIRST_NAMES = frozenset({"firstname", "first", "givenname", "forename", "fname"})
-LAST_NAMES = frozenset({"lastname", "last", "surname", "familyname", "lname"})
+FIRST_NAME_COLUMNS = frozenset({"firstname", "first", "givenname", "forename", "fname"})
+LAST_NAME_COLUMNS = frozenset({"lastname", "last", "surname", "familyname", "lname"})
 # Best first: a column with one of these names is the label, in this order.
 NAMED = (
     ("name", "fullname", "displayname"),
@@ -52,8 +52,8 @@ def choose_label_columns(
         and not isinstance(column.type, Enum)
         and (getattr(column.type, "length", None) or 10_000) <= LABEL_MAX_LENGTH
     ]
-    first = next((c for c in candidates if _plain(c.name) in FIRST_NAMES), None)
-    last = next((c for c in candidates if _plain(c.name) in LAST_NAMES), None)
+    first = next((c for c in candidates if _plain(c.name) in FIRST_NAME_COLUMNS), None)
+    last = next((c for c in candidates if _plain(c.name) in LAST_NAME_COLUMNS), None)
     if first is not None and last is not None:
         return (first, last)
     usable = [column for column in candidates if column.name not in repetitive]

@@ -20,6 +20,7 @@ from dataclasses import fields
 from aiohttp import web
 
 from webapp.database.dialects import is_schema_mismatch, schema_fingerprint
+from webapp.database.request_session import READ_METHODS
 from webapp.schema.catalog import Catalog, CatalogOptionsError, reflect_catalog
 from webapp.schema.rebuild import rebuilt_catalogs
 from webapp.web.appkeys import (
@@ -38,7 +39,6 @@ from webapp.web.urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
 
-READ_METHODS = frozenset({"GET", "HEAD"})
 # Routes whose answer is no HTML page, so a notice would wait for some later page.
 QUIET_ROUTES = frozenset({"export", "value", "lookup"})
 CHANGED_NOTICE = "This table changed in the database; the page shows its new columns."
