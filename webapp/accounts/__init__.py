@@ -1,2 +1,3 @@
-"""The app's own records: its users, failed sign-ins and one-time sign-in links, kept in
-tables of their own (under a prefix) that the data browser never shows."""
+"""The app's own users: who is asking (signin), what they may do (roles), and their records
+(users, failed sign-ins, one-time sign-in links, the audit log's table), kept in tables of
+their own (under a prefix) that the data browser never shows."""
