@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.views import admin, edit, export, history, index, login, lookup, record, table
+from webapp.views import (
+    admin,
+    change_sets,
+    edit,
+    export,
+    history,
+    index,
+    login,
+    lookup,
+    record,
+    table,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -26,6 +37,14 @@ def setup_routes(app: web.Application) -> None:
         history.ACTIVITY_PAGE + "/{entry}/revert", history.revert_form, name="revert"
     )
     app.router.add_post(history.ACTIVITY_PAGE + "/{entry}/revert", history.revert)
+    app.router.add_get(change_sets.SETS_PAGE, change_sets.change_sets_page, name="change_sets")
+    app.router.add_get(
+        change_sets.SETS_PAGE + "/{set}", change_sets.change_set_page, name="change_set"
+    )
+    app.router.add_get(
+        change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set_form, name="revert_set"
+    )
+    app.router.add_post(change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set)
     app.router.add_get("/login", login.login_page, name="login")
     app.router.add_post("/login", login.login)
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")
