@@ -94,15 +94,14 @@ async def bulk(app, action: str, selection: Selection, values: dict[str, Any] | 
     """A bulk change made through the data layer, as the bulk pages make it."""
     info = app[CATALOG].tables["orders"]
     trail = AuditTrail(AuditLog.of(app), user_id=None, username="test-editor")
-    async with app[SESSIONMAKER]() as session:
-        async with write_transaction(session, trail) as conn:
-            await open_change_set(conn, trail, action, info, "status is open")
-            if action == "set":
-                assert values is not None
-                count = await set_values(conn, info, selection, values)
-            else:
-                count = await delete_rows(conn, info, selection)
-            await close_change_set(conn, trail, count)
+    async with app[SESSIONMAKER]() as session, write_transaction(session, trail) as conn:
+        await open_change_set(conn, trail, action, info, "status is open")
+        if action == "set":
+            assert values is not None
+            count = await set_values(conn, info, selection, values)
+        else:
+            count = await delete_rows(conn, info, selection)
+        await close_change_set(conn, trail, count)
     return trail.change_set_id
 
 

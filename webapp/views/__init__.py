@@ -6,6 +6,7 @@ from aiohttp import web
 
 from webapp.views import (
     admin,
+    bulk,
     change_sets,
     edit,
     export,
@@ -26,6 +27,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}/new", edit.new_form, name="new")
     app.router.add_post("/t/{table}/new", edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
+    app.router.add_get("/t/{table}/bulk", bulk.bulk_form, name="bulk")
+    app.router.add_post("/t/{table}/bulk", bulk.bulk_change)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     app.router.add_get("/t/{table}/r/{key}/edit", edit.edit_form, name="edit")
     app.router.add_post("/t/{table}/r/{key}/edit", edit.save_record)
