@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import form_token
+from webapp.accounts.models import account_models
 from webapp.changes import bulk_writes, revert_sets
 from webapp.changes.audit import AuditLog, AuditTrail
 from webapp.changes.audit_values import decode_key, decode_row
@@ -296,3 +298,42 @@ async def test_a_viewer_may_see_change_sets_but_not_revert_them(
     assert (await client.get(f"/activity/sets/{set_id}/revert")).status == 403
     assert (await post(client, f"/activity/sets/{set_id}/revert")).status == 403
     assert len(await log_rows(engine, "change_sets")) == 1
+
+
+async def test_an_audit_log_from_before_change_sets_gains_the_column(
+    make_client, engine: AsyncEngine
+) -> None:
+    """An install migrated before change sets existed: step 3 adds the table, the column and
+    its index, and keeps the entries it had."""
+    models = account_models("webapp_")
+    current = models.audit_entry.__table__
+    metadata = MetaData()
+    Table(  # the audit log as step 2 made it before change sets
+        current.name,
+        metadata,
+        *[column.copy() for column in current.columns if column.name != "change_set_id"],
+    )
+    versions = models.schema_version.__table__
+    async with engine.begin() as conn:
+        await conn.run_sync(
+            lambda sync: models.base.metadata.create_all(
+                sync,
+                tables=[
+                    versions,
+                    models.user.__table__,
+                    models.login_failure.__table__,
+                    models.sign_in_token.__table__,
+                ],
+            )
+        )
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(versions), [{"version": 1}, {"version": 2}])
+    client = await make_client(role="editor")
+    assert (await client.get("/activity")).status == 200
+    async with engine.connect() as conn:
+        done = (await conn.execute(select(versions.c.version))).scalars().all()
+        columns = await conn.run_sync(
+            lambda sync: [c["name"] for c in inspect(sync).get_columns(current.name)]
+        )
+    assert sorted(done) == [1, 2, 3]
+    assert "change_set_id" in columns
