@@ -381,7 +381,7 @@ async def test_a_client_that_leaves_is_not_logged_as_database_trouble(
 
     client = await make_client(role=None)
     mocked = make_mocked_request("GET", "/gone", app=client.server.app)
-    with caplog.at_level(logging.DEBUG, logger="webapp.web.errors"):
+    with caplog.at_level(logging.DEBUG, logger="webapp.web.error_pages"):
         response = await error_middleware(mocked, leaves)
     assert response.status == 400
     assert "database unavailable" not in caplog.text
