@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Table, Text, select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 
 USERNAME_MAX = 150
 # Microseconds on every backend (MySQL's plain DATETIME drops them), so entries sort exactly.
@@ -25,100 +27,133 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
+class PrefixedModel:
+    """What the type checker needs to know of every per-prefix model class: it is mapped to
+    a table and built from keyword arguments (as the declarative base gives it)."""
+
+    if TYPE_CHECKING:
+        __table__: ClassVar[FromClause]
+
+        def __init__(self, **kw: Any) -> None: ...
+
+
+class SchemaVersionModel(PrefixedModel):
+    """One row per migration step applied, so each process knows what is left to do."""
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class UserModel(PrefixedModel):
+    """A person who may sign in. `session_version` changes at logout, disable and password
+    change, which ends every cookie that carries the old one."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
+
+
+class LoginFailureModel(PrefixedModel):
+    """A failed sign-in, counted per subject (`user:NAME` or `address:IP`) in a window."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SignInTokenModel(PrefixedModel):
+    """A one-time sign-in link, stored as the SHA-256 of its secret."""
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditEntryModel(PrefixedModel):
+    """One create, update or delete of a user's row (see webapp/changes/audit.py). Values are
+    typed JSON (webapp/changes/audit_values.py); `key_hash` finds a record's history by index.
+    `state` is `committed`, or `pending`/`failed` when the data lives in another
+    database than this table (`auth.database_url`)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    action: Mapped[str] = mapped_column(String(8))
+    table_name: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    row_key: Mapped[str] = mapped_column(LONG_TEXT)
+    old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+    new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+    reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(10))
+
+
 @dataclass(frozen=True)
 class AccountModels:
     """The model classes for one table prefix."""
 
     base: type[DeclarativeBase]
-    schema_version: type
-    user: type
-    login_failure: type
-    sign_in_token: type
-    audit_entry: type
+    schema_version: type[SchemaVersionModel]
+    user: type[UserModel]
+    login_failure: type[LoginFailureModel]
+    sign_in_token: type[SignInTokenModel]
+    audit_entry: type[AuditEntryModel]
+
+    def table(self, model: type[PrefixedModel]) -> Table:
+        """The Table a model is mapped to (declarative types it as any FROM clause)."""
+        table = model.__table__
+        assert isinstance(table, Table)
+        return table
 
 
 @cache
 def account_models(prefix: str) -> AccountModels:
-    """Model classes whose tables are named `{prefix}users` and so on (built once per prefix)."""
+    """Model classes whose tables are named `{prefix}users` and so on (built once per prefix):
+    the columns come from the models above, the table names and indexes from the prefix."""
 
     class Base(DeclarativeBase):
         pass
 
-    class SchemaVersion(Base):
-        """One row per migration step applied, so each process knows what is left to do."""
-
+    class SchemaVersion(SchemaVersionModel, Base):
         __tablename__ = f"{prefix}schema_version"
-        version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-        applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
-    class User(Base):
-        """A person who may sign in. `session_version` changes at logout, disable and password
-        change, which ends every cookie that carries the old one."""
-
+    class User(UserModel, Base):
         __tablename__ = f"{prefix}users"
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
-        password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
-        role: Mapped[str] = mapped_column(String(16))
-        disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-        session_version: Mapped[int] = mapped_column(Integer, default=1)
-        created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
-        updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
 
-    class LoginFailure(Base):
-        """A failed sign-in, counted per subject (`user:NAME` or `address:IP`) in a window."""
-
+    class LoginFailure(LoginFailureModel, Base):
         __tablename__ = f"{prefix}login_failures"
         __table_args__ = (Index(f"ix_{prefix}login_failures_subject", "subject", "failed_at"),)
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        subject: Mapped[str] = mapped_column(String(200))
-        failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
-    class SignInToken(Base):
-        """A one-time sign-in link, stored as the SHA-256 of its secret."""
-
+    class SignInToken(SignInTokenModel, Base):
         __tablename__ = f"{prefix}sign_in_tokens"
-        token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-        expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
-    class AuditEntry(Base):
-        """One create, update or delete of a user's row (see webapp/changes/audit.py). Values are
-        typed JSON (webapp/changes/audit_values.py); `key_hash` finds a record's history by index.
-        `state` is `committed`, or `pending`/`failed` when the data lives in another
-        database than this table (`auth.database_url`)."""
-
+    class AuditEntry(AuditEntryModel, Base):
         __tablename__ = f"{prefix}audit_log"
         __table_args__ = (
             Index(f"ix_{prefix}audit_log_record", "key_hash", "id"),
             Index(f"ix_{prefix}audit_log_at", "at"),
         )
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
-        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
-        action: Mapped[str] = mapped_column(String(8))
-        table_name: Mapped[str] = mapped_column(String(255))
-        key_hash: Mapped[str] = mapped_column(String(64))
-        row_key: Mapped[str] = mapped_column(LONG_TEXT)
-        old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
-        new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
-        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        state: Mapped[str] = mapped_column(String(10))
 
     return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry)
 
 
 def _create_first_tables(conn: Connection, models: AccountModels) -> None:
     tables = [
-        models.user.__table__,
-        models.login_failure.__table__,
-        models.sign_in_token.__table__,
+        models.table(models.user),
+        models.table(models.login_failure),
+        models.table(models.sign_in_token),
     ]
     models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def _create_audit_log(conn: Connection, models: AccountModels) -> None:
-    models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
+    tables = [models.table(models.audit_entry)]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
@@ -131,7 +166,7 @@ MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
 
 def migrate(conn: Connection, models: AccountModels) -> int:
     """Apply the steps not yet recorded in `{prefix}schema_version`; return the version."""
-    version_table = models.schema_version.__table__
+    version_table = models.table(models.schema_version)
     version_table.create(conn, checkfirst=True)
     done = set(conn.execute(select(version_table.c.version)).scalars())
     for number, step in enumerate(MIGRATIONS, start=1):

@@ -159,7 +159,7 @@ async def _session_user(
         return None, None
     if moment - seen >= SEEN_REFRESH_SECONDS:
         session[FIELDS.last_seen] = int(moment)
-    return state, False
+    return state, None
 
 
 def write_refusal(request: web.Request, info: TableInfo) -> str | None:

@@ -16,10 +16,10 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from webapp.accounts.models import AccountModels
@@ -63,8 +63,8 @@ class AuditLog:
         return cls(accounts.models, separate)
 
     @property
-    def table(self) -> Any:
-        return self.models.audit_entry.__table__
+    def table(self) -> Table:
+        return self.models.table(self.models.audit_entry)
 
 
 @dataclass
@@ -112,8 +112,11 @@ class AuditTrail:
             return
         async with self.log.separate() as session, session.begin():
             statement = insert(self.log.table).values({**values, "state": PENDING})
-            result = await session.execute(statement)
-            self.pending.append(result.inserted_primary_key[0])
+            # An INSERT's result is a CursorResult; AsyncSession.execute types it as Result.
+            result = cast(CursorResult[Any], await session.execute(statement))
+            entry_key = result.inserted_primary_key
+            assert entry_key is not None  # None only for an executemany
+            self.pending.append(entry_key[0])
 
     async def finish(self, committed: bool) -> None:
         """After the data transaction ended: settle the entries left pending in a separate

@@ -67,7 +67,7 @@ def _bounded_copy(request: web.Request, limit: int) -> web.Request:
     kept: dict[str, Any] = {"scheme": request.scheme, "host": request.host}
     if request.remote is not None:
         kept["remote"] = request.remote
-    return request.clone(client_max_size=limit, **kept)  # type: ignore[return-value]
+    return request.clone(client_max_size=limit, **kept)
 
 
 def too_large(limit: int) -> str:
