@@ -32,12 +32,12 @@ from webapp.web.appkeys import ACCOUNTS
 COOKIE = "webapp_session"
 
 
-def cookie_of(client) -> str | None:  # type: ignore[no-untyped-def]
+def cookie_of(client) -> str | None:
     cookie = client.session.cookie_jar.filter_cookies(client.make_url("/")).get(COOKIE)
     return cookie.value if cookie is not None else None
 
 
-def set_cookie(client, value: str) -> None:  # type: ignore[no-untyped-def]
+def set_cookie(client, value: str) -> None:
     client.session.cookie_jar.clear()
     client.session.cookie_jar.update_cookies({COOKIE: value}, client.make_url("/"))
 
@@ -187,7 +187,7 @@ async def test_unknown_user_and_wrong_password_answer_alike(
     verified: list[str | None] = []
     original = Passwords.verify
 
-    async def counting_verify(self, stored, password):  # type: ignore[no-untyped-def]
+    async def counting_verify(self, stored, password):
         verified.append(stored)
         return await original(self, stored, password)
 
@@ -378,7 +378,7 @@ async def test_signed_in_page_views_run_no_users_query_while_the_state_is_cached
     client = await make_client(role="viewer")
     statements: list[str] = []
 
-    def remember(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def remember(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     assert (await client.get("/t/notes")).status == 200  # fills the cache

@@ -54,7 +54,7 @@ SILENT_BOUND = 1.5 * (
 )
 
 
-def bounded_settings(url: str, **changes) -> Settings:  # type: ignore[no-untyped-def]
+def bounded_settings(url: str, **changes) -> Settings:
     settings = settings_for_url(url, auth=FAST_HASHING, **changes)
     return settings.with_overrides(database=replace(settings.database, **BOUNDS))
 
@@ -70,7 +70,7 @@ async def label_of_row_1(engine: AsyncEngine) -> str:
         return await conn.scalar(text("SELECT label FROM t WHERE id = 1"))
 
 
-async def open_form_within_bounds(client, url: str, open_form):  # type: ignore[no-untyped-def]
+async def open_form_within_bounds(client, url: str, open_form):
     """The form, read again if a busy machine made the first read outlast the one-second
     statement bound (a 503 there is the bound working, not what the test is about)."""
     for _ in range(2):
@@ -80,7 +80,7 @@ async def open_form_within_bounds(client, url: str, open_form):  # type: ignore[
     return await open_form(client, url)
 
 
-async def timed(coroutine):  # type: ignore[no-untyped-def]
+async def timed(coroutine):
     start = time.monotonic()
     result = await coroutine
     return result, time.monotonic() - start
@@ -307,7 +307,7 @@ async def test_sqlite_locked_by_another_program_gives_503_with_retry_after(
 # --- clients that trickle or stop reading ------------------------------------------------------
 
 
-async def test_a_request_body_sent_too_slowly_is_cut_with_408(make_client, engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_request_body_sent_too_slowly_is_cut_with_408(make_client, engine) -> None:
     client = await make_client(role=None, body_timeout=0.5)
     # A session with a form token: without one the form is refused before it is read.
     await client.get("/login")

@@ -121,11 +121,12 @@ class AuditTrail:
     async def finish(self, committed: bool) -> None:
         """After the data transaction ended: settle the entries left pending in a separate
         database. A failure here is logged; the entry then stays pending."""
-        if not self.pending:
+        separate = self.log.separate
+        if not self.pending or separate is None:  # entries are pending only in a separate one
             return
         ids, self.pending = self.pending, []
         try:
-            async with self.log.separate() as session, session.begin():  # type: ignore[misc]
+            async with separate() as session, session.begin():
                 await session.execute(
                     update(self.log.table)
                     .where(self.log.table.c.id.in_(ids))

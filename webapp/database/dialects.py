@@ -217,6 +217,7 @@ class _SilenceBoundReader(asyncio.StreamReader):
     async def _wait_for_data(self, func_name: str) -> None:
         try:
             async with asyncio.timeout(self.silence_seconds):
+                # Private to asyncio, so typeshed does not declare it.
                 await super()._wait_for_data(func_name)  # type: ignore[misc]
         except TimeoutError:
             raise TimeoutError(f"the server sent nothing for {self.silence_seconds:g} s") from None

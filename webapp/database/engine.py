@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from webapp.database.dialects import create_engine, describe_url, reads_get_own_engine
 from webapp.database.expensive import ExpensiveQueries, expensive_slots_for
@@ -90,7 +90,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             await read_engine.dispose()
 
 
-async def _install_demo_if_empty(engine, hidden: str | None) -> None:  # type: ignore[no-untyped-def]
+async def _install_demo_if_empty(engine: AsyncEngine, hidden: str | None) -> None:
     """Fill the demo schema only into a database that has no tables at all (the app's own
     tables aside)."""
     catalog = await reflect_catalog(engine, hidden)

@@ -34,7 +34,7 @@ def body_limit(limit: BodyLimit) -> Callable[[H], H]:
     how big, from what the URL names (before sign-in is checked, so it must be cheap)."""
 
     def mark(handler: H) -> H:
-        handler.body_limit = limit  # type: ignore[attr-defined]
+        handler.body_limit = limit  # type: ignore[attr-defined]  # a mark read back by request_body_limit
         return handler
 
     return mark
