@@ -167,7 +167,8 @@ def make_client(aiohttp_client, db_url: str):
         settings = settings_for_url(db_url, **changes)
         return await aiohttp_client(create_app(settings), role=role)
 
-    make.__wrapped_aiohttp_client__ = aiohttp_client
+    # The plain client, for tests that build their own app.
+    make.__wrapped_aiohttp_client__ = aiohttp_client  # type: ignore[attr-defined]
     return make
 
 

@@ -425,13 +425,14 @@ async def test_shutdown_cuts_a_stalled_download_after_the_drain_time(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         await app[ACCOUNTS].add_user("reader", "viewer", TEST_PASSWORD)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             base = f"http://127.0.0.1:{port}"
             page = await (await session.get(f"{base}/login")).text()
+            # No token on the page fails the test right here.
             token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
             signed_in = await session.post(
                 f"{base}/login",

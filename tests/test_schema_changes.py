@@ -205,7 +205,7 @@ async def test_sighup_reloads_the_schema(engine: AsyncEngine, make_client, caplo
     await make_tables(engine)
     client = await make_client()
     app = client.server.app
-    app[PAGE_COUNTS].put(("items", (), ""), object())  # type: ignore[arg-type]
+    app[PAGE_COUNTS].put(("items", (), ""), object())
     await alter(engine, "CREATE TABLE extras (id INTEGER PRIMARY KEY)")
     assert "extras" not in app[CATALOG].tables
     caplog.set_level("INFO", logger="webapp.schema.watch")
