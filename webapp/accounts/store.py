@@ -209,8 +209,7 @@ class Accounts:
             user = await session.scalar(
                 select(self.models.user).where(self.models.user.username == username)
             )
-        usable = user is not None and not user.disabled
-        stored = user.password_hash if user is not None and usable else None
+        stored = None if user is None or user.disabled else user.password_hash
         # `stored` is None exactly when the user cannot sign in; the check runs all the same.
         if not await self.passwords.verify(stored, password) or user is None or stored is None:
             return None
