@@ -11,6 +11,7 @@ import resource
 import sys
 import time
 import uuid
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text, update
@@ -57,12 +58,12 @@ async def bench(url: str, rows: int) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-        for start in range(0, 2 * rows, 10_000):
+        for first in range(0, 2 * rows, 10_000):
             await conn.execute(
                 insert(table),
                 [
                     {"id": i, "status": "open" if i % 2 else "paid", "amount": i, "note": "n"}
-                    for i in range(start + 1, start + 10_001)
+                    for i in range(first + 1, first + 10_001)
                 ],
             )
     app = create_app(settings_for_url(url))
@@ -91,6 +92,7 @@ async def bench(url: str, rows: int) -> None:
         bulk_seconds = time.perf_counter() - start
         assert changed == rows, changed
         set_id = trail.change_set_id
+        assert set_id is not None
 
         revert_trail = AuditTrail(audit_log(app), user_id=None, username="bench")
         audit = audit_log(app)
@@ -98,7 +100,7 @@ async def bench(url: str, rows: int) -> None:
         async with app[SESSIONMAKER]() as session, write_transaction(session, revert_trail) as conn:
             await open_change_set(conn, revert_trail, "revert", info, "bench", reverts_id=set_id)
 
-            async def entries(after_id, limit):  # type: ignore[no-untyped-def]
+            async def entries(after_id: int | None, limit: int) -> list[Any]:
                 return await change_set_entries(conn, audit, set_id, after_id, limit)
 
             outcome = await revert_change_set(conn, info, entries, only_unchanged=False)

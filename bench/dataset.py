@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pymysql
 from sqlalchemy.engine import URL
@@ -158,16 +159,24 @@ def ensure_dataset(
     return True
 
 
+def _fetch_row(cursor: pymysql.cursors.Cursor) -> tuple[Any, ...]:
+    """The one row of an aggregate query (which always has one)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the server returned no row for an aggregate query")
+    return row
+
+
 def _is_complete(cursor: pymysql.cursors.Cursor, rows: int) -> bool:
     cursor.execute(
         "SELECT COUNT(*) FROM information_schema.statistics "
         "WHERE table_schema = DATABASE() AND table_name = 'records' AND index_name = %s",
         (LAST_INDEX,),
     )
-    if cursor.fetchone()[0] == 0:
+    if _fetch_row(cursor)[0] == 0:
         return False
     cursor.execute("SELECT (SELECT COUNT(*) FROM owners), (SELECT COUNT(*) FROM records)")
-    owners, records = cursor.fetchone()
+    owners, records = _fetch_row(cursor)
     return owners == OWNER_ROWS and records == rows
 
 
@@ -206,9 +215,9 @@ def ensure_buffer_pool(server: DatabaseServer, database: str) -> str:
                 "SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
                 "information_schema.tables WHERE table_schema = DATABASE()"
             )
-            needed = int(cursor.fetchone()[0]) * 3 // 2 + (64 << 20)
+            needed = int(_fetch_row(cursor)[0]) * 3 // 2 + (64 << 20)
             cursor.execute("SELECT @@innodb_buffer_pool_size")
-            current = int(cursor.fetchone()[0])
+            current = int(_fetch_row(cursor)[0])
             if current >= needed:
                 return f"InnoDB buffer pool {current >> 20:,} MB (holds the data)"
             target = ((needed >> 27) + 1) << 27  # whole 128 MB chunks

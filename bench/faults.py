@@ -23,8 +23,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TypedDict
 
 import aiohttp
 from aiohttp import web
@@ -46,7 +48,18 @@ from webapp.web.appkeys import ACCOUNTS
 ROWS = 20
 PASSWORD = "soak password 1"
 FAULTS = ("cut", "blackhole", "refuse", "latency")
-BOUNDS = {
+
+
+class Bounds(TypedDict):
+    """The database settings the soak tightens, so that a fault shows within seconds."""
+
+    connect_timeout: float
+    statement_timeout: float
+    pool_timeout: float
+    lock_timeout: float
+
+
+BOUNDS: Bounds = {
     "connect_timeout": 1.0,
     "statement_timeout": 1.0,
     "pool_timeout": 2.0,
@@ -94,7 +107,7 @@ async def run_app(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
         accounts: Accounts = app[ACCOUNTS]
         await accounts.add_user("soak", "editor", PASSWORD)
@@ -215,7 +228,9 @@ async def report(
 ) -> None:
     Entry = accounts.models.audit_entry
     async with direct.connect() as conn:
-        values = dict((await conn.execute(text("SELECT id, n FROM counters"))).all())
+        values: dict[int, int] = dict(
+            (await conn.execute(text("SELECT id, n FROM counters"))).all()
+        )
         entries = (
             await conn.execute(
                 select(Entry.row_key, Entry.new_values, Entry.state)
@@ -252,7 +267,7 @@ async def report(
 
 
 @contextlib.asynccontextmanager
-async def test_database(url_text: str):  # type: ignore[no-untyped-def]
+async def test_database(url_text: str) -> AsyncIterator[URL]:
     if url_text == "sqlite":
         with tempfile.TemporaryDirectory() as directory:
             yield make_url(f"sqlite+aiosqlite:///{directory}/soak.db")

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     try:
         try:
-            headers = {"app": {}, "reference": {}}
+            headers: dict[str, dict[str, str]] = {"app": {}, "reference": {}}
             for name, server in servers.items():
                 wanted = any(scenario.server == name for scenario in selected)
                 if wanted or (name == "app" and EXPORT_NAME in args.only_names):
@@ -205,10 +205,10 @@ def run(args: argparse.Namespace) -> int:
                 exports = measure_exports(
                     servers["app"].base_url, headers["app"], servers["app"].rss_bytes
                 )
-                for result in exports:
+                for exported in exports:
                     print(
-                        f"{EXPORT_NAME:>9}: {result.path} {result.rows:,} rows in "
-                        f"{result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)"
+                        f"{EXPORT_NAME:>9}: {exported.path} {exported.rows:,} rows in "
+                        f"{exported.seconds:.1f} s ({exported.rows_per_second:,.0f} rows/s)"
                     )
         except (ServerError, WrkOutputError, aiohttp.ClientError, RuntimeError, OSError) as exc:
             raise SetupError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+from typing import Any
 
 from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -54,7 +55,9 @@ async def main() -> None:
             return page_statement(info, expressions, None, where=[where], limit=PAGE + 1)
 
         def count(where: ColumnElement[bool]) -> Select:
-            inner = select(literal_column("1")).select_from(info.table).where(where).limit(10_001)
+            inner: Select[Any] = (
+                select(literal_column("1")).select_from(info.table).where(where).limit(10_001)
+            )
             return select(func.count()).select_from(inner.subquery())
 
         print(f"database time, median of {args.repeat} (ms); page = {PAGE} rows + 1")

@@ -109,7 +109,7 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         await eng.dispose()
 
 
-async def form_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
+async def form_token(client, path: str = "/login") -> str:
     """The CSRF token of the form on `path`."""
     body = await (await client.get(path)).text()
     match = re.search(r'name="csrf_token" value="([^"]+)"', body)
@@ -117,7 +117,7 @@ async def form_token(client, path: str = "/login") -> str:  # type: ignore[no-un
     return match.group(1)
 
 
-async def sign_in_as(client, username: str, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
+async def sign_in_as(client, username: str, password: str = TEST_PASSWORD):
     """Sign the client in through the login form; return the response (not followed)."""
     token = await form_token(client)
     return await client.post(
@@ -134,7 +134,7 @@ async def add_test_user(app: web.Application, role: str, username: str | None = 
     return username
 
 
-async def signed_in_client(client, role: str):  # type: ignore[no-untyped-def]
+async def signed_in_client(client, role: str):
     app = client.server.app
     username = await add_test_user(app, role, f"test-{role}")
     response = await sign_in_as(client, username)
@@ -143,11 +143,11 @@ async def signed_in_client(client, role: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def aiohttp_client(aiohttp_client):  # type: ignore[no-untyped-def]
+def aiohttp_client(aiohttp_client):
     """pytest-aiohttp's client, signed in as an admin when given this app (`role=None` for
     an anonymous one, or another role), so that tests of pages need not care about login."""
 
-    async def make(app, *args, role: str | None = "admin", **kwargs):  # type: ignore[no-untyped-def]
+    async def make(app, *args, role: str | None = "admin", **kwargs):
         client = await aiohttp_client(app, *args, **kwargs)
         if role is not None and isinstance(app, web.Application) and SETTINGS in app:
             await signed_in_client(client, role)
@@ -157,17 +157,18 @@ def aiohttp_client(aiohttp_client):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_client(aiohttp_client, db_url: str):  # type: ignore[no-untyped-def]
+def make_client(aiohttp_client, db_url: str):
     """Start the app on the test's database (arrange tables first: the catalog is reflected
     at startup) and return a test client signed in as an admin (`role=None`: anonymous;
     or "viewer", "editor"); `changes` override Settings fields."""
 
-    async def make(*, role: str | None = "admin", **changes):  # type: ignore[no-untyped-def]
+    async def make(*, role: str | None = "admin", **changes):
         changes.setdefault("auth", FAST_HASHING)
         settings = settings_for_url(db_url, **changes)
         return await aiohttp_client(create_app(settings), role=role)
 
-    make.__wrapped_aiohttp_client__ = aiohttp_client
+    # The plain client, for tests that build their own app.
+    make.__wrapped_aiohttp_client__ = aiohttp_client  # type: ignore[attr-defined]
     return make
 
 
@@ -187,14 +188,14 @@ class BrowserForm:
     def name(self, column: str) -> str:
         return self.labels[column]
 
-    def value(self, column: str):  # type: ignore[no-untyped-def]
+    def value(self, column: str):
         name = self.name(column)
         return next(field[1] for field in self.fields if field[0] == name)
 
-    def field(self, name: str):  # type: ignore[no-untyped-def]
+    def field(self, name: str):
         return next(field[1] for field in self.fields if field[0] == name)
 
-    def set(self, column: str, value) -> None:  # type: ignore[no-untyped-def]
+    def set(self, column: str, value) -> None:
         """Type into a field (or choose a file: bytes); unticks its NULL/default boxes as
         the page's script would."""
         name = self.name(column)
@@ -214,7 +215,7 @@ class BrowserForm:
     def is_ticked(self, column: str, box: str = "null") -> bool:
         return any(field[0] == f"{self.name(column)}:{box}" for field in self.fields)
 
-    def data(self):  # type: ignore[no-untyped-def]
+    def data(self):
         from aiohttp import FormData
 
         form = FormData(default_to_multipart=True)
@@ -231,7 +232,7 @@ class BrowserForm:
                 form.add_field(name, value)
         return form
 
-    async def submit(self, client, **headers):  # type: ignore[no-untyped-def]
+    async def submit(self, client, **headers):
         return await client.post(
             self.action, data=self.data(), headers=headers, allow_redirects=False
         )
@@ -253,7 +254,7 @@ def parse_form(html: str) -> BrowserForm:
             self.option: dict | None = None
             self.textarea: list | None = None
 
-        def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        def handle_starttag(self, tag, attrs):
             a = {k: (v if v is not None else "") for k, v in attrs}
             if tag == "form" and a.get("method") == "post":
                 self.in_form = True
@@ -281,7 +282,7 @@ def parse_form(html: str) -> BrowserForm:
             elif tag == "textarea":
                 self.textarea = [a["name"], ""]
 
-        def handle_data(self, data):  # type: ignore[no-untyped-def]
+        def handle_data(self, data):
             if self.label_for is not None:
                 self.label_text += data
             if self.option is not None:
@@ -294,7 +295,7 @@ def parse_form(html: str) -> BrowserForm:
                 self.labels[self.label_text.strip()] = self.label_for
             self.label_for = None
 
-        def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        def handle_endtag(self, tag):
             if tag == "label":
                 self._close_label()
             elif tag == "option" and self.option is not None and self.select is not None:
@@ -325,11 +326,11 @@ def parse_form(html: str) -> BrowserForm:
 
 
 @pytest.fixture
-def open_form():  # type: ignore[no-untyped-def]
+def open_form():
     """GET a page with a form (which also gives the session its CSRF token) and return the
     form as a browser would submit it."""
 
-    async def open_(client, url: str) -> BrowserForm:  # type: ignore[no-untyped-def]
+    async def open_(client, url: str) -> BrowserForm:
         response = await client.get(url)
         assert response.status == 200, (url, response.status, await response.text())
         return parse_form(await response.text())
@@ -337,7 +338,7 @@ def open_form():  # type: ignore[no-untyped-def]
     return open_
 
 
-def browser_cookies(client) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def browser_cookies(client) -> list[dict[str, str]]:
     """The test client's cookies (its signed-in session) in Playwright's form, so a browser
     context starts signed in as the same user."""
     base = str(client.make_url("/"))

@@ -68,7 +68,7 @@ class FaultProxy:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def url_for(self, url):  # type: ignore[no-untyped-def]
+    def url_for(self, url):
         """A SQLAlchemy URL like `url` but through this proxy."""
         return url.set(host=self.host, port=self.port)
 

@@ -118,7 +118,7 @@ def link(body: str, rel: str) -> str | None:
     return found.group(1).replace("&amp;", "&") if found else None
 
 
-async def walk(client, start: str, rel: str, table: str = "items") -> list[list[int]]:  # type: ignore[no-untyped-def]
+async def walk(client, start: str, rel: str, table: str = "items") -> list[list[int]]:
     """The record ids of each page, following `rel` ("next" or "prev") links from `start`."""
     pages = []
     href: str | None = start

@@ -23,7 +23,7 @@ async def users(engine: AsyncEngine) -> list[tuple]:
         return [tuple(row) for row in rows]
 
 
-async def page_token(client) -> str:  # type: ignore[no-untyped-def]
+async def page_token(client) -> str:
     body = await (await client.get("/admin/users")).text()
     return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
 

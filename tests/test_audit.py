@@ -90,14 +90,14 @@ async def item(engine: AsyncEngine, key: int = 1) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-async def edit_note(client, open_form, note: str, key: int = 1):  # type: ignore[no-untyped-def]
+async def edit_note(client, open_form, note: str, key: int = 1):
     form = await open_form(client, f"/t/items/r/{key}/edit")
     form.set("note", note)
     response = await form.submit(client)
     assert response.status == 303, await response.text()
 
 
-async def create_item(client, open_form, code: str) -> int:  # type: ignore[no-untyped-def]
+async def create_item(client, open_form, code: str) -> int:
     """Create an item through the form (its key may be numbered by the database)."""
     form = await open_form(client, "/t/items/new")
     if form.labels.get("id") in {field[0] for field in form.fields}:
@@ -108,7 +108,7 @@ async def create_item(client, open_form, code: str) -> int:  # type: ignore[no-u
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
-async def post(client, path: str, **data: str):  # type: ignore[no-untyped-def]
+async def post(client, path: str, **data: str):
     token = await form_token(client, "/activity")
     return await client.post(path, data={"csrf_token": token, **data}, allow_redirects=False)
 
@@ -242,7 +242,7 @@ async def test_a_rolled_back_write_leaves_no_entry(
     assert await item(engine, 5) is None
 
 
-async def _entries_on(conn) -> list[Any]:  # type: ignore[no-untyped-def]
+async def _entries_on(conn) -> list[Any]:
     return list((await conn.execute(text("SELECT id FROM webapp_audit_log"))).all())
 
 

@@ -300,7 +300,7 @@ def cursor_table_app(rows: int) -> web.Application:
 
 
 async def test_deep_walk_follows_cursor_links_and_asks_for_fifty_rows_at_the_end(
-    aiohttp_server,  # type: ignore[no-untyped-def]
+    aiohttp_server,
 ) -> None:
     server = await aiohttp_server(cursor_table_app(20_000))
     deep = await find_deep_page(str(server.make_url("")), 20_000, {}, say=lambda _: None)
@@ -312,7 +312,7 @@ async def test_deep_walk_follows_cursor_links_and_asks_for_fifty_rows_at_the_end
 
 
 async def test_deep_walk_falls_back_to_a_page_number_without_cursors(
-    aiohttp_server,  # type: ignore[no-untyped-def]
+    aiohttp_server,
 ) -> None:
     async def numbered(request: web.Request) -> web.Response:
         return web.Response(
@@ -330,7 +330,7 @@ async def test_deep_walk_falls_back_to_a_page_number_without_cursors(
 
 
 async def test_a_redirect_to_a_login_stops_the_run_and_a_400_skips_only_that_url(
-    aiohttp_server,  # type: ignore[no-untyped-def]
+    aiohttp_server,
 ) -> None:
     async def login_first(request: web.Request) -> web.Response:
         raise web.HTTPFound("/login")

@@ -51,14 +51,14 @@ def confirm_fields(body: str) -> list[tuple[str, str]]:
     ]
 
 
-async def confirm(client, query: str) -> tuple[str, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
+async def confirm(client, query: str) -> tuple[str, list[tuple[str, str]]]:
     response = await client.get("/t/orders/bulk?" + query)
     body = await response.text()
     assert response.status == 200, body
     return body, confirm_fields(body)
 
 
-async def submit(client, fields: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+async def submit(client, fields: list[tuple[str, str]]):
     return await client.post("/t/orders/bulk", data=fields, allow_redirects=False)
 
 

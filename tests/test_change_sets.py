@@ -93,7 +93,7 @@ async def log_rows(engine: AsyncEngine, name: str) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
-async def bulk(app, action: str, selection: Selection, values: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+async def bulk(app, action: str, selection: Selection, values: dict[str, Any] | None = None):
     """A bulk change made through the data layer, as the bulk pages make it."""
     info = app[CATALOG].tables["orders"]
     trail = AuditTrail(audit_log(app), user_id=None, username="test-editor")
@@ -108,12 +108,12 @@ async def bulk(app, action: str, selection: Selection, values: dict[str, Any] | 
     return trail.change_set_id
 
 
-def open_orders(app) -> Selection:  # type: ignore[no-untyped-def]
+def open_orders(app) -> Selection:
     table = app[CATALOG].tables["orders"].table
     return Selection(where=(table.c.status == "open",))
 
 
-async def post(client, path: str, **data: str):  # type: ignore[no-untyped-def]
+async def post(client, path: str, **data: str):
     token = await form_token(client, "/activity")
     return await client.post(path, data={"csrf_token": token, **data}, allow_redirects=False)
 

@@ -28,7 +28,7 @@ PAGES = [
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client, backend: str):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client, backend: str):
     if backend != "mysql":
         pytest.skip("the direct path is aiomysql's")
     await install_demo(engine, orders=120)
@@ -38,7 +38,7 @@ async def client(engine: AsyncEngine, make_client, backend: str):  # type: ignor
 def _watch(engine: AsyncEngine) -> list[str]:
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)

@@ -65,7 +65,7 @@ def kinds_table(metadata: MetaData) -> Table:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client):
     metadata = MetaData()
     kinds_table(metadata)
     parents = Table(

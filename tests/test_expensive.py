@@ -50,7 +50,7 @@ def settings_with(db_url: str, **database: object) -> Settings:
     return replace(settings, database=replace(settings.database, **database))
 
 
-async def start(aiohttp_client, db_url: str, **database: object):  # type: ignore[no-untyped-def]
+async def start(aiohttp_client, db_url: str, **database: object):
     return await aiohttp_client(create_app(settings_with(db_url, **database)))
 
 
@@ -148,13 +148,13 @@ async def test_identical_searches_in_flight_run_once(
     gate = asyncio.Event()
     all_arrived = asyncio.Event()
 
-    async def gated_fetch(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def gated_fetch(*args, **kwargs):
         nonlocal fetches
         fetches += 1
         await gate.wait()
         return await original_fetch(*args, **kwargs)
 
-    async def counted_run(self, key, work, **kwargs):  # type: ignore[no-untyped-def]
+    async def counted_run(self, key, work, **kwargs):
         nonlocal arrived
         if key[0] == "page":
             arrived += 1

@@ -92,6 +92,7 @@ async def test_identical_work_in_flight_runs_once_and_errors_reach_every_waiter(
         await gate.wait()
         return 42
 
+    # A stand-in that only counts connections, not an AsyncEngine.
     queries.engine = FakeEngine()  # type: ignore[assignment]
     waiting = [asyncio.create_task(queries.run("key", work, time_limited=False)) for _ in range(5)]
     await asyncio.sleep(0.01)

@@ -53,7 +53,7 @@ def expected_csv(row: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client):
     await install(engine)
     return await make_client(tables=table_options({"items": {"hidden_columns": ["secret"]}}))
 
@@ -162,7 +162,7 @@ async def test_rows_stream_in_batches(client, monkeypatch: pytest.MonkeyPatch) -
     seen: list[int] = []
     original = exports.ExportWriter.batch
 
-    def counting(self, rows):  # type: ignore[no-untyped-def]
+    def counting(self, rows):
         seen.append(len(rows))
         return original(self, rows)
 
@@ -185,7 +185,7 @@ async def test_a_failure_after_the_first_byte_cuts_the_download(
     calls = 0
     original = exports.ExportWriter.batch
 
-    def failing(self, rows):  # type: ignore[no-untyped-def]
+    def failing(self, rows):
         nonlocal calls
         calls += 1
         if calls == 3:
@@ -292,7 +292,7 @@ async def test_a_client_that_leaves_frees_the_download_at_once(
     original = exports.ExportWriter.batch
     made: list[int] = []
 
-    def bulky(self, rows):  # type: ignore[no-untyped-def]
+    def bulky(self, rows):
         made.append(len(rows))
         return original(self, rows) + "x" * (2 << 20)  # more than any socket buffer holds
 

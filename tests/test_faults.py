@@ -55,7 +55,7 @@ SILENT_BOUND = 1.5 * (
 )
 
 
-def bounded_settings(url: str, **changes) -> Settings:  # type: ignore[no-untyped-def]
+def bounded_settings(url: str, **changes) -> Settings:
     settings = settings_for_url(url, auth=FAST_HASHING, **changes)
     return settings.with_overrides(database=replace(settings.database, **BOUNDS))
 
@@ -71,7 +71,7 @@ async def label_of_row_1(engine: AsyncEngine) -> str:
         return await conn.scalar(text("SELECT label FROM t WHERE id = 1"))
 
 
-async def open_form_within_bounds(client, url: str, open_form):  # type: ignore[no-untyped-def]
+async def open_form_within_bounds(client, url: str, open_form):
     """The form, read again if a busy machine made the first read outlast the one-second
     statement bound (a 503 there is the bound working, not what the test is about)."""
     for _ in range(2):
@@ -81,7 +81,7 @@ async def open_form_within_bounds(client, url: str, open_form):  # type: ignore[
     return await open_form(client, url)
 
 
-async def timed(coroutine):  # type: ignore[no-untyped-def]
+async def timed(coroutine):
     start = time.monotonic()
     result = await coroutine
     return result, time.monotonic() - start
@@ -308,7 +308,7 @@ async def test_sqlite_locked_by_another_program_gives_503_with_retry_after(
 # --- clients that trickle or stop reading ------------------------------------------------------
 
 
-async def test_a_request_body_sent_too_slowly_is_cut_with_408(make_client, engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_request_body_sent_too_slowly_is_cut_with_408(make_client, engine) -> None:
     client = await make_client(role=None, body_timeout=0.5)
     # A session with a form token: without one the form is refused before it is read.
     await client.get("/login")
@@ -426,13 +426,14 @@ async def test_shutdown_cuts_a_stalled_download_after_the_drain_time(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         await app[ACCOUNTS].add_user("reader", "viewer", TEST_PASSWORD)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             base = f"http://127.0.0.1:{port}"
             page = await (await session.get(f"{base}/login")).text()
+            # No token on the page fails the test right here.
             token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
             signed_in = await session.post(
                 f"{base}/login",

@@ -19,12 +19,12 @@ from webapp.web.appkeys import READ_ENGINE, TABLE_COUNTS
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client):
     await install(engine)
     return await make_client(page_size=100)
 
 
-async def ids_for(client, query: str) -> list[int]:  # type: ignore[no-untyped-def]
+async def ids_for(client, query: str) -> list[int]:
     response = await client.get(f"/t/items?size=500&{query}")
     assert response.status == 200, await response.text()
     return page_ids(await response.text())
@@ -263,7 +263,7 @@ async def test_facet_that_times_out_is_left_out_with_a_note(client, monkeypatch)
 
     from webapp.listing import facets
 
-    async def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def slow(*args, **kwargs):
         raise OperationalError("SELECT", {}, Exception("Query execution was interrupted"))
 
     monkeypatch.setattr(facets, "fetch_rows", slow)
@@ -320,7 +320,7 @@ async def test_fk_labels_cost_one_query_per_relation_whatever_the_page_size(clie
     engine = client.server.app[READ_ENGINE].sync_engine
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
     await client.get("/t/items?size=10")  # fills the count cache, as any earlier visitor would

@@ -521,7 +521,7 @@ async def database_relations(conn: AsyncConnection) -> set[tuple[str | None, str
         " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition"
         " UNION SELECT nullif(schemaname, 'public'), matviewname FROM pg_matviews",
     }[conn.dialect.name]
-    return {tuple(row) for row in (await conn.execute(text(statement))).all()}  # type: ignore[misc]
+    return {tuple(row) for row in (await conn.execute(text(statement))).all()}
 
 
 @pytest.mark.parametrize(("backend", "corpus_name"), walk_cases())

@@ -158,7 +158,7 @@ def query_parameters(app: web.Application, template: str, table: str | None) -> 
 FIELD = re.compile(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"(?:[^>]*\bvalue="([^"]*)")?')
 
 
-async def form_fields(client, path: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def form_fields(client, path: str) -> dict[str, str]:
     """The fields of the first form on the GET page of a POST route, with their values."""
     response = await client.get(path)
     body = await response.text()
@@ -204,7 +204,7 @@ HEADERS = ("Origin", "Referer", "Cookie", "Accept", "Sec-Fetch-Site", "X-CSRF-To
 HEADER_VALUES = ("https://[", "x" * LONG_IN_URL, "\xff\xfe", "2147483648", "%FF%00")
 
 
-async def check(response, what: object) -> None:  # type: ignore[no-untyped-def]
+async def check(response, what: object) -> None:
     body = await response.text(errors="replace")
     assert response.status < 500, (what, response.status, body[:500])
     if response.status >= 400:

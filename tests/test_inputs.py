@@ -22,7 +22,7 @@ from webapp.database.dialects import adapt_reflected_type, duration_literal
 from webapp.values import BadValue
 
 
-def spec_for(type_, dialect=None):  # type: ignore[no-untyped-def]
+def spec_for(type_, dialect=None):
     table = Table("t", MetaData(), Column("id", Numeric, primary_key=True), Column("v", type_))
     return input_spec(table.c.v, 1, dialect or postgresql.dialect())
 
@@ -84,7 +84,7 @@ def test_decimal_scale_and_precision_are_enforced_without_rounding() -> None:
         (memoryview(b"\x00"), b"\x01", b"\x01"),
     ],
 )
-def test_resolve_writes_only_real_changes(current, sent, expected) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_writes_only_real_changes(current, sent, expected) -> None:
     assert (
         resolve(current, sent) == expected
         if expected is not UNCHANGED
@@ -96,7 +96,7 @@ def test_resolve_writes_only_real_changes(current, sent, expected) -> None:  # t
     ("members", "null_choice"),
     [(("a", "b"), ""), (("a", ""), "NULL"), (("", "NULL"), "(NULL)")],
 )
-def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -> None:  # type: ignore[no-untyped-def]
+def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -> None:
     spec = spec_for(Enum(*members, name="e"))
     assert spec.null_choice == null_choice
     assert null_choice not in members or null_choice == ""
@@ -108,7 +108,7 @@ def test_an_enum_member_empty_text_is_not_taken_for_null(members, null_choice) -
     ("type_", "text"),
     [(Date(), "0000-00-00"), (Date(), "2024-01-00"), (DateTime(), "2024-00-00 10:00:00")],
 )
-def test_a_mysql_zero_date_is_filtered_for_as_its_text(type_, text) -> None:  # type: ignore[no-untyped-def]
+def test_a_mysql_zero_date_is_filtered_for_as_its_text(type_, text) -> None:
     assert spec_for(type_, mysql.dialect()).value_kind.parse_filter(text) == text
     with pytest.raises(BadValue):
         spec_for(type_, postgresql.dialect()).value_kind.parse_filter(text)

@@ -218,7 +218,7 @@ async def samples(engine: AsyncEngine) -> MetaData:
     return metadata
 
 
-def label_names(client, table: str) -> list[str]:  # type: ignore[no-untyped-def]
+def label_names(client, table: str) -> list[str]:
     info = client.server.app[CATALOG].tables[table]
     return [column.name for column in info.label_columns]
 

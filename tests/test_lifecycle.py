@@ -104,7 +104,7 @@ def count_rollbacks(engine: AsyncEngine) -> list[object]:
     """Every ROLLBACK the driver is asked to send on `engine`'s connections, from now on."""
     sent: list[object] = []
 
-    def watch(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+    def watch(dbapi_connection, record, proxy) -> None:
         driver = dbapi_connection.driver_connection
         if getattr(driver, "counted", False):
             return

@@ -12,7 +12,7 @@ from webapp.demo import install_demo
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client):
     await install_demo(engine, orders=120)
     return await make_client(page_size=10)
 

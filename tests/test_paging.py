@@ -16,12 +16,12 @@ from webapp.web.appkeys import READ_ENGINE
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):  # type: ignore[no-untyped-def]
+async def client(engine: AsyncEngine, make_client):
     await install(engine)
     return await make_client(page_size=100)
 
 
-def in_order(*, descending: bool, where=lambda r: True) -> list[int]:  # type: ignore[no-untyped-def]
+def in_order(*, descending: bool, where=lambda r: True) -> list[int]:
     rows = sorted((r for r in ITEMS if where(r)), key=lambda r: (r["rank"], r["id"]))
     return [r["id"] for r in (reversed(rows) if descending else rows)]
 
@@ -80,7 +80,7 @@ async def test_keyset_pages_run_without_offset(client) -> None:
         href = link(await (await client.get(href)).text(), "next")
     statements: list[tuple[str, object]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def record(conn, cursor, statement, parameters, context, executemany):
         statements.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", record)

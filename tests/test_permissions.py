@@ -83,7 +83,7 @@ async def users_snapshot(engine: AsyncEngine) -> list[tuple]:
         return [[tuple(row) for row in await conn.execute(text(sql))] for sql in statements]
 
 
-async def current_version(app, key: str) -> str:  # type: ignore[no-untyped-def]
+async def current_version(app, key: str) -> str:
     """The version an edit or delete form of notes row `key` would carry now."""
     info = app[CATALOG].tables["notes"]
     async with app[SESSIONMAKER]() as session:
@@ -93,7 +93,7 @@ async def current_version(app, key: str) -> str:  # type: ignore[no-untyped-def]
     return row_version(info, row) if row is not None else "gone"
 
 
-async def make_first_entry(app) -> None:  # type: ignore[no-untyped-def]
+async def make_first_entry(app) -> None:
     """Audit entry 1: an update of notes row 3, for the revert routes."""
     info = app[CATALOG].tables["notes"]
     condition = key_condition(info, ["3"])

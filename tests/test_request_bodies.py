@@ -17,7 +17,7 @@ FORM = "application/x-www-form-urlencoded"
 UNREADABLE = "The form could not be read"
 
 
-async def post_raw(client, path: str, body: bytes, content_type: str, **headers):  # type: ignore[no-untyped-def]
+async def post_raw(client, path: str, body: bytes, content_type: str, **headers):
     response = await client.post(
         path,
         data=body,
@@ -105,7 +105,7 @@ async def test_big_login_body_is_refused_before_it_is_read(
     writer.close()
     assert head.split()[1] == b"413"
 
-    async def chunked():  # type: ignore[no-untyped-def]
+    async def chunked():
         for _ in range(SMALL_FORM_LIMIT // 1024 + 2):
             yield b"x" * 1024
 

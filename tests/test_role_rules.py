@@ -35,7 +35,7 @@ RULES = {
 VIEWER_SECRETS = ("secret", "s3cr3t", "note", "owners", "Owner ", "owner-secret")
 
 
-async def start(engine: AsyncEngine, make_client, role: str, rules: dict = RULES):  # type: ignore[no-untyped-def]
+async def start(engine: AsyncEngine, make_client, role: str, rules: dict = RULES):
     await install(engine)
     return await make_client(role=role, tables=table_options(rules))
 

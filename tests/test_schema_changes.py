@@ -205,7 +205,7 @@ async def test_sighup_reloads_the_schema(engine: AsyncEngine, make_client, caplo
     await make_tables(engine)
     client = await make_client()
     app = client.server.app
-    app[TABLE_COUNTS].put(("items", (), ""), object())  # type: ignore[arg-type]
+    app[TABLE_COUNTS].put(("items", (), ""), object())
     await alter(engine, "CREATE TABLE extras (id INTEGER PRIMARY KEY)")
     assert "extras" not in app[CATALOG].tables
     caplog.set_level("INFO", logger="webapp.schema.watch")
@@ -232,7 +232,7 @@ async def test_concurrent_schema_errors_share_one_reflection(
     calls = []
     reflect = schema_watch.reflect_catalog
 
-    async def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def counted(*args, **kwargs):
         calls.append(1)
         return await reflect(*args, **kwargs)
 
@@ -414,7 +414,7 @@ async def test_a_reflection_past_its_timeout_keeps_the_old_catalog(
     await make_tables(engine)
     import webapp.schema.watch as schema_watch
 
-    async def stuck(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def stuck(*args, **kwargs):
         await asyncio.sleep(60)
 
     monkeypatch.setattr(schema_watch, "reflect_catalog", stuck)
@@ -437,7 +437,7 @@ async def test_a_table_the_database_refuses_to_count_is_unknown_on_the_index(
 
     count = counts.bounded_count
 
-    async def refused(conn, info, **kwargs):  # type: ignore[no-untyped-def]
+    async def refused(conn, info, **kwargs):
         if info.name == "items":
             raise ProgrammingError("SELECT", {}, Exception("permission denied for table items"))
         return await count(conn, info, **kwargs)

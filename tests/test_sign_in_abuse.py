@@ -44,7 +44,7 @@ async def https_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request.clone(scheme="https"))
 
 
-async def client_with(aiohttp_client, db_url: str, middleware, auth: AuthSettings):  # type: ignore[no-untyped-def]
+async def client_with(aiohttp_client, db_url: str, middleware, auth: AuthSettings):
     app = create_app(settings_for_url(db_url, auth=auth))
     app.middlewares.insert(0, middleware)
     return await aiohttp_client(app, role=None)
@@ -60,7 +60,7 @@ class CountingHasher:
         self._lock = threading.Lock()
         original = PasswordHasher.verify
 
-        def verify(hasher, stored, password):  # type: ignore[no-untyped-def]
+        def verify(hasher, stored, password):
             with self._lock:
                 self.calls += 1
                 self.running += 1
@@ -75,7 +75,7 @@ class CountingHasher:
         monkeypatch.setattr(PasswordHasher, "verify", verify)
 
 
-async def post_sign_in(  # type: ignore[no-untyped-def]
+async def post_sign_in(
     client, token: str, username: str, password: str, address: str | None = None
 ):
     headers = {ADDRESS_HEADER: address} if address else {}

@@ -17,12 +17,12 @@ from webapp.settings import SettingsError, load_settings, table_options
 from webapp.web.appkeys import CATALOG, READ_ENGINE
 
 
-async def ids(response) -> list[int]:  # type: ignore[no-untyped-def]
+async def ids(response) -> list[int]:
     assert response.status == 200
     return page_ids(await response.text())
 
 
-async def start(engine: AsyncEngine, make_client, options: dict, **changes):  # type: ignore[no-untyped-def]
+async def start(engine: AsyncEngine, make_client, options: dict, **changes):
     await install(engine)
     return await make_client(tables=table_options(options), **changes)
 

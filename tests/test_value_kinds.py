@@ -38,14 +38,14 @@ async def audit_entries(engine: AsyncEngine) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
-async def revert(client, entry_id: int):  # type: ignore[no-untyped-def]
+async def revert(client, entry_id: int):
     token = await form_token(client, "/activity")
     return await client.post(
         f"/activity/{entry_id}/revert", data={"csrf_token": token}, allow_redirects=False
     )
 
 
-async def pages_show(client, table: str, key: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+async def pages_show(client, table: str, key: str, shown: str) -> None:
     """The list page, the record page and both downloads answer and hold `shown`."""
     for path in (f"/t/{table}", f"/t/{table}/r/{key}", f"/t/{table}/r/{key}/edit"):
         response = await client.get(path)
@@ -64,13 +64,13 @@ async def pages_show(client, table: str, key: str, shown: str) -> None:  # type:
     )
 
 
-async def save_unchanged(client, open_form, table: str, key: str) -> None:  # type: ignore[no-untyped-def]
+async def save_unchanged(client, open_form, table: str, key: str) -> None:
     form = await open_form(client, f"/t/{table}/r/{key}/edit")
     response = await form.submit(client)
     assert response.status == 303, await response.text()
 
 
-async def edit_then_revert(  # type: ignore[no-untyped-def]
+async def edit_then_revert(
     client, open_form, engine, backend: str, table: str, columns: list[str], column: str, typed: str
 ) -> tuple:
     """Edit one column, return the raw row after; then revert and check it is restored."""

@@ -195,7 +195,7 @@ def alpha_ids() -> list[int]:
 
 
 @pytest.fixture
-async def words_client(engine: AsyncEngine, make_client, backend: str, monkeypatch):  # type: ignore[no-untyped-def]
+async def words_client(engine: AsyncEngine, make_client, backend: str, monkeypatch):
     """A 600-row table where `alpha` is frequent up to id 200 and sparse after, `rarity` is
     in one row; the scan's bound cut to 40 rows so that this small table behaves as a big
     one does with the real bound."""
@@ -210,12 +210,12 @@ async def words_client(engine: AsyncEngine, make_client, backend: str, monkeypat
 
 
 @contextmanager
-def page_statements(client) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def page_statements(client) -> Iterator[list[str]]:
     """The statements the app runs for pages of `people` (not counts or facets) meanwhile."""
     statements: list[str] = []
     sync_engine = client.server.app[READ_ENGINE].sync_engine
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def record(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith("SELECT people.id, people.name, people.email"):
             statements.append(statement)
 

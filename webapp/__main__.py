@@ -110,14 +110,14 @@ def fail(message: object, code: int) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     from webapp.accounts.commands import add_user_commands
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     common.add_argument(
         "--config",
         type=Path,
         default=argparse.SUPPRESS,
         help=f"settings file (default: {DEFAULT_CONFIG})",
     )
-    server = argparse.ArgumentParser(add_help=False)
+    server = OneLineParser(add_help=False)
     server.add_argument(
         "--host", default=argparse.SUPPRESS, help="address to listen on (default from the config)"
     )

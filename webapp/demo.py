@@ -434,6 +434,11 @@ def _order_chunks(
 # --- installation ------------------------------------------------------------------------------
 
 
+def _table(model: type[DemoBase]) -> Table:
+    """A demo model's Table (the declarative base types `__table__` as any FROM clause)."""
+    return DemoBase.metadata.tables[model.__tablename__]
+
+
 async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     """executemany in batches: one round trip per batch instead of one per row."""
     for start in range(0, len(rows), BATCH_SIZE):
@@ -472,15 +477,15 @@ async def install_demo(engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS) -> 
         await conn.run_sync(DemoBase.metadata.create_all)
 
         rng = Random(SEED)
-        await _insert(conn, MyTable.__table__, _my_table_rows())
-        await _insert(conn, Author.__table__, _author_rows(rng))
+        await _insert(conn, _table(MyTable), _my_table_rows())
+        await _insert(conn, _table(Author), _author_rows(rng))
         book_rows = _book_rows(rng)
-        await _insert(conn, Book.__table__, book_rows)
-        await _insert(conn, Customer.__table__, _customer_rows(rng))
+        await _insert(conn, _table(Book), book_rows)
+        await _insert(conn, _table(Customer), _customer_rows(rng))
         book_prices = [row["price"] for row in book_rows]
         for order_rows, item_rows in _order_chunks(rng, orders, book_prices):
-            await _insert(conn, Order.__table__, order_rows)
-            await _insert(conn, OrderItem.__table__, item_rows)
+            await _insert(conn, _table(Order), order_rows)
+            await _insert(conn, _table(OrderItem), item_rows)
 
         await _after_explicit_ids(conn, DemoBase.metadata.sorted_tables)
         await conn.execute(text(BOOK_SALES_VIEW))

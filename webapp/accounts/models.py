@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, inspect, select, text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Table, Text, inspect, select, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 
 from webapp.clock import utc_now
 
@@ -22,108 +24,143 @@ PRECISE_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mari
 LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
+class PrefixedModel:
+    """What the type checker needs to know of every per-prefix model class: it is mapped to
+    a table and built from keyword arguments (as the declarative base gives it)."""
+
+    if TYPE_CHECKING:
+        __table__: ClassVar[FromClause]
+
+        def __init__(self, **kw: Any) -> None: ...
+
+
+class SchemaVersionModel(PrefixedModel):
+    """One row per migration step applied, so each process knows what is left to do."""
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class UserModel(PrefixedModel):
+    """A person who may sign in. `session_version` changes at logout, disable and password
+    change, which ends every cookie that carries the old one."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
+
+
+class LoginFailureModel(PrefixedModel):
+    """A failed sign-in, counted per subject (`user:NAME` or `address:IP`) in a window."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SignInTokenModel(PrefixedModel):
+    """A one-time sign-in link, stored as the SHA-256 of its secret."""
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditEntryModel(PrefixedModel):
+    """One create, update or delete of a user's row (see webapp/changes/audit.py). Values are
+    typed JSON (webapp/changes/audit_values.py); `key_hash` finds a record's history by index.
+    `state` is `committed`, or `pending`/`failed` when the data lives in another
+    database than this table (`auth.database_url`)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    action: Mapped[str] = mapped_column(String(8))
+    table_name: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    row_key: Mapped[str] = mapped_column(LONG_TEXT)
+    old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+    new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+    reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(10))
+    # The change set (bulk change, revert of one) this entry belongs to; NULL for a
+    # single-record edit.
+    change_set_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ChangeSetModel(PrefixedModel):
+    """Many rows changed in one transaction (see webapp/changes/change_sets.py): who,
+    when, what, how many rows, and where the rows came from (the view's filter, the
+    chosen keys, the change set it reverts). Its rows' entries carry its id."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    action: Mapped[str] = mapped_column(String(16))
+    table_name: Mapped[str] = mapped_column(String(255))
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(LONG_TEXT)
+    reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(10))
+
+
 @dataclass(frozen=True)
 class AccountModels:
     """The model classes for one table prefix."""
 
     base: type[DeclarativeBase]
-    schema_version: type
-    user: type
-    login_failure: type
-    sign_in_token: type
-    audit_entry: type
-    change_set: type
+    schema_version: type[SchemaVersionModel]
+    user: type[UserModel]
+    login_failure: type[LoginFailureModel]
+    sign_in_token: type[SignInTokenModel]
+    audit_entry: type[AuditEntryModel]
+    change_set: type[ChangeSetModel]
+
+    def table(self, model: type[PrefixedModel]) -> Table:
+        """The Table a model is mapped to (declarative types it as any FROM clause)."""
+        table = model.__table__
+        assert isinstance(table, Table)
+        return table
 
 
 @cache
 def account_models(prefix: str) -> AccountModels:
-    """Model classes whose tables are named `{prefix}users` and so on (built once per prefix)."""
+    """Model classes whose tables are named `{prefix}users` and so on (built once per prefix):
+    the columns come from the models above, the table names and indexes from the prefix."""
 
     class Base(DeclarativeBase):
         pass
 
-    class SchemaVersion(Base):
-        """One row per migration step applied, so each process knows what is left to do."""
-
+    class SchemaVersion(SchemaVersionModel, Base):
         __tablename__ = f"{prefix}schema_version"
-        version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-        applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
-    class User(Base):
-        """A person who may sign in. `session_version` changes at logout, disable and password
-        change, which ends every cookie that carries the old one."""
-
+    class User(UserModel, Base):
         __tablename__ = f"{prefix}users"
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
-        password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
-        role: Mapped[str] = mapped_column(String(16))
-        disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-        session_version: Mapped[int] = mapped_column(Integer, default=1)
-        created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
-        updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
 
-    class LoginFailure(Base):
-        """A failed sign-in, counted per subject (`user:NAME` or `address:IP`) in a window."""
-
+    class LoginFailure(LoginFailureModel, Base):
         __tablename__ = f"{prefix}login_failures"
         __table_args__ = (Index(f"ix_{prefix}login_failures_subject", "subject", "failed_at"),)
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        subject: Mapped[str] = mapped_column(String(200))
-        failed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
-    class SignInToken(Base):
-        """A one-time sign-in link, stored as the SHA-256 of its secret."""
-
+    class SignInToken(SignInTokenModel, Base):
         __tablename__ = f"{prefix}sign_in_tokens"
-        token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-        expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
-    class AuditEntry(Base):
-        """One create, update or delete of a user's row (see webapp/changes/audit.py). Values are
-        typed JSON (webapp/changes/audit_values.py); `key_hash` finds a record's history by index.
-        `state` is `committed`, or `pending`/`failed` when the data lives in another
-        database than this table (`auth.database_url`)."""
-
+    class AuditEntry(AuditEntryModel, Base):
         __tablename__ = f"{prefix}audit_log"
         __table_args__ = (
             Index(f"ix_{prefix}audit_log_record", "key_hash", "id"),
             Index(f"ix_{prefix}audit_log_at", "at"),
             Index(f"ix_{prefix}audit_log_change_set", "change_set_id", "id"),
         )
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
-        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
-        action: Mapped[str] = mapped_column(String(8))
-        table_name: Mapped[str] = mapped_column(String(255))
-        key_hash: Mapped[str] = mapped_column(String(64))
-        row_key: Mapped[str] = mapped_column(LONG_TEXT)
-        old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
-        new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
-        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        state: Mapped[str] = mapped_column(String(10))
-        # The change set (bulk change, revert of one) this entry belongs to; NULL for a
-        # single-record edit.
-        change_set_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    class ChangeSet(Base):
-        """Many rows changed in one transaction (see webapp/changes/change_sets.py): who,
-        when, what, how many rows, and where the rows came from (the view's filter, the
-        chosen keys, the change set it reverts). Its rows' entries carry its id."""
-
+    class ChangeSet(ChangeSetModel, Base):
         __tablename__ = f"{prefix}change_sets"
         __table_args__ = (Index(f"ix_{prefix}change_sets_at", "at"),)
-        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
-        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
-        action: Mapped[str] = mapped_column(String(16))
-        table_name: Mapped[str] = mapped_column(String(255))
-        row_count: Mapped[int] = mapped_column(Integer, default=0)
-        source: Mapped[str] = mapped_column(LONG_TEXT)
-        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-        state: Mapped[str] = mapped_column(String(10))
 
     return AccountModels(
         Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry, ChangeSet
@@ -132,22 +169,23 @@ def account_models(prefix: str) -> AccountModels:
 
 def _create_first_tables(conn: Connection, models: AccountModels) -> None:
     tables = [
-        models.user.__table__,
-        models.login_failure.__table__,
-        models.sign_in_token.__table__,
+        models.table(models.user),
+        models.table(models.login_failure),
+        models.table(models.sign_in_token),
     ]
     models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def _create_audit_log(conn: Connection, models: AccountModels) -> None:
-    models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
+    tables = [models.table(models.audit_entry)]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def _add_change_sets(conn: Connection, models: AccountModels) -> None:
     """The change sets table, and the audit log's `change_set_id` column and its index
     (already there when step 2 created the log from today's model)."""
-    models.base.metadata.create_all(conn, tables=[models.change_set.__table__], checkfirst=True)
-    log = models.audit_entry.__table__
+    models.base.metadata.create_all(conn, tables=[models.table(models.change_set)], checkfirst=True)
+    log = models.table(models.audit_entry)
     inspector = inspect(conn)
     if "change_set_id" not in {column["name"] for column in inspector.get_columns(log.name)}:
         preparer = conn.dialect.identifier_preparer
@@ -175,7 +213,7 @@ MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
 
 def migrate(conn: Connection, models: AccountModels) -> int:
     """Apply the steps not yet recorded in `{prefix}schema_version`; return the version."""
-    version_table = models.schema_version.__table__
+    version_table = models.table(models.schema_version)
     version_table.create(conn, checkfirst=True)
     done = set(conn.execute(select(version_table.c.version)).scalars())
     for number, step in enumerate(MIGRATIONS, start=1):

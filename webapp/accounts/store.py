@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from webapp.accounts.models import USERNAME_MAX, AccountModels, account_models, migrate
+from webapp.accounts.models import (
+    USERNAME_MAX,
+    AccountModels,
+    UserModel,
+    account_models,
+    migrate,
+)
 from webapp.accounts.passwords import Passwords, password_problem
 from webapp.settings import ROLES, AuthSettings, DatabaseSettings, Settings
 from webapp.ttl_cache import TtlCache
@@ -92,7 +97,7 @@ class Accounts:
         async with self.sessionmaker() as session:
             return await session.scalar(statement) or 0
 
-    async def list_users(self) -> Sequence[Any]:
+    async def list_users(self) -> Sequence[UserModel]:
         User = self.models.user
         async with self.sessionmaker() as session:
             return (await session.scalars(select(User).order_by(User.username))).all()
@@ -116,7 +121,7 @@ class Accounts:
         self.states.put(user_id, result)
         return result
 
-    async def add_user(self, username: str, role: str, password: str | None) -> Any:
+    async def add_user(self, username: str, role: str, password: str | None) -> UserModel:
         """Create a user; `password` None leaves it to be set at first sign-in (links only)."""
         username = username.strip()
         if not USERNAME_PATTERN.match(username):
@@ -140,7 +145,7 @@ class Accounts:
             raise AccountError(f"a user named {username!r} already exists") from None
         return user
 
-    async def find(self, session: AsyncSession, username: str) -> Any:
+    async def find(self, session: AsyncSession, username: str) -> UserModel:
         user = await session.scalar(
             select(self.models.user).where(self.models.user.username == username)
         )
@@ -193,16 +198,16 @@ class Accounts:
             )
         self.states.drop(user_id)
 
-    async def authenticate(self, username: str, password: str) -> Any | None:
+    async def authenticate(self, username: str, password: str) -> UserModel | None:
         """The user these credentials belong to, or None. Unknown, disabled and password-less
         users are verified against a dummy hash, so every refusal costs the same."""
         async with self.sessionmaker() as session:
             user = await session.scalar(
                 select(self.models.user).where(self.models.user.username == username)
             )
-        usable = user is not None and not user.disabled and user.password_hash is not None
-        stored = user.password_hash if usable else None
-        if not await self.passwords.verify(stored, password) or not usable:
+        stored = None if user is None or user.disabled else user.password_hash
+        # `stored` is None exactly when the user cannot sign in; the check runs all the same.
+        if not await self.passwords.verify(stored, password) or user is None or stored is None:
             return None
         if self.passwords.needs_rehash(stored):
             new_hash = await self.passwords.hash(password)

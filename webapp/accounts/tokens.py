@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 
 from webapp.accounts.store import Accounts
 from webapp.clock import utc_now
@@ -37,4 +38,5 @@ async def redeem_sign_in_token(accounts: Accounts, token: str) -> bool:
         result = await session.execute(
             delete(Token).where(Token.token_hash == _digest(token), Token.expires_at >= utc_now())
         )
-        return result.rowcount == 1
+        # A DELETE's result is a CursorResult; AsyncSession.execute types every one as Result.
+        return cast(CursorResult[Any], result).rowcount == 1

@@ -15,9 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from webapp.accounts.models import AccountModels
@@ -49,12 +49,12 @@ class AuditLog:
     separate: async_sessionmaker[AsyncSession] | None
 
     @property
-    def table(self) -> Any:
-        return self.models.audit_entry.__table__
+    def table(self) -> Table:
+        return self.models.table(self.models.audit_entry)
 
     @property
-    def sets_table(self) -> Any:
-        return self.models.change_set.__table__
+    def sets_table(self) -> Table:
+        return self.models.table(self.models.change_set)
 
     @asynccontextmanager
     async def reading(self, data_session: AsyncSession) -> AsyncIterator[AsyncConnection]:
@@ -103,8 +103,11 @@ class AuditTrail:
             return
         async with self.log.separate() as session, session.begin():
             statement = insert(self.log.table).values({**values, "state": PENDING})
-            result = await session.execute(statement)
-            self.pending.append(result.inserted_primary_key[0])
+            # An INSERT's result is a CursorResult; AsyncSession.execute types it as Result.
+            result = cast(CursorResult[Any], await session.execute(statement))
+            entry_key = result.inserted_primary_key
+            assert entry_key is not None  # None only for an executemany
+            self.pending.append(entry_key[0])
 
     async def record_many(
         self, conn: AsyncConnection, action: str, info: TableInfo, changes: Sequence[RowChange]
@@ -159,14 +162,15 @@ class AuditTrail:
     async def finish(self, committed: bool) -> None:
         """After the data transaction ended: settle the entries (and change set) left
         pending in a separate database. A failure here is logged; they then stay pending."""
-        if not self.pending and self.pending_set is None:
-            return
+        separate = self.log.separate
+        if separate is None or (not self.pending and self.pending_set is None):
+            return  # entries and change sets are pending only in a separate database
         ids, self.pending = self.pending, []
         set_id, self.pending_set = self.pending_set, None
         state = COMMITTED if committed else FAILED
         table, sets = self.log.table, self.log.sets_table
         try:
-            async with self.log.separate() as session, session.begin():  # type: ignore[misc]
+            async with separate() as session, session.begin():
                 if ids:
                     await session.execute(
                         update(table).where(table.c.id.in_(ids)).values(state=state)

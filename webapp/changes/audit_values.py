@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from webapp.values import Unrestorable, audit_decode, audit_encode
 
@@ -22,6 +22,12 @@ __all__ = [
 ]
 
 
+@overload
+def dump_row(row: Mapping[str, Any]) -> str: ...
+@overload
+def dump_row(row: None) -> None: ...
+@overload
+def dump_row(row: Mapping[str, Any] | None) -> str | None: ...
 def dump_row(row: Mapping[str, Any] | None) -> str | None:
     """Column values as JSON text, in column order (ASCII, so any database stores it)."""
     if row is None:

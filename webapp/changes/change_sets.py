@@ -6,9 +6,9 @@ change set exists exactly when its rows were changed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from webapp.changes.audit import COMMITTED, PENDING, AuditLog, AuditTrail
@@ -43,11 +43,12 @@ async def open_change_set(
     table = trail.log.sets_table
     if trail.log.separate is None:
         result = await conn.execute(insert(table).values({**values, "state": COMMITTED}))
-        trail.change_set_id = result.inserted_primary_key[0]
+        trail.change_set_id = _inserted_id(result)
     else:
         async with trail.log.separate() as session, session.begin():
-            result = await session.execute(insert(table).values({**values, "state": PENDING}))
-            trail.change_set_id = trail.pending_set = result.inserted_primary_key[0]
+            # An INSERT's result is a CursorResult; AsyncSession.execute types it as Result.
+            pending = await session.execute(insert(table).values({**values, "state": PENDING}))
+            trail.change_set_id = trail.pending_set = _inserted_id(cast(CursorResult[Any], pending))
     assert trail.change_set_id is not None
     return trail.change_set_id
 
@@ -84,3 +85,10 @@ async def change_set_entries(
     if after_id is not None:
         statement = statement.where(table.c.id > after_id)
     return list((await conn.execute(statement)).all())
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The id of the one row an INSERT made."""
+    key = result.inserted_primary_key
+    assert key is not None  # None only for an executemany
+    return int(key[0])

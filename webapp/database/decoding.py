@@ -57,15 +57,13 @@ def text_select(
     statement: Select[Any], expressions: Sequence[ColumnElement[Any]], dialect: Dialect
 ) -> Select[Any]:
     """`statement` selecting each of `expressions` as the database's text."""
-    return statement.with_only_columns(
-        *(
-            type_coerce(text_form(expression, dialect), NullType()).label(
-                getattr(expression, "name", None)
-            )
-            for expression in expressions
-        ),
-        maintain_column_froms=True,
-    )
+    texts: list[ColumnElement[Any]] = [
+        type_coerce(text_form(expression, dialect), NullType()).label(
+            getattr(expression, "name", None)
+        )
+        for expression in expressions
+    ]
+    return statement.with_only_columns(*texts, maintain_column_froms=True)
 
 
 def _python_type(expression: ColumnElement[Any]) -> type | None:

@@ -217,6 +217,7 @@ class _SilenceBoundReader(asyncio.StreamReader):
     async def _wait_for_data(self, func_name: str) -> None:
         try:
             async with asyncio.timeout(self.silence_seconds):
+                # Private to asyncio, so typeshed does not declare it.
                 await super()._wait_for_data(func_name)  # type: ignore[misc]
         except TimeoutError:
             raise TimeoutError(f"the server sent nothing for {self.silence_seconds:g} s") from None
@@ -514,7 +515,8 @@ def adapt_reflected_type(column: Column, dialect: Dialect) -> None:
     if backend_of(dialect) == "mysql" and type(type_) is mysql_types.TIME:
         column.type = MySQLDuration(fsp=type_.fsp)
         return
-    if backend_of(dialect) == "mysql" and isinstance(type_, Float) and type_.asdecimal:
+    mysql_floats = (mysql_types.DOUBLE, mysql_types.REAL, mysql_types.FLOAT)
+    if backend_of(dialect) == "mysql" and isinstance(type_, mysql_floats) and type_.asdecimal:
         # DOUBLE and REAL read as the driver's float: SQLAlchemy's Decimal of one keeps
         # ten places (5e-324 reads as 0), and writing it back changes the value.
         column.type = type(type_)(
@@ -845,8 +847,9 @@ async def statement_time_limit(conn: AsyncConnection, seconds: float) -> AsyncIt
         finally:
             await conn.execute(reset)
         return
-    raw = await conn.get_raw_connection()
-    sqlite_connection = raw.driver_connection._conn  # the sqlite3 connection aiosqlite wraps
+    driver_connection = (await conn.get_raw_connection()).driver_connection
+    assert driver_connection is not None  # a checked-out connection always has one
+    sqlite_connection = driver_connection._conn  # the sqlite3 connection aiosqlite wraps
     # A progress handler, not a timer calling interrupt(): an interrupt that arrives between
     # two statements is lost, a deadline checked while a statement runs is not.
     deadline = time.monotonic() + seconds

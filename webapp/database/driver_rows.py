@@ -139,6 +139,8 @@ async def fetch_rows_direct(
         )
     )
     driver_connection = (await conn.get_raw_connection()).driver_connection
+    if driver_connection is None:  # invalidated: let SQLAlchemy raise and look after it
+        return await fetch_rows(conn, statement, expressions)
     try:
         async with driver_connection.cursor() as cursor:
             await cursor.execute(prepared.sql, parameters)

@@ -100,6 +100,7 @@ async def compute_facets(
         relation = info.relation_for(column.name)
         if relation is not None:
             labels = await load_labels(conn, catalog, relation, [row[0] for row in rows])
+        href: str | None  # None: a value kept as stored, which no filter can name
         for value, number in rows:
             text = None if value is None else key_text(value)
             kind = kind_for(column)

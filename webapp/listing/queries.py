@@ -120,10 +120,10 @@ def list_plan(
     for column in columns:
         positions[column.column.name] = len(expressions)
         expressions.extend(column.expressions)
-    for name, column in whole.items():
+    for name, whole_column in whole.items():
         if name not in positions:
             positions[name] = len(expressions)
-            expressions.append(column)
+            expressions.append(whole_column)
     label_positions: dict[str, int] = {}
     for name, expression in (labels or {}).items():
         label_positions[name] = len(expressions)

@@ -27,7 +27,7 @@ try:  # markupsafe's own C escape, without making a Markup per value
     from markupsafe._speedups import _escape_inner as escape
 except ImportError:  # pragma: no cover - markupsafe built without its C speedups
 
-    def escape(text: str) -> str:
+    def escape(text: str, /) -> str:
         """The entities markupsafe.escape writes, as a plain str."""
         return (
             text.replace("&", "&amp;")

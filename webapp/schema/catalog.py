@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, TypeVar
@@ -147,7 +147,7 @@ class TableInfo:
         statement columns and row writer from the catalog alone, not on every request."""
         cached = self._derived.get(key)
         if cached is not None and cached[0] is self.options:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         value = make()
         self._derived[key] = (self.options, value)
         return value
@@ -287,7 +287,7 @@ def apply_table_options(catalog: Catalog, options: Mapping[str, TableOptions]) -
 def _check_options(info: TableInfo, options: TableOptions) -> None:
     prefix = f"tables.{info.name}"
     known = set(info.table.columns.keys())
-    named = [
+    named: list[tuple[str, Collection[str]]] = [
         ("columns", options.columns),
         ("hidden_columns", sorted(options.hidden_columns)),
         ("search_columns", options.search_columns),
@@ -378,12 +378,12 @@ def _reflect(conn: Connection, hidden_prefix: str | None) -> Catalog:
     for table in reflected:
         if (table.schema, table.name) not in wanted:
             continue
-        name = _catalog_name(table, tables)
-        if name is None:
+        catalog_name = _catalog_name(table, tables)
+        if catalog_name is None:
             unreadable[f"{table.schema}.{table.name}"] = "its name is another table's"
             continue
-        tables[name] = TableInfo(
-            name=name,
+        tables[catalog_name] = TableInfo(
+            name=catalog_name,
             table=table,
             is_view=wanted[(table.schema, table.name)],
             indexed_columns=_indexed_columns(table),
@@ -409,15 +409,16 @@ def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
             tokens = [element.target_tokens for element in constraint.elements]
             target = by_table.get((tokens[0].schema, tokens[0].table_name))
             # By name, not `element.column`: a MySQL name reflected with doubled backticks
-            # resolves to no column until it is read as the database means it.
+            # resolves to no column until it is read as the database means it. (A reflected
+            # key always names its columns: `or ""` only tells the type checker so.)
             target_columns = tuple(
-                reflected_column_name(token.column_name, conn.dialect) for token in tokens
+                reflected_column_name(token.column_name or "", conn.dialect) for token in tokens
             )
             found.append((info, tuple(constraint.column_keys), target, target_columns))
     for table, columns, target_name, target_columns in unparsed_foreign_keys(conn):
-        info = by_table.get((None, table))
-        if info is not None:
-            found.append((info, columns, by_table.get((None, target_name)), target_columns))
+        child = by_table.get((None, table))
+        if child is not None:
+            found.append((child, columns, by_table.get((None, target_name)), target_columns))
     for info, columns, target, target_columns in found:
         if target is None or not all(name in target.table.columns for name in target_columns):
             continue

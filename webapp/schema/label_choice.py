@@ -16,7 +16,7 @@ LABEL_MAX_LENGTH = 500
 FIRST_NAME_COLUMNS = frozenset({"firstname", "first", "givenname", "forename", "fname"})
 LAST_NAME_COLUMNS = frozenset({"lastname", "last", "surname", "familyname", "lname"})
 # Best first: a column with one of these names is the label, in this order.
-NAMED = (
+NAMED: tuple[tuple[str, ...], ...] = (
     ("name", "fullname", "displayname"),
     ("title", "label", "caption", "heading", "subject"),
     ("username", "login", "handle", "nickname"),

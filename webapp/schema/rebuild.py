@@ -128,7 +128,7 @@ class _Pruner:
             for role, rules in options.roles.items()
         }
 
-        def visible(key: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        def visible(key: str, names: tuple[str, ...] | frozenset[str]) -> tuple[str, ...]:
             return tuple(name for name in self.kept(key, names) if name not in hidden)
 
         sort = options.sort

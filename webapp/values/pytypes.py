@@ -267,8 +267,17 @@ class Date(ValueType):
 
 
 @reads(dt.time)
-class Time(Date):
+class Time(ValueType):
     tag = "time"
+
+    def show(self, value: dt.time, preview: bool) -> Cell:
+        return Cell("date", value.isoformat())
+
+    def text(self, value: dt.time) -> str:
+        return value.isoformat()
+
+    def csv_text(self, value: dt.time) -> str:
+        return value.isoformat()
 
     def audit_encode(self, value: dt.time) -> Any:
         return {"t": "time", "v": value.isoformat()}

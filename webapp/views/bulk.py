@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiMapping
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.exc import StatementError
 
@@ -174,10 +175,10 @@ async def bulk_change(request: web.Request) -> web.Response:
 # --- what a request asks ----------------------------------------------------------------------
 
 
-def _bulk_request(request: web.Request, params: Mapping[str, Any]) -> BulkRequest:
+def _bulk_request(request: web.Request, params: MultiMapping[Any]) -> BulkRequest:
     info = request_catalog(request).by_slug(request.match_info["table"])
     require_write(request, info)
-    state = parse_table_state(info, params, request.app[SETTINGS])  # type: ignore[arg-type]
+    state = parse_table_state(info, params, request.app[SETTINGS])
     action = str(params.get("action", ""))
     if action not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}.")
@@ -204,7 +205,7 @@ def _bulk_request(request: web.Request, params: Mapping[str, Any]) -> BulkReques
     return bulk
 
 
-def _parse_value(request: web.Request, bulk: BulkRequest, params: Mapping[str, Any]) -> None:
+def _parse_value(request: web.Request, bulk: BulkRequest, params: MultiMapping[Any]) -> None:
     """The column and value of a `set`, parsed as the edit form parses the column's field."""
     info = bulk.info
     name = str(params.get("column", ""))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,7 +77,7 @@ async def stream_rows(
         result = await conn.stream(plan.statement.execution_options(yield_per=BATCH_ROWS))
         batches = result.partitions()
         try:
-            first = await anext(batches, [])
+            first: Sequence[Sequence[Any]] = await anext(batches, [])
         except BaseException:
             await conn.invalidate()
             raise

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import Column, literal_column, select
+from sqlalchemy import Column, Select, literal_column, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -233,7 +233,9 @@ async def count_rows(
 ) -> RowCount:
     """The table's count, or for a filtered or searched set a bounded, time-limited one."""
     if state.narrowed:
-        statement = select(literal_column("1")).select_from(state.info.table).where(*where)
+        statement: Select[Any] = (
+            select(literal_column("1")).select_from(state.info.table).where(*where)
+        )
         return await filtered_count(conn, state.info, statement)
     return await table_row_count(conn, state.info)
 

@@ -66,4 +66,5 @@ def filter_options_html(request: web.Request, info: TableInfo) -> Markup:
     if not choices:
         return Markup("")
     macros = aiohttp_jinja2.get_env(request.app).get_template("_macros.html").module
+    # A template's macros are attributes Jinja2 makes at run time.
     return Markup(macros.filter_options(choices, OPERATORS))  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ def body_limit(limit: BodyLimit) -> Callable[[H], H]:
     how big, from what the URL names (before sign-in is checked, so it must be cheap)."""
 
     def mark(handler: H) -> H:
-        handler.body_limit = limit  # type: ignore[attr-defined]
+        handler.body_limit = limit  # type: ignore[attr-defined]  # a mark read back by request_body_limit
         return handler
 
     return mark
@@ -68,7 +68,7 @@ def _bounded_copy(request: web.Request, limit: int) -> web.Request:
     kept: dict[str, Any] = {"scheme": request.scheme, "host": request.host}
     if request.remote is not None:
         kept["remote"] = request.remote
-    return request.clone(client_max_size=limit, **kept)  # type: ignore[return-value]
+    return request.clone(client_max_size=limit, **kept)
 
 
 def too_large(limit: int) -> str:
