@@ -77,6 +77,8 @@ class AuditTrail:
     username: str
     reverts_id: int | None = None
     pending: list[int] = field(default_factory=list)
+    # The ids of the entries written, in order: the pages' Undo links revert them.
+    entry_ids: list[int] = field(default_factory=list)
 
     async def record(
         self,
@@ -108,12 +110,15 @@ class AuditTrail:
             "reverts_id": self.reverts_id,
         }
         if self.log.separate is None:
-            await conn.execute(insert(self.log.table).values({**values, "state": COMMITTED}))
+            statement = insert(self.log.table).values({**values, "state": COMMITTED})
+            result = await conn.execute(statement)
+            self.entry_ids.append(result.inserted_primary_key[0])
             return
         async with self.log.separate() as session, session.begin():
             statement = insert(self.log.table).values({**values, "state": PENDING})
             result = await session.execute(statement)
             self.pending.append(result.inserted_primary_key[0])
+            self.entry_ids.append(result.inserted_primary_key[0])
 
     async def finish(self, committed: bool) -> None:
         """After the data transaction ended: settle the entries left pending in a separate
@@ -176,3 +181,23 @@ async def entry_by_id(request: web.Request, entry_id: int) -> Any | None:
     async with reading(request) as conn:
         condition = equals(table.c.id, entry_id, conn.dialect)
         return (await conn.execute(select(table).where(condition))).first()
+
+
+async def reverted_by(request: web.Request, entries: Sequence[Any]) -> dict[int, int]:
+    """Which of `entries` a committed later entry has reverted, and the first such entry:
+    looked up through the records' history index, since a revert is recorded on the record
+    it restores."""
+    if not entries:
+        return {}
+    table = AuditLog.of(request.app).table
+    statement = (
+        select(table.c.reverts_id, table.c.id)
+        .where(
+            table.c.key_hash.in_(sorted({entry.key_hash for entry in entries})),
+            table.c.reverts_id.in_(sorted({entry.id for entry in entries})),
+            table.c.state == COMMITTED,
+        )
+        .order_by(table.c.id.desc())
+    )
+    async with reading(request) as conn:
+        return {row.reverts_id: row.id for row in await conn.execute(statement)}
