@@ -111,8 +111,8 @@ class AuditTrail:
         }
         if self.log.separate is None:
             statement = insert(self.log.table).values({**values, "state": COMMITTED})
-            result = await conn.execute(statement)
-            self.entry_ids.append(result.inserted_primary_key[0])
+            written = await conn.execute(statement)
+            self.entry_ids.append(written.inserted_primary_key[0])
             return
         async with self.log.separate() as session, session.begin():
             statement = insert(self.log.table).values({**values, "state": PENDING})

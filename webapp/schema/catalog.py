@@ -426,8 +426,7 @@ def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
     for table, columns, target_name, target_columns in unparsed_foreign_keys(conn):
         info = by_table.get((None, table))
         if info is not None:
-            target = by_table.get((None, target_name))
-            found.append((info, columns, target, target_columns, ""))
+            found.append((info, columns, by_table.get((None, target_name)), target_columns, ""))
     for info, columns, target, target_columns, on_delete in found:
         if target is None or not all(name in target.table.columns for name in target_columns):
             continue
