@@ -5,7 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from webapp.views import admin, edit, export, history, index, login, lookup, record, table
+from webapp.views import (
+    admin,
+    bulk,
+    change_sets,
+    edit,
+    export,
+    history,
+    index,
+    login,
+    lookup,
+    record,
+    table,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}", table.table_page, name="table")
     _form(app, "/t/{table}/new", "new", edit.new_form, edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
+    _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     _form(app, "/t/{table}/r/{key}/edit", "edit", edit.edit_form, edit.save_record)
     _form(app, "/t/{table}/r/{key}/delete", "delete", edit.delete_form, edit.delete_record)
@@ -24,6 +37,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(history.ACTIVITY_PAGE, history.activity_page, name="activity")
     revert_path = history.ACTIVITY_PAGE + "/{entry}/revert"
     _form(app, revert_path, "revert", history.revert_form, history.revert)
+    app.router.add_get(change_sets.SETS_PAGE, change_sets.change_sets_page, name="change_sets")
+    app.router.add_get(
+        change_sets.SETS_PAGE + "/{set}", change_sets.change_set_page, name="change_set"
+    )
+    revert_set_path = change_sets.SETS_PAGE + "/{set}/revert"
+    _form(app, revert_set_path, "revert_set", change_sets.revert_set_form, change_sets.revert_set)
     _form(app, "/login", "login", login.login_page, login.login)
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")
     app.router.add_post("/logout", login.logout, name="logout")
