@@ -146,7 +146,7 @@ async def test_session_cookie_changes_at_login_and_old_cookie_is_dead_after_logo
     response = await client.post(
         "/logout", data={"csrf_token": logout_token}, allow_redirects=False
     )
-    assert response.status == 303 and response.headers["Location"] == "/login"
+    assert response.status == 303 and response.headers["Location"] == "/login?expired=signed-out"
     assert (await client.get("/", allow_redirects=False)).status == 302
     set_cookie(client, signed_in_cookie)  # a copy kept from before the logout
     response = await client.get("/", allow_redirects=False)

@@ -109,5 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
     setup_routes(app)
-    app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
+    app.router.add_static(
+        "/static", STATIC_DIR, follow_symlinks=False, show_index=False, name="static"
+    )
     return app

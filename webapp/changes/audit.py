@@ -79,6 +79,8 @@ class AuditTrail:
     pending: list[int] = field(default_factory=list)
     change_set_id: int | None = None
     pending_set: int | None = None  # a change set written pending in a separate database
+    # The ids of the entries written, in order: the pages' Undo links revert them.
+    entry_ids: list[int] = field(default_factory=list)
 
     async def record(
         self,
@@ -99,7 +101,10 @@ class AuditTrail:
             after = {name: after[name] for name in changed}
         values = self._values(action, info, key, before, after, self.reverts_id)
         if self.log.separate is None:
-            await conn.execute(insert(self.log.table).values({**values, "state": COMMITTED}))
+            statement = insert(self.log.table).values({**values, "state": COMMITTED})
+            written_key = (await conn.execute(statement)).inserted_primary_key
+            assert written_key is not None  # None only for an executemany
+            self.entry_ids.append(written_key[0])
             return
         async with self.log.separate() as session, session.begin():
             statement = insert(self.log.table).values({**values, "state": PENDING})
@@ -108,6 +113,7 @@ class AuditTrail:
             entry_key = result.inserted_primary_key
             assert entry_key is not None  # None only for an executemany
             self.pending.append(entry_key[0])
+            self.entry_ids.append(entry_key[0])
 
     async def record_many(
         self, conn: AsyncConnection, action: str, info: TableInfo, changes: Sequence[RowChange]
@@ -215,3 +221,24 @@ async def entry_by_id(conn: AsyncConnection, audit: AuditLog, entry_id: int) -> 
     table = audit.table
     condition = equals(table.c.id, entry_id, conn.dialect)
     return (await conn.execute(select(table).where(condition))).first()
+
+
+async def reverted_by(
+    conn: AsyncConnection, audit: AuditLog, entries: Sequence[Any]
+) -> dict[int, int]:
+    """Which of `entries` a committed later entry has reverted, and the first such entry:
+    looked up through the records' history index, since a revert is recorded on the record
+    it restores."""
+    if not entries:
+        return {}
+    table = audit.table
+    statement = (
+        select(table.c.reverts_id, table.c.id)
+        .where(
+            table.c.key_hash.in_(sorted({entry.key_hash for entry in entries})),
+            table.c.reverts_id.in_(sorted({entry.id for entry in entries})),
+            table.c.state == COMMITTED,
+        )
+        .order_by(table.c.id.desc())
+    )
+    return {row.reverts_id: row.id for row in await conn.execute(statement)}

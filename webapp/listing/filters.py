@@ -4,6 +4,7 @@ the column's type; anything else is a 400 that says what was wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -86,40 +87,63 @@ class Filter:
 
     @property
     def description(self) -> str:
+        """What the active-filter chip says: a true/false column's value in words, since
+        `1` or `0` in a URL means true or false to it."""
         operator = OPERATORS[self.op]
         if not operator.needs_value:
             return f"{self.column.name} {operator.label}"
-        return f"{self.column.name} {operator.label} {self.text}"
+        text = self.text
+        if column_family(self.column.type) == "bool":
+            with contextlib.suppress(BadValue):
+                text = "true" if kind_for(self.column).parse_filter(text) else "false"
+        return f"{self.column.name} {operator.label} {text}"
 
     def condition(self, dialect: Dialect) -> ColumnElement[bool]:
         return _condition(self.column, self.op, self.text, dialect)
 
 
-def parse_filters(info: TableInfo, items: Iterable[tuple[str, str]]) -> list[Filter]:
+def parse_filters(
+    info: TableInfo, items: Iterable[tuple[str, str]], *, problems: list[str] | None = None
+) -> list[Filter]:
     """Every `column__op=value` of a query string, checked; other parameters are the app's
-    own (q, sort, size, page, cursor) and are left alone."""
+    own (q, sort, size, page, cursor) and are left alone. A bad filter is a 400, or, when
+    `problems` is given, left out with its reason added there (the table page then shows
+    the rest of the view and says why)."""
     filters: list[Filter] = []
     for key, text in items:
         if SEPARATOR not in key:
             continue
-        name, op = key.rsplit(SEPARATOR, 1)
-        column = info.column(name)
-        if column is None:
-            raise BadRequest(f"Cannot filter {info.name!r} on {name!r}: no such column.")
-        allowed = operators_for(column)
-        if op not in allowed:
-            raise BadRequest(
-                f"Cannot filter {name!r} with {op!r}; for this column use one of: "
-                f"{', '.join(allowed)}."
-            )
-        if len(text) > 10_000:
-            raise BadRequest(f"The value for {key!r} is too long.")
-        candidate = Filter(column, op, text)
-        _check_value(candidate)
-        filters.append(candidate)
-        if len(filters) > MAX_FILTERS:
-            raise BadRequest(f"At most {MAX_FILTERS} filters at a time.")
+        if len(filters) >= MAX_FILTERS:
+            _refuse(f"At most {MAX_FILTERS} filters at a time.", problems)
+            break
+        try:
+            filters.append(_parse_filter(info, key, text))
+        except BadRequest as exc:
+            _refuse(exc.message, problems)
     return filters
+
+
+def _refuse(message: str, problems: list[str] | None) -> None:
+    if problems is None:
+        raise BadRequest(message)
+    problems.append(message)
+
+
+def _parse_filter(info: TableInfo, key: str, text: str) -> Filter:
+    name, op = key.rsplit(SEPARATOR, 1)
+    column = info.column(name)
+    if column is None:
+        raise BadRequest(f"Cannot filter {info.name!r} on {name!r}: no such column.")
+    allowed = operators_for(column)
+    if op not in allowed:
+        raise BadRequest(
+            f"Cannot filter {name!r} with {op!r}; for this column use one of: {', '.join(allowed)}."
+        )
+    if len(text) > 10_000:
+        raise BadRequest(f"The value for {key!r} is too long.")
+    candidate = Filter(column, op, text)
+    _check_value(candidate)
+    return candidate
 
 
 def _check_value(candidate: Filter) -> None:

@@ -105,8 +105,15 @@ class TableState:
         return fields
 
 
-def parse_table_state(info: TableInfo, query: MultiMapping[str], settings: Settings) -> TableState:
-    """The view a table page URL asks for; anything malformed is a 400."""
+def parse_table_state(
+    info: TableInfo,
+    query: MultiMapping[str],
+    settings: Settings,
+    *,
+    problems: list[str] | None = None,
+) -> TableState:
+    """The view a table page URL asks for; anything malformed is a 400, except a bad filter
+    when `problems` is given: it is left out of the view and its reason added there."""
     default_size = info.options.page_size or settings.page_size
     size = parse_positive(query.get("size"), "size", default_size, settings.max_page_size)
     page = parse_positive(query.get("page"), "page", 1, MAX_PAGE_NUMBER)
@@ -124,7 +131,7 @@ def parse_table_state(info: TableInfo, query: MultiMapping[str], settings: Setti
         default_sort=default_sort,
         size=size,
         default_size=default_size,
-        filters=tuple(parse_filters(info, query.items())),
+        filters=tuple(parse_filters(info, query.items(), problems=problems)),
         search=parse_search(query.get("q")),
         page=page,
         cursor=cursor,
@@ -144,12 +151,20 @@ def parse_positive(raw: str | None, name: str, default: int, maximum: int) -> in
     return value
 
 
-def added_filter_href(state: TableState, query: MultiMapping[str]) -> str | None:
+def added_filter_href(
+    state: TableState, query: MultiMapping[str], *, problems: list[str] | None = None
+) -> str | None:
     """The filter form's submission (filter_column, filter_op, filter_value) turned into the
-    canonical `column__op=value` URL to redirect to; None when the form was not used."""
+    canonical `column__op=value` URL to redirect to; None when the form was not used, or
+    when the filter is bad and `problems` takes its reason (as in parse_table_state)."""
     name = query.get("filter_column")
     if name is None:
         return None
     op = query.get("filter_op") or "exact"
-    added = parse_filters(state.info, [(f"{name}__{op}", query.get("filter_value", ""))])
+    seen = len(problems) if problems is not None else 0
+    added = parse_filters(
+        state.info, [(f"{name}__{op}", query.get("filter_value", ""))], problems=problems
+    )
+    if problems is not None and len(problems) > seen:
+        return None
     return state.first_page(filters=(*state.filters, *added))

@@ -54,6 +54,14 @@ class Relation:
     columns: tuple[str, ...]
     target: str
     target_columns: tuple[str, ...]
+    # The key's ON DELETE action as reflected ("" when not known: treated as refusing).
+    on_delete: str = field(default="", compare=False)
+
+    @property
+    def refuses_delete(self) -> bool:
+        """Whether the database refuses to delete a row this key's rows still point at
+        (rather than deleting them too or clearing their key)."""
+        return self.on_delete.upper() not in ("CASCADE", "SET NULL", "SET DEFAULT")
 
 
 @dataclass
@@ -403,7 +411,7 @@ def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
     """Fill in each table's outgoing and incoming relations from its foreign keys, found by
     the (schema, table) they name, so that they link across schemas too."""
     by_table = {(info.table.schema, info.table.name): info for info in tables.values()}
-    found: list[tuple[TableInfo, tuple[str, ...], TableInfo | None, tuple[str, ...]]] = []
+    found: list[tuple[TableInfo, tuple[str, ...], TableInfo | None, tuple[str, ...], str]] = []
     for info in tables.values():
         for constraint in info.table.foreign_key_constraints:
             tokens = [element.target_tokens for element in constraint.elements]
@@ -414,16 +422,21 @@ def _link(tables: Mapping[str, TableInfo], conn: Connection) -> None:
             target_columns = tuple(
                 reflected_column_name(token.column_name or "", conn.dialect) for token in tokens
             )
-            found.append((info, tuple(constraint.column_keys), target, target_columns))
+            on_delete = constraint.ondelete or ""
+            found.append((info, tuple(constraint.column_keys), target, target_columns, on_delete))
     for table, columns, target_name, target_columns in unparsed_foreign_keys(conn):
         child = by_table.get((None, table))
         if child is not None:
-            found.append((child, columns, by_table.get((None, target_name)), target_columns))
-    for info, columns, target, target_columns in found:
+            found.append((child, columns, by_table.get((None, target_name)), target_columns, ""))
+    for info, columns, target, target_columns, on_delete in found:
         if target is None or not all(name in target.table.columns for name in target_columns):
             continue
         relation = Relation(
-            table=info.name, columns=columns, target=target.name, target_columns=target_columns
+            table=info.name,
+            columns=columns,
+            target=target.name,
+            target_columns=target_columns,
+            on_delete=on_delete,
         )
         if relation in info.outgoing:
             continue  # read both ways

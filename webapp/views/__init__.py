@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from webapp.views import (
     admin,
@@ -20,44 +21,43 @@ from webapp.views import (
 
 
 def setup_routes(app: web.Application) -> None:
+    """Every path has one named resource, so templates build each URL with `url('name')`;
+    a form's GET and its POST share their path's name."""
     app.router.add_get("/", index.index_page, name="index")
     # Before /t/{table}: a table's name in a URL never holds a dot (urls.tilde_encode).
     app.router.add_get("/t/{table:[^{}/.]+}.{format:csv|json}", export.export_table, name="export")
     app.router.add_get("/t/{table}", table.table_page, name="table")
-    app.router.add_get("/t/{table}/new", edit.new_form, name="new")
-    app.router.add_post("/t/{table}/new", edit.create_record)
+    _form(app, "/t/{table}/new", "new", edit.new_form, edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
-    app.router.add_get("/t/{table}/bulk", bulk.bulk_form, name="bulk")
-    app.router.add_post("/t/{table}/bulk", bulk.bulk_change)
+    _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
-    app.router.add_get("/t/{table}/r/{key}/edit", edit.edit_form, name="edit")
-    app.router.add_post("/t/{table}/r/{key}/edit", edit.save_record)
-    app.router.add_get("/t/{table}/r/{key}/delete", edit.delete_form, name="delete")
-    app.router.add_post("/t/{table}/r/{key}/delete", edit.delete_record)
+    _form(app, "/t/{table}/r/{key}/edit", "edit", edit.edit_form, edit.save_record)
+    _form(app, "/t/{table}/r/{key}/delete", "delete", edit.delete_form, edit.delete_record)
     app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")
     app.router.add_get(history.ACTIVITY_PAGE, history.activity_page, name="activity")
-    app.router.add_get(
-        history.ACTIVITY_PAGE + "/{entry}/revert", history.revert_form, name="revert"
-    )
-    app.router.add_post(history.ACTIVITY_PAGE + "/{entry}/revert", history.revert)
+    revert_path = history.ACTIVITY_PAGE + "/{entry}/revert"
+    _form(app, revert_path, "revert", history.revert_form, history.revert)
     app.router.add_get(change_sets.SETS_PAGE, change_sets.change_sets_page, name="change_sets")
     app.router.add_get(
         change_sets.SETS_PAGE + "/{set}", change_sets.change_set_page, name="change_set"
     )
-    app.router.add_get(
-        change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set_form, name="revert_set"
-    )
-    app.router.add_post(change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set)
-    app.router.add_get("/login", login.login_page, name="login")
-    app.router.add_post("/login", login.login)
+    revert_set_path = change_sets.SETS_PAGE + "/{set}/revert"
+    _form(app, revert_set_path, "revert_set", change_sets.revert_set_form, change_sets.revert_set)
+    _form(app, "/login", "login", login.login_page, login.login)
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")
     app.router.add_post("/logout", login.logout, name="logout")
-    app.router.add_get("/account/password", login.password_page, name="password")
-    app.router.add_post("/account/password", login.change_password)
-    app.router.add_get(admin.USERS_PAGE, admin.users_page, name="users")
-    app.router.add_post(admin.USERS_PAGE, admin.add_user)
+    _form(app, "/account/password", "password", login.password_page, login.change_password)
+    _form(app, admin.USERS_PAGE, "users", admin.users_page, admin.add_user)
     app.router.add_post(
         admin.USERS_PAGE + "/{username}/{action:role|disable|enable|password}",
         admin.change_user,
         name="change_user",
     )
+
+
+def _form(app: web.Application, path: str, name: str, page: Handler, submit: Handler) -> None:
+    """A page with a form (GET, and HEAD as add_get gives it) that posts back to its path."""
+    resource = app.router.add_resource(path, name=name)
+    resource.add_route("HEAD", page)
+    resource.add_route("GET", page)
+    resource.add_route("POST", submit)

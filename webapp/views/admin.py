@@ -12,6 +12,7 @@ from webapp.accounts.roles import require_role
 from webapp.accounts.store import ROLES, USERNAME_PATTERN, AccountError
 from webapp.web.appkeys import ACCOUNTS
 from webapp.web.errors import NotFound
+from webapp.web.flash import flash
 from webapp.web.request_body import read_form
 
 USERS_PAGE = "/admin/users"
@@ -31,6 +32,7 @@ async def add_user(request: web.Request) -> web.Response:
         await request.app[ACCOUNTS].add_user(username, role, str(form.get("password", "")))
     except AccountError as exc:
         return await render_users(request, error=str(exc), entered={"username": username})
+    await flash(request, f"User {username} added, as {role}.")
     raise web.HTTPSeeOther(USERS_PAGE)
 
 
@@ -43,9 +45,10 @@ async def change_user(request: web.Request) -> web.Response:
     if not USERNAME_PATTERN.match(username):
         raise NotFound(f"There is no user named {username[:150]!r}.")
     action = request.match_info["action"]
+    role = str(form.get("role", ""))
     try:
         if action == "role":
-            await accounts.set_role(username, str(form.get("role", "")))
+            await accounts.set_role(username, role)
         elif action in ("disable", "enable"):
             await accounts.set_disabled(username, action == "disable")
         elif action == "password":
@@ -54,6 +57,13 @@ async def change_user(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
     except AccountError as exc:
         return await render_users(request, error=f"{username}: {exc}")
+    done = {
+        "role": f"{username} now has the role {role}.",
+        "disable": f"{username} is disabled and signed out.",
+        "enable": f"{username} is enabled.",
+        "password": f"{username}'s password was set.",
+    }
+    await flash(request, done[action])
     raise web.HTTPSeeOther(USERS_PAGE)
 
 
@@ -76,6 +86,6 @@ async def render_users(
         "error": error,
         "entered": entered or {},
     }
-    response = aiohttp_jinja2.render_template("admin_users.html", request, context)
-    response.set_status(400 if error else 200)
-    return response
+    return aiohttp_jinja2.render_template(
+        "admin_users.html", request, context, status=400 if error else 200
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, require_write
+from webapp.changes.audit import AuditTrail
 from webapp.changes.forms import FormField, Mode, form_fields, parse_fields
 from webapp.changes.inputs import UNCHANGED, input_spec, new_text
 from webapp.changes.refusals import (
@@ -36,7 +37,8 @@ from webapp.listing.queries import key_condition
 from webapp.schema.catalog import TableInfo, hidden_names
 from webapp.values import key_text, kind_for, show_value
 from webapp.views.common import audit_trail, connection, session_dialect
-from webapp.views.record import load_record, record_key
+from webapp.views.history import revert_allowed, revert_href
+from webapp.views.record import delete_blockers, load_record, record_key
 from webapp.web.appkeys import CATALOG, DB_SESSION, ENGINE
 from webapp.web.csrf import request_csrf_token
 from webapp.web.errors import NoSuchRecord, NotFound
@@ -86,15 +88,16 @@ async def create_record(request: web.Request) -> web.Response:
     values = parse_fields(fields, session_dialect(request), "create")
     if values is None:
         return await _render_form(request, info, "create", fields, row=None, status=400)
+    trail = audit_trail(request)
     try:
-        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], trail) as conn:
             result = await insert_row(conn, info, {k: new_text(v) for k, v in values.items()})
     except StatementError as exc:
         problem = explain_on_form(exc, info, fields, _hidden(request, info))
         return await _render_form(
             request, info, "create", fields, row=None, status=400, form_error=problem
         )
-    await flash(request, "Record created.")
+    await flash(request, "Record created.", undo_href=undo_href(request, info, trail, "create"))
     key = [key_text(value) for value in result.key]
     target = record_url(info.name, key) if key else table_url(info.name)
     raise web.HTTPSeeOther(target)
@@ -119,8 +122,9 @@ async def save_record(request: web.Request) -> web.Response:
         return await _render_form(
             request, info, "edit", fields, row=current, status=400, key=key_parts, version=version
         )
+    trail = audit_trail(request)
     try:
-        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], trail) as conn:
             await update_row(conn, info, condition, version, values)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, values, "edit")
@@ -137,20 +141,28 @@ async def save_record(request: web.Request) -> web.Response:
             version=version,
             form_error=problem,
         )
-    await flash(request, "Changes saved.")
+    if not trail.entry_ids:  # every value was the one the row held: nothing was written
+        await flash(request, "No changes to save.")
+    else:
+        undo = undo_href(request, info, trail, "update", set(values))
+        await flash(request, "Changes saved.", undo_href=undo)
     raise web.HTTPSeeOther(record_url(info.name, key_parts))
 
 
 async def delete_form(request: web.Request) -> web.Response:
     info, key_parts, row = await load_record(request)
     require_write(request, info)
-    return await _render_delete(request, info, key_parts, row, row_version(info, row), None, 200)
+    blockers = await delete_blockers(await connection(request), request_catalog(request), info, row)
+    return await _render_delete(
+        request, info, key_parts, row, row_version(info, row), None, 200, blockers
+    )
 
 
 async def delete_record(request: web.Request) -> web.Response:
     info, key_parts, condition, _, version = await _posted_change(request)
+    trail = audit_trail(request)
     try:
-        async with write_transaction(request[DB_SESSION], audit_trail(request)) as conn:
+        async with write_transaction(request[DB_SESSION], trail) as conn:
             result = await delete_row(conn, info, condition, version)
     except RowChanged as exc:
         return _render_conflict(request, info, key_parts, exc.current, None, "delete")
@@ -166,7 +178,10 @@ async def delete_record(request: web.Request) -> web.Response:
             exc, hidden_names(info, catalog)
         )
         return await _render_delete(request, info, key_parts, row, version, message, 409)
-    await flash(request, f"Record {', '.join(key_text(v) for v in result.key)} deleted.")
+    undo = undo_href(request, info, trail, "delete", set(result.before or ()))
+    await flash(
+        request, f"Record {', '.join(key_text(v) for v in result.key)} deleted.", undo_href=undo
+    )
     raise web.HTTPSeeOther(table_url(info.name))
 
 
@@ -256,6 +271,7 @@ async def _render_delete(
     version: str,
     error: str | None,
     status: int,
+    blockers: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     record_href = record_url(info.name, key_parts)
     return aiohttp_jinja2.render_template(
@@ -270,6 +286,7 @@ async def _render_delete(
             "csrf_token": await request_csrf_token(request),
             "row_version": version,
             "error": error,
+            "blockers": blockers or [],
             "fields": [
                 {"name": c.name, "cell": kind_for(c).show(row[c.name], preview=True)}
                 for c in info.columns
@@ -277,6 +294,20 @@ async def _render_delete(
         },
         status=status,
     )
+
+
+def undo_href(
+    request: web.Request,
+    info: TableInfo,
+    trail: AuditTrail,
+    action: str,
+    touched: set[str] | None = None,
+) -> str | None:
+    """Where the flash's Undo link goes after a write: the revert of the one change it made,
+    when the user may revert it (a delete restores every column, hidden ones too)."""
+    if len(trail.entry_ids) != 1 or not revert_allowed(request, info, action, touched or set()):
+        return None
+    return revert_href(request, trail.entry_ids[0])
 
 
 # --- what a request names -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from webapp.accounts.roles import (
     require_write,
     write_refusal,
 )
-from webapp.changes.audit import ACTIONS, COMMITTED, entry_by_id, record_entries
+from webapp.changes.audit import ACTIONS, COMMITTED, entry_by_id, record_entries, reverted_by
 from webapp.changes.audit_values import load_key, load_row
 from webapp.changes.revert import RevertConflict, RevertRefused, revert_change
 from webapp.changes.writes import write_transaction
@@ -46,9 +46,20 @@ ACTIVITY_PAGE_SIZE = 50
 # --- one entry, ready for a template ---------------------------------------------------------
 
 
-def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
+async def entry_views(request: web.Request, entries: Sequence[Any]) -> list[dict[str, Any]]:
+    """`entry_view` of each entry, knowing which of them were reverted since."""
+    audit = audit_log(request.app)
+    async with audit.reading(request[DB_SESSION]) as conn:
+        reverted = await reverted_by(conn, audit, entries)
+    return [entry_view(request, entry, reverted.get(entry.id)) for entry in entries]
+
+
+def entry_view(
+    request: web.Request, entry: Any, reverted_by_id: int | None = None
+) -> dict[str, Any]:
     """What the history templates show of one entry: who, when, what, the changed columns
-    as before -> after cells, where the record is, and where to revert it (if allowed)."""
+    as before -> after cells, where the record is, and where to revert it (if allowed and
+    not reverted already, by `reverted_by_id`)."""
     info = request_catalog(request).tables.get(entry.table_name)
     visible = {column.name for column in info.columns} if info is not None else set()
     # Entries keep every column of the row; a role sees only the columns it may see, and
@@ -57,7 +68,6 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
     whole_after = load_row(entry.new_values) or {}
     before = {k: v for k, v in whole_before.items() if k in visible}
     after = {k: v for k, v in whole_after.items() if k in visible}
-    changeable = visible - set(info.read_only_columns) if info is not None else set()
     touched = set(whole_after) if entry.action == "update" else set(whole_before | whole_after)
     key = load_key(entry.row_key)
     key_parts = [key_text(value) for value in key]
@@ -73,8 +83,8 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
     may_revert = (
         info is not None
         and entry.state == COMMITTED
-        and write_refusal(request, info) is None
-        and (entry.action == "create" or touched <= changeable)
+        and reverted_by_id is None
+        and revert_allowed(request, info, entry.action, touched)
     )
     return {
         "id": entry.id,
@@ -87,9 +97,22 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
         "changes": changes,
         "state": entry.state,
         "reverts_id": entry.reverts_id,
+        "reverted_by": reverted_by_id,
         "change_set_id": entry.change_set_id,
-        "revert_href": f"{ACTIVITY_PAGE}/{entry.id}/revert" if may_revert else None,
+        "revert_href": revert_href(request, entry.id) if may_revert else None,
     }
+
+
+def revert_allowed(request: web.Request, info: TableInfo, action: str, touched: set[str]) -> bool:
+    """Whether the user may revert a change of `action` to the columns `touched` of `info`
+    (every column a revert would write must be one the user may change)."""
+    changeable = {column.name for column in info.columns} - set(info.read_only_columns)
+    return write_refusal(request, info) is None and (action == "create" or touched <= changeable)
+
+
+def revert_href(request: web.Request, entry_id: int) -> str:
+    """The confirmation page that reverts change `entry_id` (the Undo of a flash, too)."""
+    return str(request.app.router["revert"].url_for(entry=str(entry_id)))
 
 
 def _cell(value: Any) -> Cell:
@@ -110,7 +133,7 @@ async def record_history(
         async with audit.reading(request[DB_SESSION]) as conn:
             entries = await record_entries(conn, audit, info, key, RECORD_HISTORY_LIMIT + 1)
     return {
-        "entries": [entry_view(request, entry) for entry in entries[:RECORD_HISTORY_LIMIT]],
+        "entries": await entry_views(request, entries[:RECORD_HISTORY_LIMIT]),
         "more_href": (
             ACTIVITY_PAGE + "?" + urlencode({"table": info.name})
             if len(entries) > RECORD_HISTORY_LIMIT
@@ -164,7 +187,7 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     if len(entries) > ACTIVITY_PAGE_SIZE:
         older_href = ACTIVITY_PAGE + "?" + urlencode({**kept, "before": shown[-1].id})
     return {
-        "entries": [entry_view(request, entry) for entry in shown],
+        "entries": await entry_views(request, shown),
         "change_sets": await recent_change_sets(request, filters) if before is None else [],
         "filters": {**filters, "since": since_text, "until": until_text},
         "actions": ACTIONS,
@@ -203,7 +226,10 @@ def _entry_id(text: str | None, name: str) -> int:
 
 async def revert_form(request: web.Request) -> web.Response:
     entry, _ = await _revertible(request)
-    return _render_revert(request, entry, await request_csrf_token(request))
+    view = entry_view(request, entry)
+    return aiohttp_jinja2.render_template(
+        "revert.html", request, {"entry": view, "csrf_token": await request_csrf_token(request)}
+    )
 
 
 async def revert(request: web.Request) -> web.Response:
@@ -241,6 +267,7 @@ async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
     audit = audit_log(request.app)
     async with audit.reading(request[DB_SESSION]) as conn:
         entry = await entry_by_id(conn, audit, entry_id)
+        later = (await reverted_by(conn, audit, [entry])).get(entry.id) if entry else None
     if entry is None:
         raise NotFound("There is no such change.")
     info = request_catalog(request).tables.get(entry.table_name)
@@ -252,14 +279,9 @@ async def _revertible(request: web.Request) -> tuple[Any, TableInfo]:
             "This change is not known to have been committed (its audit entry is "
             f"{entry.state}), so it cannot be reverted."
         )
+    if later is not None:
+        raise Conflict(f"Change {entry.id} was already reverted, by change {later}.")
     return entry, info
-
-
-def _render_revert(request: web.Request, entry: Any, token: str) -> web.Response:
-    view = entry_view(request, entry)
-    return aiohttp_jinja2.render_template(
-        "revert.html", request, {"entry": view, "csrf_token": token}
-    )
 
 
 def _render_conflict(request: web.Request, entry: Any, exc: RevertConflict) -> web.Response:
@@ -272,10 +294,9 @@ def _render_conflict(request: web.Request, entry: Any, exc: RevertConflict) -> w
         }
         for difference in exc.differences
     ]
-    response = aiohttp_jinja2.render_template(
+    return aiohttp_jinja2.render_template(
         "revert_conflict.html",
         request,
         {"entry": entry_view(request, entry), "reason": exc.reason, "rows": rows},
+        status=409,
     )
-    response.set_status(409)
-    return response

@@ -23,12 +23,15 @@ from webapp.accounts.tokens import redeem_sign_in_token
 from webapp.web.appkeys import ACCOUNTS
 from webapp.web.csrf import csrf_token
 from webapp.web.errors import AppError, Forbidden
+from webapp.web.flash import flash
 from webapp.web.request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
+SIGNED_OUT = "signed-out"
 SESSION_END_NOTICES = {
     IDLE: "You were signed out after a while without activity.",
     TOO_OLD: "You were signed out: a session lasts a limited time after signing in.",
+    SIGNED_OUT: "You are signed out.",
 }
 
 
@@ -91,7 +94,9 @@ async def logout(request: web.Request) -> web.Response:
     await request.app[ACCOUNTS].end_sessions(user.id)
     session = await get_session(request)
     session.invalidate()
-    raise web.HTTPSeeOther("/login")
+    # The session is gone, so no flash can carry the confirmation: the address does.
+    url = request.app.router["login"].url_for().with_query(expired=SIGNED_OUT)
+    raise web.HTTPSeeOther(str(url))
 
 
 async def sign_in_link(request: web.Request) -> web.Response:
@@ -132,6 +137,7 @@ async def change_password(request: web.Request) -> web.Response:
         return await render_password(request, str(exc))
     session = await get_session(request)
     session[FIELDS.session_version] = version
+    await flash(request, "Your password was changed.")
     raise web.HTTPSeeOther("/")
 
 
@@ -152,15 +158,14 @@ async def render_login(
         "error": error,
         "notice": notice,
     }
-    response = aiohttp_jinja2.render_template("login.html", request, context)
-    response.set_status(status)
-    return response
+    return aiohttp_jinja2.render_template("login.html", request, context, status=status)
 
 
 async def render_password(request: web.Request, error: str | None = None) -> web.Response:
     user = require_role(request, "viewer")
-    response = aiohttp_jinja2.render_template(
-        "password.html", request, {"needs_current": user.has_password, "error": error}
+    return aiohttp_jinja2.render_template(
+        "password.html",
+        request,
+        {"needs_current": user.has_password, "error": error},
+        status=400 if error else 200,
     )
-    response.set_status(400 if error else 200)
-    return response

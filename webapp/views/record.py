@@ -131,10 +131,30 @@ def record_key(request: web.Request) -> list[str]:
         raise NoSuchRecord() from None
 
 
+async def delete_blockers(
+    conn: AsyncConnection, catalog: Catalog, info: TableInfo, row: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The referencing rows that would make the database refuse to delete `row`, counted per
+    foreign key (one the database follows by deleting or clearing them is no obstacle), for
+    the delete page to say so before the user tries."""
+    blockers = []
+    for relation in info.incoming:
+        if relation.refuses_delete:
+            found = await referencing_rows(conn, catalog, relation, row, samples=False)
+            if found["count"].value:
+                blockers.append(found)
+    return blockers
+
+
 async def referencing_rows(
-    conn: AsyncConnection, catalog: Catalog, relation: Relation, row: dict[str, Any]
+    conn: AsyncConnection,
+    catalog: Catalog,
+    relation: Relation,
+    row: dict[str, Any],
+    *,
+    samples: bool = True,
 ) -> dict[str, Any]:
-    """How many rows of another table point at this one, and the first few of them."""
+    """How many rows of another table point at this one, and (`samples`) the first few."""
     child = catalog.tables[relation.table]
     condition = and_(
         *(
@@ -145,9 +165,9 @@ async def referencing_rows(
     count = await bounded_count(
         conn, child, statement=select(literal_column("1")).select_from(child.table).where(condition)
     )
-    samples = []
-    if child.primary_key and count.value:
-        samples = await _sample(conn, child, condition)
+    first_rows = []
+    if samples and child.primary_key and count.value:
+        first_rows = await _sample(conn, child, condition)
     filters = [
         (f"{column}__exact", key_text(row[target]))
         for column, target in zip(relation.columns, relation.target_columns, strict=True)
@@ -158,8 +178,8 @@ async def referencing_rows(
         "table_href": table_url(child.name),
         "filtered_href": table_url(child.name, filters),
         "count": count,
-        "samples": samples,
-        "more": count.kind != "exact" or count.value > len(samples),
+        "samples": first_rows,
+        "more": count.kind != "exact" or count.value > len(first_rows),
     }
 
 

@@ -6,6 +6,7 @@ labels and facets fetch what the page shows beside the rows."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp_jinja2
@@ -36,21 +37,24 @@ from webapp.values import Cell
 from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
 from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS, TABLE_COUNTS
-from webapp.web.errors import TooBusy
+from webapp.web.errors import BadRequest, TooBusy
 from webapp.web.urls import table_url
 
 
-@aiohttp_jinja2.template("table.html")
-async def table_page(request: web.Request) -> dict[str, Any]:
+async def table_page(request: web.Request) -> web.Response:
+    """The page; a bad filter (in the URL or just submitted by the filter form) is left
+    out, and the page says why beside the filter form, with status 400."""
     settings = request.app[SETTINGS]
     catalog = request_catalog(request)
     info = catalog.by_slug(request.match_info["table"])
-    state = parse_table_state(info, request.query, settings)
-    redirect = added_filter_href(state, request.query)
+    problems: list[str] = []
+    state = parse_table_state(info, request.query, settings, problems=problems)
+    redirect = added_filter_href(state, request.query, problems=problems)
     if redirect is not None:
         raise web.HTTPFound(redirect)
 
     dialect = request_dialect(request)
+    state = comparable_filters(state, dialect, problems)
     where, search = view_conditions(state, dialect)
     scan_where = None
     scan = search.scan_condition if search is not None else None
@@ -79,10 +83,12 @@ async def table_page(request: web.Request) -> dict[str, Any]:
     else:
         page = await fetch(await connection(request))
     count = await page_count(request, state, page, where)
-    facets, facets_note = await page_facets(request, state, where)
+    # Nothing matches the search or filters: no facets of nothing, an empty state instead.
+    nothing_found = state.narrowed and not page.rows and page.position == 0
+    facets, facets_note = ([], None) if nothing_found else await page_facets(request, state, where)
     read_only_reason = write_refusal(request, info)
     pick = read_only_reason is None and bool(info.primary_key)
-    return {
+    context = {
         "info": info,
         "read_only_reason": read_only_reason,
         "headings_html": page_headings_html(info, state),
@@ -111,7 +117,29 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         "clear_href": state.first_page(filters=(), search="") if state.narrowed else None,
         "facets": facets,
         "facets_note": facets_note,
+        "nothing_found": nothing_found,
+        "search_remove_href": state.first_page(search=""),
+        "filter_error": " ".join(problems) or None,
+        "filter_value": request.query.get("filter_value", "") if problems else "",
     }
+    status = 400 if problems else 200
+    return aiohttp_jinja2.render_template("table.html", request, context, status=status)
+
+
+def comparable_filters(state: TableState, dialect: Dialect, problems: list[str]) -> TableState:
+    """The view without the filters whose value the column cannot hold (a comparison the
+    database could not make), each one's reason added to `problems`."""
+    kept = []
+    for item in state.filters:
+        try:
+            item.condition(dialect)
+        except BadRequest as exc:
+            problems.append(exc.message)
+        else:
+            kept.append(item)
+    if len(kept) == len(state.filters):
+        return state
+    return replace(state, filters=tuple(kept))
 
 
 # Filter operators an index on the column can answer without reading every row.

@@ -89,8 +89,9 @@ def client_went_away(request: web.Request, exc: BaseException) -> bool:
 
 
 def render_error(request: web.Request, status: int, title: str, message: str) -> web.Response:
-    response = aiohttp_jinja2.render_template(
-        "error.html", request, {"status": status, "title": title, "message": message}
+    return aiohttp_jinja2.render_template(
+        "error.html",
+        request,
+        {"status": status, "title": title, "message": message},
+        status=status,
     )
-    response.set_status(status)
-    return response
