@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install
-from tests.test_robustness import install_a_malformed_date
+from tests.helpers import install_a_malformed_date
 from webapp.demo import install_demo
 from webapp.listing import exports
 from webapp.listing.exports import csv_text, json_value

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
+from tests.find_fixtures import ITEMS, ids_where, install, items, owners
+from tests.helpers import link, page_ids
 from webapp.listing import counts
 from webapp.listing.counts import RowCount
 from webapp.settings import table_options

@@ -27,7 +27,7 @@ from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from tests.conftest import SERVER_URL_VARIABLES, parse_form
+from tests.helpers import SERVER_URL_VARIABLES, parse_form
 from tests.hostile_corpus import CORPUS, arrange, corpus_class
 from webapp.database.decoding import fetch_rows
 from webapp.listing.filters import MAX_FILTERS, OPERATORS, operators_for

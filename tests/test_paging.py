@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, install, items, link, page_ids, walk
+from tests.find_fixtures import ITEMS, install, items
+from tests.helpers import link, page_ids, walk
 from webapp.web.appkeys import READ_ENGINE
 
 

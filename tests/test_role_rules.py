@@ -12,30 +12,20 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
-from tests.find_fixtures import install, items, link, owners, page_ids, startup_error
-from tests.test_settings import write
+from tests.find_fixtures import install, items, owners, startup_error
+from tests.helpers import ROLE_RULES, form_token, link, page_ids, write_config
 from webapp.changes.writes import insert_row, read_row, row_version, update_row
 from webapp.listing.queries import key_condition
 from webapp.settings import SettingsError, load_settings, table_options
 from webapp.web.appkeys import ROLE_CATALOGS
 from webapp.web.errors import Forbidden
 
-RULES = {
-    "items": {
-        "roles": {
-            "viewer": {"hidden_columns": ["secret", "note"]},
-            "editor": {"hidden_columns": ["secret"], "read_only_columns": ["price"]},
-        }
-    },
-    "owners": {"roles": {"viewer": {"hidden": True}, "editor": {"read_only": True}}},
-}
 # What a viewer must never see: the hidden columns' names and values, and the hidden table
 # (its name, its rows' labels and values).
 VIEWER_SECRETS = ("secret", "s3cr3t", "note", "owners", "Owner ", "owner-secret")
 
 
-async def start(engine: AsyncEngine, make_client, role: str, rules: dict = RULES):  # type: ignore[no-untyped-def]
+async def start(engine: AsyncEngine, make_client, role: str, rules: dict = ROLE_RULES):  # type: ignore[no-untyped-def]
     await install(engine)
     return await make_client(role=role, tables=table_options(rules))
 
@@ -125,7 +115,7 @@ async def test_viewer_search_does_not_look_in_hidden_columns(
         response = await client.get(f"/t/items?q={term}")
         assert response.status == 200
         assert page_ids(await response.text()) == [], term
-    admin = await make_client(role="admin", tables=table_options(RULES))
+    admin = await make_client(role="admin", tables=table_options(ROLE_RULES))
     assert 5 in page_ids(await (await admin.get("/t/items?q=s3cr3t-5")).text())
 
 
@@ -356,7 +346,7 @@ async def test_table_wide_read_only_column_applies_to_admins_too(
 def test_role_rules_of_the_wrong_shape_are_one_line_errors(
     tmp_path, body: str, message: str
 ) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///x.db\n" + body)
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///x.db\n" + body)
     with pytest.raises(SettingsError) as caught:
         load_settings(path, environ={})
     assert message in str(caught.value)

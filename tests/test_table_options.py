@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, install, items, link, page_ids, startup_error
-from tests.test_settings import run_cli, write
+from tests.find_fixtures import ITEMS, install, items, startup_error
+from tests.helpers import link, page_ids, run_main, write_config
 from webapp.settings import SettingsError, load_settings, table_options
 from webapp.web.appkeys import CATALOG, READ_ENGINE
 
@@ -157,7 +157,7 @@ async def test_options_naming_what_the_database_lacks_stop_startup(
 def test_table_option_mistakes_are_one_clear_message(
     tmp_path: Path, body: str, message: str
 ) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n" + body + "\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n" + body + "\n")
     with pytest.raises(SettingsError) as caught:
         load_settings(path, {})
     assert message in str(caught.value)
@@ -165,7 +165,7 @@ def test_table_option_mistakes_are_one_clear_message(
 
 
 def test_table_options_load_typed(tmp_path: Path) -> None:
-    path = write(
+    path = write_config(
         tmp_path,
         "database:\n  url: sqlite+aiosqlite:///a.db\ntables:\n  items:\n"
         "    columns: [name, rank]\n    hidden_columns: [secret]\n    page_size: 20\n"
@@ -181,11 +181,11 @@ def test_table_options_load_typed(tmp_path: Path) -> None:
 def test_cli_unknown_table_column_is_one_line_and_exit_1(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "a.db") as conn:
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-    path = write(
+    path = write_config(
         tmp_path,
         "database:\n  url: sqlite+aiosqlite:///a.db\ntables:\n  t:\n    columns: [name, nope]\n",
     )
-    result = run_cli("--config", str(path), "--port", "0")
+    result = run_main("--config", str(path), "--port", "0")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("webapp:")]
     assert lines == ["webapp: error: config: tables.t.columns: 't' has no column 'nope'"]
