@@ -8,6 +8,7 @@ read what the module arranged once. Helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fault_proxy import FaultProxy
@@ -73,28 +74,107 @@ async def create_database(backend: str, directory: Path) -> tuple[str, Callable[
 
         return f"sqlite+aiosqlite:///{path}", forget
     server_url = make_url(os.environ[SERVER_URL_VARIABLES[backend]])
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"webapp_test_{worker}_{uuid.uuid4().hex[:10]}"
+    if backend == "postgresql":
+        return await _postgres_database(server_url)
+    name = _database_name()
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        if backend == "mysql":
+    try:
+        async with admin.connect() as conn:
             await conn.execute(
                 text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
             )
-        else:
-            await conn.execute(text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"))
+    finally:
+        await admin.dispose()
 
     async def drop() -> None:
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
         try:
             async with admin.connect() as conn:
-                if backend == "mysql":
-                    await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-                else:
-                    await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         finally:
             await admin.dispose()
 
     return server_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def _database_name() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"webapp_test_{worker}_{uuid.uuid4().hex[:10]}"
+
+
+# PostgreSQL copies a whole template to create a database, which costs far more than a test
+# on it; so a test's database, once emptied to what a new one holds, is handed to the next
+# test of this process instead of being dropped. All are dropped when the session ends.
+_POSTGRES_FREE: list[str] = []
+_POSTGRES_MADE: list[str] = []
+
+
+async def _postgres_database(server_url: URL) -> tuple[str, Callable[[], Awaitable]]:
+    if _POSTGRES_FREE:
+        name = _POSTGRES_FREE.pop()
+    else:
+        name = _database_name()
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(
+                    text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
+                )
+        finally:
+            await admin.dispose()
+        _POSTGRES_MADE.append(name)
+    url = server_url.set(database=name)
+
+    async def give_back() -> None:
+        await _empty_postgres_database(url)
+        _POSTGRES_FREE.append(name)
+
+    return url.render_as_string(hide_password=False), give_back
+
+
+async def _empty_postgres_database(url: URL) -> None:
+    """Make the database hold what `CREATE DATABASE ... TEMPLATE template0` gives: no
+    connection but this one, no schema but an empty `public` with its default rights."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            schemas = await conn.scalars(
+                text(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                )
+            )
+            for schema in list(schemas):
+                quoted = schema.replace('"', '""')
+                await conn.execute(text(f'DROP SCHEMA "{quoted}" CASCADE'))
+            await conn.execute(text("CREATE SCHEMA public AUTHORIZATION pg_database_owner"))
+            await conn.execute(text("GRANT USAGE ON SCHEMA public TO PUBLIC"))
+    finally:
+        await engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL databases this process kept for reuse."""
+    if not _POSTGRES_MADE:
+        return
+    server_url = make_url(os.environ[SERVER_URL_VARIABLES["postgresql"]])
+
+    async def drop_all() -> None:
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                for name in _POSTGRES_MADE:
+                    await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        finally:
+            await admin.dispose()
+
+    asyncio.run(drop_all())
 
 
 @pytest.fixture
