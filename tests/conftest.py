@@ -24,25 +24,17 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fault_proxy import FaultProxy
-from tests.helpers import CHROMIUM, FAST_HASHING, SERVER_URL_VARIABLES, signed_in_client
+from tests.helpers import (
+    CHROMIUM,
+    FAST_HASHING,
+    SERVER_URL_VARIABLES,
+    signed_in_client,
+    tested_backends,
+    untested_backends,
+)
 from webapp.app import create_app
 from webapp.settings import settings_for_url
 from webapp.web.appkeys import SETTINGS
-
-
-def tested_backends() -> list[str]:
-    """SQLite always; a server backend when its URL is set."""
-    return ["sqlite"] + [
-        name for name, variable in SERVER_URL_VARIABLES.items() if os.environ.get(variable)
-    ]
-
-
-def untested_backends() -> list[str]:
-    return [
-        f"{name} ({variable} is not set)"
-        for name, variable in SERVER_URL_VARIABLES.items()
-        if not os.environ.get(variable)
-    ]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -41,6 +41,21 @@ SERVER_URL_VARIABLES = {
 }
 
 
+def tested_backends() -> list[str]:
+    """SQLite always; a server backend when its URL is set."""
+    return ["sqlite"] + [
+        name for name, variable in SERVER_URL_VARIABLES.items() if os.environ.get(variable)
+    ]
+
+
+def untested_backends() -> list[str]:
+    return [
+        f"{name} ({variable} is not set)"
+        for name, variable in SERVER_URL_VARIABLES.items()
+        if not os.environ.get(variable)
+    ]
+
+
 # --- users and signing in -----------------------------------------------------------------------
 
 
