@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install
-from tests.helpers import install_a_malformed_date
+from tests.helpers import SMALL_DEMO, install_a_malformed_date
 from webapp.demo import install_demo
 from webapp.listing import exports
 from webapp.listing.exports import csv_text, json_value
@@ -232,7 +232,7 @@ async def test_an_unreadable_value_is_exported_as_stored(
 async def test_every_demo_table_exports_every_row(engine: AsyncEngine, make_client) -> None:
     """Every type the demo holds (enums, JSON, binary, decimals, dates, a view, names that
     need quoting) comes out in both formats, one line or object per row."""
-    await install_demo(engine, orders=30)
+    await install_demo(engine, orders=30, size=SMALL_DEMO)
     client = await make_client()
     catalog = client.server.app[CATALOG]
     for info in catalog.tables.values():
