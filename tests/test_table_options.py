@@ -27,10 +27,22 @@ async def start(engine: AsyncEngine, make_client, options: dict, **changes):  # 
     return await make_client(tables=table_options(options), **changes)
 
 
-async def test_hidden_columns_never_appear_or_work(engine: AsyncEngine, make_client) -> None:
-    client = await start(
-        engine,
-        make_client,
+@pytest.fixture(scope="module")
+async def start_shared(module_engine: AsyncEngine, module_client):  # type: ignore[no-untyped-def]
+    """`await start_shared(options)`: like `start`, on the module's database, shared by the
+    tests that only read."""
+    await install(module_engine)
+
+    async def start_(options: dict, **changes):  # type: ignore[no-untyped-def]
+        return await module_client(tables=table_options(options), **changes)
+
+    return start_
+
+
+async def test_hidden_columns_never_appear_or_work(
+    start_shared, module_engine: AsyncEngine
+) -> None:
+    client = await start_shared(
         {"items": {"hidden_columns": ["secret"]}, "owners": {"hidden_columns": ["secret"]}},
     )
     for path in ("/t/items?size=500", "/t/items/r/3", "/t/owners", "/t/owners/r/2"):
@@ -47,14 +59,12 @@ async def test_hidden_columns_never_appear_or_work(engine: AsyncEngine, make_cli
         assert message in await response.text()
     assert await ids(await client.get("/t/items?q=s3cr3t")) == []
     assert (await client.get("/t/items/r/3/raw/secret")).status == 404
-    async with engine.connect() as conn:
+    async with module_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(items)) == 60
 
 
-async def test_listed_columns_in_order_with_labels_and_links(
-    engine: AsyncEngine, make_client
-) -> None:
-    client = await start(engine, make_client, {"items": {"columns": ["name", "owner_id", "rank"]}})
+async def test_listed_columns_in_order_with_labels_and_links(start_shared) -> None:
+    client = await start_shared({"items": {"columns": ["name", "owner_id", "rank"]}})
     body = await (await client.get("/t/items")).text()
     headings = re.findall(r'<th[^>]*><a href="[^"]*" title="[^"]*">(\w+)</a>', body)
     assert headings == ["name", "owner_id", "rank"]
@@ -64,8 +74,8 @@ async def test_listed_columns_in_order_with_labels_and_links(
     assert '<th scope="row">price' in record  # the record page shows every visible column
 
 
-async def test_page_size_and_default_sort(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"items": {"page_size": 7, "sort": "-rank"}})
+async def test_page_size_and_default_sort(start_shared) -> None:
+    client = await start_shared({"items": {"page_size": 7, "sort": "-rank"}})
     body = await (await client.get("/t/items")).text()
     expected = [r["id"] for r in sorted(ITEMS, key=lambda r: (r["rank"], r["id"]), reverse=True)]
     assert page_ids(body) == expected[:7]
@@ -77,10 +87,8 @@ async def test_page_size_and_default_sort(engine: AsyncEngine, make_client) -> N
     assert page_ids(ascending) == sorted(expected, key=lambda i: (i // 3, i))[:7]
 
 
-async def test_search_and_label_columns(engine: AsyncEngine, make_client) -> None:
-    client = await start(
-        engine,
-        make_client,
+async def test_search_and_label_columns(start_shared) -> None:
+    client = await start_shared(
         {"items": {"search_columns": ["code"]}, "owners": {"label_column": "secret"}},
     )
     assert await ids(await client.get("/t/items?q=Item&size=500")) == []
@@ -90,8 +98,8 @@ async def test_search_and_label_columns(engine: AsyncEngine, make_client) -> Non
     assert '">owner-secret-2</a> <span class="fk-key">' in body
 
 
-async def test_hidden_table_is_nowhere(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"owners": {"hidden": True}})
+async def test_hidden_table_is_nowhere(start_shared) -> None:
+    client = await start_shared({"owners": {"hidden": True}})
     assert (await client.get("/t/owners")).status == 404
     assert (await client.get("/t/owners/r/1")).status == 404
     index = await (await client.get("/")).text()
@@ -100,8 +108,8 @@ async def test_hidden_table_is_nowhere(engine: AsyncEngine, make_client) -> None
     assert "/t/owners" not in body and "Owner 2" not in body
 
 
-async def test_read_only_table_says_why(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"items": {"read_only": True}})
+async def test_read_only_table_says_why(start_shared) -> None:
+    client = await start_shared({"items": {"read_only": True}})
     catalog = client.server.app[CATALOG]
     assert catalog.tables["items"].read_only_reason == "This table is configured as read-only."
     assert catalog.tables["owners"].read_only_reason is None
