@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, inspect, select, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,6 +35,7 @@ class AccountModels:
     login_failure: type
     sign_in_token: type
     audit_entry: type
+    change_set: type
 
 
 @cache
@@ -91,6 +92,7 @@ def account_models(prefix: str) -> AccountModels:
         __table_args__ = (
             Index(f"ix_{prefix}audit_log_record", "key_hash", "id"),
             Index(f"ix_{prefix}audit_log_at", "at"),
+            Index(f"ix_{prefix}audit_log_change_set", "change_set_id", "id"),
         )
         id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
         at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
@@ -104,8 +106,31 @@ def account_models(prefix: str) -> AccountModels:
         new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
         reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
         state: Mapped[str] = mapped_column(String(10))
+        # The change set (bulk change, revert of one) this entry belongs to; NULL for a
+        # single-record edit.
+        change_set_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry)
+    class ChangeSet(Base):
+        """Many rows changed in one transaction (see webapp/changes/change_sets.py): who,
+        when, what, how many rows, and where the rows came from (the view's filter, the
+        chosen keys, the change set it reverts). Its rows' entries carry its id."""
+
+        __tablename__ = f"{prefix}change_sets"
+        __table_args__ = (Index(f"ix_{prefix}change_sets_at", "at"),)
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+        action: Mapped[str] = mapped_column(String(16))
+        table_name: Mapped[str] = mapped_column(String(255))
+        row_count: Mapped[int] = mapped_column(Integer, default=0)
+        source: Mapped[str] = mapped_column(LONG_TEXT)
+        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        state: Mapped[str] = mapped_column(String(10))
+
+    return AccountModels(
+        Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry, ChangeSet
+    )
 
 
 def _create_first_tables(conn: Connection, models: AccountModels) -> None:
@@ -121,11 +146,33 @@ def _create_audit_log(conn: Connection, models: AccountModels) -> None:
     models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
 
 
+def _add_change_sets(conn: Connection, models: AccountModels) -> None:
+    """The change sets table, and the audit log's `change_set_id` column and its index
+    (already there when step 2 created the log from today's model)."""
+    models.base.metadata.create_all(conn, tables=[models.change_set.__table__], checkfirst=True)
+    log = models.audit_entry.__table__
+    inspector = inspect(conn)
+    if "change_set_id" not in {column["name"] for column in inspector.get_columns(log.name)}:
+        preparer = conn.dialect.identifier_preparer
+        column_type = log.c.change_set_id.type.compile(dialect=conn.dialect)
+        conn.execute(
+            text(
+                f"ALTER TABLE {preparer.format_table(log)} "
+                f"ADD COLUMN {preparer.quote('change_set_id')} {column_type} NULL"
+            )
+        )
+    present = {index["name"] for index in inspect(conn).get_indexes(log.name)}
+    for index in log.indexes:
+        if index.name not in present:
+            index.create(conn)
+
+
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
 # steps; never change one that has shipped.
 MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
     _create_first_tables,
     _create_audit_log,
+    _add_change_sets,
 ]
 
 
