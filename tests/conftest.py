@@ -291,6 +291,16 @@ async def module_client(module_db_url: str) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk changes and their reverts in batches of a few rows, so that a test's rows take
+    several (`pytestmark = pytest.mark.usefixtures("small_batches")`)."""
+    from webapp.changes import bulk_writes, revert_sets
+
+    monkeypatch.setattr(bulk_writes, "BATCH_ROWS", 7)
+    monkeypatch.setattr(revert_sets, "BATCH_ROWS", 7)
+
+
+@pytest.fixture
 def open_form():  # type: ignore[no-untyped-def]
     """GET a page with a form (which also gives the session its CSRF token) and return the
     form as a browser would submit it."""

@@ -20,7 +20,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, insert, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from webapp.demo import DemoSize, install_demo
@@ -501,3 +513,32 @@ ROLE_RULES: dict[str, Any] = {
     },
     "owners": {"roles": {"viewer": {"hidden": True}, "editor": {"read_only": True}}},
 }
+
+
+# --- change sets: the table bulk changes are made on, and what the log holds -------------------
+
+
+def orders_table(metadata: MetaData) -> Table:
+    """`orders` as the bulk-change tests make it, with a check that a later batch meets."""
+    return Table(
+        "orders",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("status", String(20), nullable=False),
+        Column("amount", Integer, nullable=False),
+        Column("note", String(50), nullable=True),
+        # A closed order may not be large: the bulk change meets it late, in a later batch.
+        CheckConstraint("status <> 'closed' OR amount < 1000", name="small_closed"),
+    )
+
+
+async def table_rows(engine: AsyncEngine, table: Table) -> dict[int, tuple[Any, ...]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(table).order_by(table.c.id))
+        return {row.id: tuple(row) for row in rows}
+
+
+async def log_rows(engine: AsyncEngine, name: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(f"SELECT * FROM webapp_{name} ORDER BY id"))
+        return [dict(row._mapping) for row in rows]
