@@ -28,9 +28,9 @@ from tests.helpers import (
     CHROMIUM,
     FAST_HASHING,
     SERVER_URL_VARIABLES,
+    backends_left_out,
+    backends_under_test,
     signed_in_client,
-    tested_backends,
-    untested_backends,
 )
 from webapp.app import create_app
 from webapp.settings import settings_for_url
@@ -38,17 +38,17 @@ from webapp.web.appkeys import SETTINGS
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"backends: {', '.join(tested_backends())}"
+    return f"backends: {', '.join(backends_under_test())}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """One line for the backends left out, instead of one skip per test."""
-    missing = untested_backends()
+    missing = backends_left_out()
     if missing:
         terminalreporter.write_line(f"backends not tested: {', '.join(missing)}", yellow=True)
 
 
-@pytest.fixture(scope="module", params=tested_backends())
+@pytest.fixture(scope="module", params=backends_under_test())
 def backend(request: pytest.FixtureRequest) -> str:
     """The backend under test; module-scoped, so a module's tests on one backend run
     together and can share one database."""

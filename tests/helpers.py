@@ -53,14 +53,14 @@ SERVER_URL_VARIABLES = {
 }
 
 
-def tested_backends() -> list[str]:
+def backends_under_test() -> list[str]:
     """SQLite always; a server backend when its URL is set."""
     return ["sqlite"] + [
         name for name, variable in SERVER_URL_VARIABLES.items() if os.environ.get(variable)
     ]
 
 
-def untested_backends() -> list[str]:
+def backends_left_out() -> list[str]:
     return [
         f"{name} ({variable} is not set)"
         for name, variable in SERVER_URL_VARIABLES.items()

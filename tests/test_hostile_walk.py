@@ -27,7 +27,7 @@ from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from tests.helpers import parse_form, tested_backends
+from tests.helpers import backends_under_test, parse_form
 from tests.hostile_corpus import CORPUS, arrange, corpus_class
 from webapp.database.decoding import fetch_rows
 from webapp.listing.filters import MAX_FILTERS, OPERATORS, operators_for
@@ -43,7 +43,7 @@ csv.field_size_limit(1 << 24)
 
 def walk_cases() -> list[Any]:
     """(backend, corpus class) for each backend under test."""
-    backends = tested_backends()
+    backends = backends_under_test()
     return [
         pytest.param(backend, item.name, id=f"{backend}-{item.name}")
         for backend, classes in CORPUS.items()
