@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import FAST_HASHING, parse_form
 from tests.fault_proxy import FaultProxy
+from tests.helpers import FAST_HASHING, parse_form
 from webapp.accounts.store import Accounts
 from webapp.app import create_app
 from webapp.changes.audit import COMMITTED

@@ -1,85 +1,195 @@
 """Backend fixtures: one suite runs on SQLite always, and on MariaDB and PostgreSQL when
-WEBAPP_TEST_MYSQL_URL / WEBAPP_TEST_POSTGRES_URL name a server. Each test gets a database of
-its own, created fresh and dropped afterwards."""
+WEBAPP_TEST_MYSQL_URL / WEBAPP_TEST_POSTGRES_URL name a server.
+
+Two kinds of database: `db_url` (with `engine`, `make_client`) is a test's own, created fresh
+and dropped afterwards, for tests that write; `module_db_url` (with `module_engine`,
+`module_client`) is shared by the tests of one module on one backend, for tests that only
+read what the module arranged once. Helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import re
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fault_proxy import FaultProxy
-from webapp.app import create_app
-from webapp.settings import AuthSettings, PasswordHashSettings, settings_for_url
-from webapp.web.appkeys import ACCOUNTS, SETTINGS
-
-REPO = Path(__file__).resolve().parent.parent
-
-TEST_PASSWORD = "correct horse battery"
-# Cheap Argon2id parameters, so that signing in does not dominate the suite's time.
-FAST_HASHING = AuthSettings(
-    password_hash=PasswordHashSettings(time_cost=1, memory_kib=64, parallelism=1)
+from tests.helpers import (
+    CHROMIUM,
+    FAST_HASHING,
+    SERVER_URL_VARIABLES,
+    backends_left_out,
+    backends_under_test,
+    signed_in_client,
 )
-
-SERVER_URL_VARIABLES = {
-    "mysql": "WEBAPP_TEST_MYSQL_URL",
-    "postgresql": "WEBAPP_TEST_POSTGRES_URL",
-}
+from webapp.app import create_app
+from webapp.settings import settings_for_url
+from webapp.web.appkeys import SETTINGS
 
 
-def backend_params() -> list:
-    """SQLite always; the server backends are skipped (visibly) when their URL is unset."""
-    params = [pytest.param("sqlite", id="sqlite")]
-    for name, variable in SERVER_URL_VARIABLES.items():
-        marks = []
-        if not os.environ.get(variable):
-            marks.append(pytest.mark.skip(reason=f"{variable} is not set"))
-        params.append(pytest.param(name, id=name, marks=marks))
-    return params
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"backends: {', '.join(backends_under_test())}"
 
 
-@pytest.fixture(params=backend_params())
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line for the backends left out, instead of one skip per test."""
+    missing = backends_left_out()
+    if missing:
+        terminalreporter.write_line(f"backends not tested: {', '.join(missing)}", yellow=True)
+
+
+@pytest.fixture(scope="module", params=backends_under_test())
 def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test; module-scoped, so a module's tests on one backend run
+    together and can share one database."""
     return request.param
+
+
+async def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], Awaitable]]:
+    """A URL of a new empty database on `backend`, and the coroutine function that drops it.
+    Server database names carry the xdist worker's name, so parallel workers never meet."""
+    if backend == "sqlite":
+        path = directory / f"test_{uuid.uuid4().hex[:8]}.db"
+
+        async def forget() -> None:
+            path.unlink(missing_ok=True)
+
+        return f"sqlite+aiosqlite:///{path}", forget
+    server_url = make_url(os.environ[SERVER_URL_VARIABLES[backend]])
+    if backend == "postgresql":
+        return await _postgres_database(server_url)
+    name = _database_name()
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(
+                text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            )
+    finally:
+        await admin.dispose()
+
+    async def drop() -> None:
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        finally:
+            await admin.dispose()
+
+    return server_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def _database_name() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"webapp_test_{worker}_{uuid.uuid4().hex[:10]}"
+
+
+# PostgreSQL copies a whole template to create a database, which costs far more than a test
+# on it; so a test's database, once emptied to what a new one holds, is handed to the next
+# test of this process instead of being dropped. All are dropped when the session ends.
+_POSTGRES_FREE: list[str] = []
+_POSTGRES_MADE: list[str] = []
+
+
+async def _postgres_database(server_url: URL) -> tuple[str, Callable[[], Awaitable]]:
+    if _POSTGRES_FREE:
+        name = _POSTGRES_FREE.pop()
+    else:
+        name = _database_name()
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(
+                    text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
+                )
+        finally:
+            await admin.dispose()
+        _POSTGRES_MADE.append(name)
+    url = server_url.set(database=name)
+
+    async def give_back() -> None:
+        await _empty_postgres_database(url)
+        _POSTGRES_FREE.append(name)
+
+    return url.render_as_string(hide_password=False), give_back
+
+
+async def _empty_postgres_database(url: URL) -> None:
+    """Make the database hold what `CREATE DATABASE ... TEMPLATE template0` gives: no
+    connection but this one, no schema but an empty `public` with its default rights."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            schemas = await conn.scalars(
+                text(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                )
+            )
+            for schema in list(schemas):
+                quoted = schema.replace('"', '""')
+                await conn.execute(text(f'DROP SCHEMA "{quoted}" CASCADE'))
+            await conn.execute(text("CREATE SCHEMA public AUTHORIZATION pg_database_owner"))
+            await conn.execute(text("GRANT USAGE ON SCHEMA public TO PUBLIC"))
+    finally:
+        await engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL databases this process kept for reuse."""
+    if not _POSTGRES_MADE:
+        return
+    server_url = make_url(os.environ[SERVER_URL_VARIABLES["postgresql"]])
+
+    async def drop_all() -> None:
+        admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                for name in _POSTGRES_MADE:
+                    await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        finally:
+            await admin.dispose()
+
+    asyncio.run(drop_all())
 
 
 @pytest.fixture
 async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A URL of an empty database of its own on the requested backend."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        return
-    server_url = make_url(os.environ[SERVER_URL_VARIABLES[backend]])
-    name = f"webapp_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    """A URL of an empty database of the test's own on the requested backend."""
+    url, drop = await create_database(backend, tmp_path)
     try:
-        async with admin.connect() as conn:
-            if backend == "mysql":
-                await conn.execute(
-                    text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-                )
-            else:
-                await conn.execute(
-                    text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
-                )
-        yield server_url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        async with admin.connect() as conn:
-            if backend == "mysql":
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            else:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        await admin.dispose()
+        await drop()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def module_db_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A URL of a database shared by this module's tests on this backend: arrange it once
+    (a module-scoped fixture), and only read it in the tests."""
+    url, drop = await create_database(backend, tmp_path_factory.mktemp("module-db"))
+    try:
+        yield url
+    finally:
+        await drop()
 
 
 @pytest.fixture
@@ -109,43 +219,21 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         await eng.dispose()
 
 
-async def form_token(client, path: str = "/login") -> str:
-    """The CSRF token of the form on `path`."""
-    body = await (await client.get(path)).text()
-    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    assert match, f"no form token on {path}"
-    return match.group(1)
-
-
-async def sign_in_as(client, username: str, password: str = TEST_PASSWORD):
-    """Sign the client in through the login form; return the response (not followed)."""
-    token = await form_token(client)
-    return await client.post(
-        "/login",
-        data={"csrf_token": token, "username": username, "password": password, "next": "/"},
-        allow_redirects=False,
-    )
-
-
-async def add_test_user(app: web.Application, role: str, username: str | None = None) -> str:
-    """A user created straight in the test database; returns its name."""
-    username = username or role
-    await app[ACCOUNTS].add_user(username, role, TEST_PASSWORD)
-    return username
-
-
-async def signed_in_client(client, role: str):
-    app = client.server.app
-    username = await add_test_user(app, role, f"test-{role}")
-    response = await sign_in_as(client, username)
-    assert response.status == 303, await response.text()
-    return client
+@pytest_asyncio.fixture(scope="module")
+async def module_engine(module_db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the module's shared database."""
+    eng = create_async_engine(module_db_url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
 
 
 @pytest.fixture
-def aiohttp_client(aiohttp_client):
-    """pytest-aiohttp's client, signed in as an admin when given this app (`role=None` for
-    an anonymous one, or another role), so that tests of pages need not care about login."""
+def app_client(aiohttp_client):
+    """pytest-aiohttp's `aiohttp_client`, signed in as an admin when given this app
+    (`role=None` for an anonymous one, or another role), so that tests of pages need not
+    care about login."""
 
     async def make(app, *args, role: str | None = "admin", **kwargs):
         client = await aiohttp_client(app, *args, **kwargs)
@@ -157,7 +245,7 @@ def aiohttp_client(aiohttp_client):
 
 
 @pytest.fixture
-def make_client(aiohttp_client, db_url: str):
+def make_client(app_client, db_url: str):
     """Start the app on the test's database (arrange tables first: the catalog is reflected
     at startup) and return a test client signed in as an admin (`role=None`: anonymous;
     or "viewer", "editor"); `changes` override Settings fields."""
@@ -165,170 +253,58 @@ def make_client(aiohttp_client, db_url: str):
     async def make(*, role: str | None = "admin", **changes):
         changes.setdefault("auth", FAST_HASHING)
         settings = settings_for_url(db_url, **changes)
-        return await aiohttp_client(create_app(settings), role=role)
+        return await app_client(create_app(settings), role=role)
 
-    # The plain client, for tests that build their own app.
-    make.__wrapped_aiohttp_client__ = aiohttp_client  # type: ignore[attr-defined]
     return make
 
 
-# --- forms as a browser sees and submits them -------------------------------------------------
+@pytest_asyncio.fixture(scope="module")
+async def module_client(module_db_url: str) -> AsyncIterator[Any]:
+    """`await module_client(role=..., **changes)`: like `make_client`, on the module's shared
+    database, and made once per module: one app per distinct `changes`, one signed-in client
+    per role on it. Arrange the module's data before the first call."""
+    servers: dict[str, TestServer] = {}
+    clients: dict[tuple[str, str | None], TestClient] = {}
+
+    async def make(*, role: str | None = "admin", **changes: Any) -> TestClient:
+        changes.setdefault("auth", FAST_HASHING)
+        app_key = repr(sorted(changes.items()))
+        if (app_key, role) not in clients:
+            if app_key not in servers:
+                server = TestServer(create_app(settings_for_url(module_db_url, **changes)))
+                await server.start_server()
+                servers[app_key] = server
+            client = TestClient(servers[app_key])
+            await client.start_server()
+            if role is not None:
+                await signed_in_client(client, role)
+            clients[app_key, role] = client
+        return clients[app_key, role]
+
+    try:
+        yield make
+    finally:
+        for client in clients.values():
+            await client.close()
+        for server in servers.values():
+            await server.close()
 
 
-class BrowserForm:
-    """A form parsed from a page the way a browser would submit it: textarea content loses
-    its first newline and has its line breaks sent as CRLF, one-line inputs lose theirs,
-    unchecked boxes are not sent, a file input with no file sends an empty part."""
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk changes and their reverts in batches of a few rows, so that a test's rows take
+    several (`pytestmark = pytest.mark.usefixtures("small_batches")`)."""
+    from webapp.changes import bulk_writes, revert_sets
 
-    def __init__(self, action: str, fields: list[list], labels: dict[str, str]) -> None:
-        self.action = action
-        self.fields = fields  # [name, value, kind]
-        self.labels = labels  # column name -> form field name
-
-    def name(self, column: str) -> str:
-        return self.labels[column]
-
-    def value(self, column: str):
-        name = self.name(column)
-        return next(field[1] for field in self.fields if field[0] == name)
-
-    def field(self, name: str):
-        return next(field[1] for field in self.fields if field[0] == name)
-
-    def set(self, column: str, value) -> None:
-        """Type into a field (or choose a file: bytes); unticks its NULL/default boxes as
-        the page's script would."""
-        name = self.name(column)
-        for field in self.fields:
-            if field[0] == name:
-                field[1] = value
-        self.untick(column)
-
-    def tick(self, column: str, box: str = "null") -> None:
-        self.fields.append([f"{self.name(column)}:{box}", "1", "checkbox"])
-
-    def untick(self, column: str, box: str | None = None) -> None:
-        boxes = [box] if box else ["null", "default"]
-        names = {f"{self.name(column)}:{b}" for b in boxes}
-        self.fields = [field for field in self.fields if field[0] not in names]
-
-    def is_ticked(self, column: str, box: str = "null") -> bool:
-        return any(field[0] == f"{self.name(column)}:{box}" for field in self.fields)
-
-    def data(self):
-        from aiohttp import FormData
-
-        form = FormData(default_to_multipart=True)
-        for name, value, kind in self.fields:
-            if kind == "file":
-                content = value if isinstance(value, bytes) else b""
-                filename = "upload.bin" if isinstance(value, bytes) else ""
-                form.add_field(
-                    name, content, filename=filename, content_type="application/octet-stream"
-                )
-            elif kind == "textarea":
-                form.add_field(name, value.replace("\r\n", "\n").replace("\n", "\r\n"))
-            else:
-                form.add_field(name, value)
-        return form
-
-    async def submit(self, client, **headers):
-        return await client.post(
-            self.action, data=self.data(), headers=headers, allow_redirects=False
-        )
-
-
-def parse_form(html: str) -> BrowserForm:
-    from html.parser import HTMLParser
-
-    class Parser(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__(convert_charrefs=True)
-            self.action = ""
-            self.fields: list[list] = []
-            self.labels: dict[str, str] = {}
-            self.in_form = False
-            self.label_for: str | None = None
-            self.label_text = ""
-            self.select: list | None = None
-            self.option: dict | None = None
-            self.textarea: list | None = None
-
-        def handle_starttag(self, tag, attrs):
-            a = {k: (v if v is not None else "") for k, v in attrs}
-            if tag == "form" and a.get("method") == "post":
-                self.in_form = True
-                self.action = a.get("action", "")
-            if not self.in_form:
-                return
-            if tag == "label" and "for" in a:
-                self.label_for, self.label_text = a["for"], ""
-            elif tag in ("span", "abbr") and self.label_for is not None:
-                self._close_label()
-            elif tag == "input" and "name" in a:
-                kind = a.get("type", "text")
-                if kind == "checkbox":
-                    if "checked" in a:
-                        self.fields.append([a["name"], a.get("value", "on"), kind])
-                elif kind == "file":
-                    self.fields.append([a["name"], None, "file"])
-                else:
-                    value = a.get("value", "").replace("\r", "").replace("\n", "")
-                    self.fields.append([a["name"], value, kind])
-            elif tag == "select":
-                self.select = [a["name"], None, None]
-            elif tag == "option" and self.select is not None:
-                self.option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
-            elif tag == "textarea":
-                self.textarea = [a["name"], ""]
-
-        def handle_data(self, data):
-            if self.label_for is not None:
-                self.label_text += data
-            if self.option is not None:
-                self.option["text"] += data
-            if self.textarea is not None:
-                self.textarea[1] += data
-
-        def _close_label(self) -> None:
-            if self.label_for is not None:
-                self.labels[self.label_text.strip()] = self.label_for
-            self.label_for = None
-
-        def handle_endtag(self, tag):
-            if tag == "label":
-                self._close_label()
-            elif tag == "option" and self.option is not None and self.select is not None:
-                value = self.option["value"]
-                value = self.option["text"] if value is None else value
-                if self.select[1] is None:
-                    self.select[1] = value
-                if self.option["selected"] and self.select[2] is None:
-                    self.select[2] = value
-                self.option = None
-            elif tag == "select" and self.select is not None:
-                name, first, chosen = self.select
-                self.fields.append([name, chosen if chosen is not None else first, "select"])
-                self.select = None
-            elif tag == "textarea" and self.textarea is not None:
-                name, text = self.textarea
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-                if text.startswith("\n"):
-                    text = text[1:]
-                self.fields.append([name, text, "textarea"])
-                self.textarea = None
-            elif tag == "form":
-                self.in_form = False
-
-    parser = Parser()
-    parser.feed(html)
-    return BrowserForm(parser.action, parser.fields, parser.labels)
+    monkeypatch.setattr(bulk_writes, "BATCH_ROWS", 7)
+    monkeypatch.setattr(revert_sets, "BATCH_ROWS", 7)
 
 
 @pytest.fixture
 def open_form():
     """GET a page with a form (which also gives the session its CSRF token) and return the
     form as a browser would submit it."""
+    from tests.helpers import BrowserForm, parse_form
 
     async def open_(client, url: str) -> BrowserForm:
         response = await client.get(url)
@@ -336,26 +312,6 @@ def open_form():
         return parse_form(await response.text())
 
     return open_
-
-
-def browser_cookies(client) -> list[dict[str, str]]:
-    """The test client's cookies (its signed-in session) in Playwright's form, so a browser
-    context starts signed in as the same user."""
-    base = str(client.make_url("/"))
-    return [
-        {"name": cookie.key, "value": cookie.value, "url": base}
-        for cookie in client.session.cookie_jar
-    ]
-
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -367,22 +323,3 @@ def chromium() -> Path:
             pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium")
         pytest.skip(f"{CHROMIUM} is missing")
     return CHROMIUM
-
-
-def run_webapp(
-    *args: str, env: dict[str, str] | None = None, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """`python -m webapp ARGS` from the repository, as a user's shell would run it: none of
-    this environment's WEBAPP_ variables, only `env`; `stdin` as its standard input."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "webapp", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env=environment,
-        check=False,
-    )

@@ -5,7 +5,6 @@ hide. The expected answers are computed in Python from the same rows."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -105,31 +104,6 @@ async def install(engine: AsyncEngine) -> None:
 
 def ids_where(predicate: Callable[[dict[str, Any]], bool]) -> list[int]:
     return [row["id"] for row in ITEMS if predicate(row)]
-
-
-def page_ids(body: str, table: str = "items") -> list[int]:
-    return [
-        int(k) for k in re.findall(rf'<td class="(?:\w+ )?pk"><a href="/t/{table}/r/(\d+)"', body)
-    ]
-
-
-def link(body: str, rel: str) -> str | None:
-    found = re.search(rf'<a href="([^"]+)" rel="{rel}"', body)
-    return found.group(1).replace("&amp;", "&") if found else None
-
-
-async def walk(client, start: str, rel: str, table: str = "items") -> list[list[int]]:
-    """The record ids of each page, following `rel` ("next" or "prev") links from `start`."""
-    pages = []
-    href: str | None = start
-    while href is not None:
-        response = await client.get(href)
-        assert response.status == 200, await response.text()
-        body = await response.text()
-        pages.append(page_ids(body, table))
-        href = link(body, rel)
-        assert len(pages) < 100
-    return pages
 
 
 async def startup_error(engine: AsyncEngine, db_url: str, options: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import TEST_PASSWORD, sign_in_as
+from tests.helpers import TEST_PASSWORD, sign_in_as
 from webapp.web.appkeys import ACCOUNTS
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING, form_token
+from tests.helpers import FAST_HASHING, form_token
 from webapp.changes.audit import AuditTrail
 from webapp.changes.audit_values import dump_row, load_key, load_row
 from webapp.changes.writes import insert_row, write_transaction

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
+from tests.helpers import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from webapp import clock
 from webapp.accounts.models import MIGRATIONS
 from webapp.accounts.passwords import Passwords

@@ -45,8 +45,9 @@ KEY_VALUES = ["a/b", "with space", "ünï 表 😀", "50%", "x,y", "~tilde", "a.
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-@pytest.fixture
-async def awkward(engine: AsyncEngine) -> MetaData:
+@pytest.fixture(scope="module")
+async def awkward(module_engine: AsyncEngine) -> MetaData:
+    """Tables with awkward names on the module's database, shared by tests that only read."""
     metadata = MetaData()
     for name in AWKWARD_TABLES:
         Table(
@@ -66,7 +67,7 @@ async def awkward(engine: AsyncEngine) -> MetaData:
             ["parent order", "parent group"], ["select.order", "select.Group Name"]
         ),
     )
-    async with engine.begin() as conn:
+    async with module_engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
         for name in AWKWARD_TABLES:
             rows = [
@@ -81,8 +82,8 @@ async def awkward(engine: AsyncEngine) -> MetaData:
     return metadata
 
 
-async def test_index_links_every_awkward_table(awkward, make_client) -> None:
-    client = await make_client()
+async def test_index_links_every_awkward_table(awkward, module_client) -> None:
+    client = await module_client()
     body = await (await client.get("/")).text()
     for name in AWKWARD_TABLES:
         assert f'href="{table_url(name)}">{escape(name)}</a>' in body
@@ -90,8 +91,8 @@ async def test_index_links_every_awkward_table(awkward, make_client) -> None:
 
 
 @pytest.mark.parametrize("name", AWKWARD_TABLES)
-async def test_table_page_and_every_record_page_work(awkward, make_client, name: str) -> None:
-    client = await make_client()
+async def test_table_page_and_every_record_page_work(awkward, module_client, name: str) -> None:
+    client = await module_client()
     response = await client.get(table_url(name))
     assert response.status == 200
     body = await response.text()
@@ -107,8 +108,8 @@ async def test_table_page_and_every_record_page_work(awkward, make_client, name:
         assert HOSTILE not in text
 
 
-async def test_sorting_by_awkward_column_names(awkward, make_client) -> None:
-    client = await make_client()
+async def test_sorting_by_awkward_column_names(awkward, module_client) -> None:
+    client = await module_client()
     response = await client.get(table_url("select", sort="-Group Name"))
     assert response.status == 200
     body = await response.text()
@@ -116,8 +117,8 @@ async def test_sorting_by_awkward_column_names(awkward, make_client) -> None:
     assert groups == sorted(groups, reverse=True) and len(groups) == len(KEY_VALUES)
 
 
-async def test_composite_foreign_key_links_across_awkward_names(awkward, make_client) -> None:
-    client = await make_client()
+async def test_composite_foreign_key_links_across_awkward_names(awkward, module_client) -> None:
+    client = await module_client()
     body = await (await client.get(table_url("child of select"))).text()
     assert f'href="{record_url("select", ["a/b", "g 0"])}"' in body
     parent = await (await client.get(record_url("select", ["a/b", "g 0"]))).text()
@@ -125,18 +126,18 @@ async def test_composite_foreign_key_links_across_awkward_names(awkward, make_cl
     assert f'href="{record_url("child of select", ["1"])}"' in parent
 
 
-async def test_percent_encoded_and_mangled_urls_are_404(awkward, make_client) -> None:
-    client = await make_client()
+async def test_percent_encoded_and_mangled_urls_are_404(awkward, module_client) -> None:
+    client = await module_client()
     assert (await client.get("/t/sl%2Fash")).status == 404
     assert (await client.get(table_url("select") + "/r/a~2Fb")).status == 404
     assert (await client.get(table_url("select") + "/r/a~2Fb,g+0,extra")).status == 404
 
 
-async def test_every_awkward_table_downloads_under_its_own_name(awkward, make_client) -> None:
+async def test_every_awkward_table_downloads_under_its_own_name(awkward, module_client) -> None:
     """The download links (`/t/<encoded name>.csv`) of tables whose names hold dots,
     slashes, quotes and unicode reach their own table, filtered and sorted by awkward
     column names, and the file is named after the table."""
-    client = await make_client()
+    client = await module_client()
     for name in AWKWARD_TABLES:
         page = await (await client.get(table_url(name, sort="-Group Name"))).text()
         href = re.search(r'<a href="([^"]+)" download>CSV</a>', page).group(1)

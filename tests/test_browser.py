@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import CHROMIUM_ARGS, TEST_PASSWORD, add_test_user
+from tests.helpers import CHROMIUM_ARGS, TEST_PASSWORD, add_test_user
 
 
 @pytest.mark.browser

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import CHROMIUM_ARGS, browser_cookies
-from tests.find_fixtures import ids_where, install, page_ids
+from tests.find_fixtures import ids_where, install
+from tests.helpers import CHROMIUM_ARGS, browser_cookies, page_ids
 
 playwright_api = pytest.importorskip("playwright.async_api")
 

@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.test_change_sets import log_rows, orders_table, small_batches, table_rows  # noqa: F401
+from tests.helpers import log_rows, orders_table, table_rows
 from webapp.settings import TableOptions
 
 ROWS = 30
+
+pytestmark = pytest.mark.usefixtures("small_batches")
 
 
 @pytest.fixture

@@ -10,24 +10,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
-    CheckConstraint,
-    Column,
-    Integer,
     MetaData,
-    String,
     Table,
     insert,
     inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
+from tests.helpers import form_token, log_rows, orders_table, table_rows
 from webapp.accounts.models import account_models
-from webapp.changes import bulk_writes, revert_sets
+from webapp.changes import bulk_writes
 from webapp.changes.audit import AuditTrail
 from webapp.changes.audit_values import load_key, load_row
 from webapp.changes.bulk_writes import Selection, delete_rows, set_values
@@ -39,18 +34,7 @@ from webapp.web.appkeys import CATALOG, SESSIONMAKER
 
 ROWS = 30
 
-
-def orders_table(metadata: MetaData) -> Table:
-    return Table(
-        "orders",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=False),
-        Column("status", String(20), nullable=False),
-        Column("amount", Integer, nullable=False),
-        Column("note", String(50), nullable=True),
-        # A closed order may not be large: the bulk change meets it late, in a later batch.
-        CheckConstraint("status <> 'closed' OR amount < 1000", name="small_closed"),
-    )
+pytestmark = pytest.mark.usefixtures("small_batches")
 
 
 @pytest.fixture
@@ -72,25 +56,6 @@ async def orders(engine: AsyncEngine) -> Table:
             ],
         )
     return table
-
-
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of a few rows, so that a test's rows take several."""
-    monkeypatch.setattr(bulk_writes, "BATCH_ROWS", 7)
-    monkeypatch.setattr(revert_sets, "BATCH_ROWS", 7)
-
-
-async def table_rows(engine: AsyncEngine, table: Table) -> dict[int, tuple[Any, ...]]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(select(table).order_by(table.c.id))
-        return {row.id: tuple(row) for row in rows}
-
-
-async def log_rows(engine: AsyncEngine, name: str) -> list[dict[str, Any]]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(text(f"SELECT * FROM webapp_{name} ORDER BY id"))
-        return [dict(row._mapping) for row in rows]
 
 
 async def bulk(app, action: str, selection: Selection, values: dict[str, Any] | None = None):

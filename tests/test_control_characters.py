@@ -9,7 +9,7 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
+from tests.helpers import form_token
 from webapp.web.html_text import FORBIDDEN as FORBIDDEN_CHARACTERS
 from webapp.web.html_text import has_forbidden, visible_controls
 

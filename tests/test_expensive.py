@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING, add_test_user, sign_in_as
+from tests.helpers import FAST_HASHING, add_test_user, sign_in_as
 from webapp.app import create_app
 from webapp.database.expensive import ExpensiveQueries
 from webapp.settings import Settings, settings_for_url
@@ -50,15 +50,15 @@ def settings_with(db_url: str, **database: object) -> Settings:
     return replace(settings, database=replace(settings.database, **database))
 
 
-async def start(aiohttp_client, db_url: str, **database: object):
-    return await aiohttp_client(create_app(settings_with(db_url, **database)))
+async def start(app_client, db_url: str, **database: object):
+    return await app_client(create_app(settings_with(db_url, **database)))
 
 
 async def test_a_search_past_the_time_limit_says_how_to_narrow_it(
-    aiohttp_client, db_url: str, engine: AsyncEngine, backend: str
+    app_client, db_url: str, engine: AsyncEngine, backend: str
 ) -> None:
     await make_big_table(engine, backend)
-    client = await start(aiohttp_client, db_url, expensive_time_limit=0.001)
+    client = await start(app_client, db_url, expensive_time_limit=0.001)
     response = await client.get("/t/big?q=nothing+matches+this")
     assert response.status == 422
     body = await response.text()
@@ -70,11 +70,11 @@ async def test_a_search_past_the_time_limit_says_how_to_narrow_it(
 
 
 async def test_a_flood_of_slow_searches_leaves_page_one_and_sign_in_answering(
-    aiohttp_client, db_url: str, engine: AsyncEngine, backend: str
+    app_client, db_url: str, engine: AsyncEngine, backend: str
 ) -> None:
     await make_big_table(engine, backend)
     client = await start(
-        aiohttp_client, db_url, pool_size=2, pool_timeout=1.0, expensive_time_limit=0.002
+        app_client, db_url, pool_size=2, pool_timeout=1.0, expensive_time_limit=0.002
     )
     app = client.server.app
     expensive = app[EXPENSIVE_QUERIES]
@@ -108,10 +108,10 @@ async def test_a_flood_of_slow_searches_leaves_page_one_and_sign_in_answering(
 
 
 async def test_page_views_and_sign_in_answer_while_every_slot_is_taken(
-    make_client, aiohttp_client, db_url: str, engine: AsyncEngine, backend: str
+    make_client, app_client, db_url: str, engine: AsyncEngine, backend: str
 ) -> None:
     await make_big_table(engine, backend, rows=1000)
-    client = await start(aiohttp_client, db_url, pool_size=2, pool_timeout=0.3)
+    client = await start(app_client, db_url, pool_size=2, pool_timeout=0.3)
     app = client.server.app
     expensive: ExpensiveQueries = app[EXPENSIVE_QUERIES]
     await add_test_user(app, "viewer", "vic")
@@ -136,10 +136,10 @@ async def test_page_views_and_sign_in_answer_while_every_slot_is_taken(
 
 
 async def test_identical_searches_in_flight_run_once(
-    aiohttp_client, db_url: str, engine: AsyncEngine, backend: str, monkeypatch: pytest.MonkeyPatch
+    app_client, db_url: str, engine: AsyncEngine, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await make_big_table(engine, backend, rows=1000)
-    client = await start(aiohttp_client, db_url)
+    client = await start(app_client, db_url)
     expensive = client.server.app[EXPENSIVE_QUERIES]
     original_fetch = table_view.fetch_page
     original_run = ExpensiveQueries.run

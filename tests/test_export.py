@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.find_fixtures import ITEMS, install
-from tests.test_robustness import install_a_malformed_date
+from tests.helpers import SMALL_DEMO, install_a_malformed_date
 from webapp.demo import install_demo
 from webapp.listing import exports
 from webapp.listing.exports import csv_text, json_value
@@ -52,8 +52,16 @@ def expected_csv(row: dict[str, Any]) -> list[str]:
     return [text(row[name]) for name in VISIBLE]
 
 
+@pytest.fixture(scope="module")
+async def client(module_engine: AsyncEngine, module_client):
+    """The module's app on its data, shared by the tests that only read."""
+    await install(module_engine)
+    return await module_client(tables=table_options({"items": {"hidden_columns": ["secret"]}}))
+
+
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):
+async def own_client(engine: AsyncEngine, make_client):
+    """An app of the test's own, for tests that write or patch the app."""
     await install(engine)
     return await make_client(tables=table_options({"items": {"hidden_columns": ["secret"]}}))
 
@@ -177,7 +185,7 @@ async def test_rows_stream_in_batches(client, monkeypatch: pytest.MonkeyPatch) -
 
 
 async def test_a_failure_after_the_first_byte_cuts_the_download(
-    client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    own_client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Once the headers are sent no error page can follow: the connection is cut, so the
     client sees an incomplete download, never a short file that looks whole."""
@@ -193,14 +201,14 @@ async def test_a_failure_after_the_first_byte_cuts_the_download(
         return original(self, rows)
 
     monkeypatch.setattr(exports.ExportWriter, "batch", failing)
-    response = await client.get("/t/items.csv")
+    response = await own_client.get("/t/items.csv")
     assert response.status == 200
     with caplog.at_level(logging.ERROR), pytest.raises(aiohttp.ClientPayloadError):
         await response.read()
     assert "failed after it began" in caplog.text
-    after = await client.get("/t/items.json?qty__gt=1000")  # the app serves on
+    after = await own_client.get("/t/items.json?qty__gt=1000")  # the app serves on
     assert after.status == 200 and json.loads(await after.text()) == []
-    assert client.server.app[EXPENSIVE_QUERIES].taken == 0
+    assert own_client.server.app[EXPENSIVE_QUERIES].taken == 0
 
 
 async def test_head_sends_the_headers_only(client) -> None:
@@ -224,7 +232,7 @@ async def test_an_unreadable_value_is_exported_as_stored(
 async def test_every_demo_table_exports_every_row(engine: AsyncEngine, make_client) -> None:
     """Every type the demo holds (enums, JSON, binary, decimals, dates, a view, names that
     need quoting) comes out in both formats, one line or object per row."""
-    await install_demo(engine, orders=30)
+    await install_demo(engine, orders=30, size=SMALL_DEMO)
     client = await make_client()
     catalog = client.server.app[CATALOG]
     for info in catalog.tables.values():
@@ -263,28 +271,28 @@ def test_value_forms(value: Any, is_bool: bool, as_csv: str, as_json: Any) -> No
     assert json_value(value, is_bool) == as_json
 
 
-async def test_downloads_beyond_the_limit_wait_their_turn_with_a_503(client) -> None:
+async def test_downloads_beyond_the_limit_wait_their_turn_with_a_503(own_client) -> None:
     """Each download holds a connection while it streams: past half the pool (at least
     one) a download is refused with Retry-After, and a finished or failed one frees its
     slot."""
-    slots = client.server.app[EXPENSIVE_QUERIES]
+    slots = own_client.server.app[EXPENSIVE_QUERIES]
     assert slots.limit == 2  # database.pool_size 5
     slots.taken = slots.limit
-    refused = await client.get("/t/items.csv")
+    refused = await own_client.get("/t/items.csv")
     assert refused.status == 503
     assert refused.headers["Retry-After"] == "10"
     assert "2 searches or downloads are running already" in await refused.text()
     slots.taken = 0
     for _ in range(3):
-        response = await client.get("/t/items.csv")
+        response = await own_client.get("/t/items.csv")
         assert response.status == 200
         await response.read()  # the download ends, and frees its slot, once it is read
-    assert (await client.get("/t/items.csv?price__gt=x")).status == 400
+    assert (await own_client.get("/t/items.csv?price__gt=x")).status == 400
     assert slots.taken == 0
 
 
 async def test_a_client_that_leaves_frees_the_download_at_once(
-    client, monkeypatch: pytest.MonkeyPatch
+    own_client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cancelled download stops writing, drops its connection (instead of reading the
     rest of the rows) and frees its slot; the app serves on."""
@@ -297,8 +305,8 @@ async def test_a_client_that_leaves_frees_the_download_at_once(
         return original(self, rows) + "x" * (2 << 20)  # more than any socket buffer holds
 
     monkeypatch.setattr(exports.ExportWriter, "batch", bulky)
-    slots = client.server.app[EXPENSIVE_QUERIES]
-    response = await client.get("/t/items.csv")
+    slots = own_client.server.app[EXPENSIVE_QUERIES]
+    response = await own_client.get("/t/items.csv")
     assert response.status == 200
     await response.content.read(1 << 16)
     response.close()
@@ -309,5 +317,5 @@ async def test_a_client_that_leaves_frees_the_download_at_once(
     assert slots.taken == 0
     assert len(made) < len(ITEMS) // 5  # it stopped writing
     monkeypatch.setattr(exports.ExportWriter, "batch", original)
-    rows = csv_rows(await (await client.get("/t/items.csv")).text())
+    rows = csv_rows(await (await own_client.get("/t/items.csv")).text())
     assert len(rows) == len(ITEMS) + 1

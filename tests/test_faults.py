@@ -26,9 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING, REPO, TEST_PASSWORD, form_token
 from tests.fault_proxy import FaultProxy
-from tests.test_robustness import drop_server_connections
+from tests.helpers import FAST_HASHING, REPO, TEST_PASSWORD, drop_server_connections, form_token
 from webapp.app import create_app
 from webapp.database import dialects
 from webapp.database.dialects import is_timeout, read_timeout
@@ -91,11 +90,11 @@ async def timed(coroutine):
 
 
 async def test_a_silent_database_gives_503_within_the_bound_then_recovers(
-    engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, make_client
+    app_client, engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy
 ) -> None:
     await make_table(engine)
     url = fault_proxy.url_for(make_url(db_url)).render_as_string(hide_password=False)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(url)))
+    client = await app_client(create_app(bounded_settings(url)))
     assert (await client.get("/t/t/r/1")).status == 200
 
     fault_proxy.mode = "blackhole"
@@ -113,11 +112,11 @@ async def test_a_silent_database_gives_503_within_the_bound_then_recovers(
 
 
 async def test_a_refusing_database_gives_503_at_once_then_recovers(
-    engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, make_client
+    app_client, engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy
 ) -> None:
     await make_table(engine)
     url = fault_proxy.url_for(make_url(db_url)).render_as_string(hide_password=False)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(url)))
+    client = await app_client(create_app(bounded_settings(url)))
     assert (await client.get("/t/t/r/1")).status == 200
     fault_proxy.mode = "refuse"
     await asyncio.sleep(0.1)  # the listener closes
@@ -130,11 +129,11 @@ async def test_a_refusing_database_gives_503_at_once_then_recovers(
 
 
 async def test_a_slow_database_within_the_bounds_still_answers(
-    engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, make_client
+    app_client, engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy
 ) -> None:
     await make_table(engine)
     url = fault_proxy.url_for(make_url(db_url)).render_as_string(hide_password=False)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(url)))
+    client = await app_client(create_app(bounded_settings(url)))
     fault_proxy.latency = 0.05
     fault_proxy.mode = "latency"
     response = await client.get("/t/t/r/1")
@@ -206,11 +205,11 @@ async def test_the_statement_and_read_limits_are_set_on_every_connection(
 
 
 async def test_a_write_whose_connection_is_cut_gives_503_and_writes_nothing(
-    engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, make_client, open_form
+    app_client, engine: AsyncEngine, db_url: str, fault_proxy: FaultProxy, open_form
 ) -> None:
     await make_table(engine)
     url = fault_proxy.url_for(make_url(db_url)).render_as_string(hide_password=False)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(url)))
+    client = await app_client(create_app(bounded_settings(url)))
     for attempt in range(3):
         form = await open_form(client, "/t/t/r/1/edit")
         form.set("label", f"changed {attempt}")
@@ -248,7 +247,7 @@ async def test_the_first_write_after_pooled_connections_were_killed_succeeds(
 
 @pytest.mark.parametrize("lock_timeout", [1.0, 3.0])
 async def test_a_row_locked_past_the_bounds_gives_503_and_writes_nothing(
-    engine: AsyncEngine, db_url: str, backend: str, make_client, open_form, lock_timeout: float
+    app_client, engine: AsyncEngine, db_url: str, backend: str, open_form, lock_timeout: float
 ) -> None:
     """Whichever bound ends the wait, the lock's or the statement's, the save is a 503."""
     if backend == "sqlite":
@@ -258,7 +257,7 @@ async def test_a_row_locked_past_the_bounds_gives_503_and_writes_nothing(
     settings = settings.with_overrides(
         database=replace(settings.database, lock_timeout=lock_timeout)
     )
-    client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
+    client = await app_client(create_app(settings))
     form = await open_form_within_bounds(client, "/t/t/r/1/edit", open_form)
     form.set("label", "while locked")
     async with engine.connect() as holder:
@@ -272,13 +271,13 @@ async def test_a_row_locked_past_the_bounds_gives_503_and_writes_nothing(
 
 
 async def test_sqlite_locked_by_another_program_gives_503_with_retry_after(
-    engine: AsyncEngine, db_url: str, backend: str, make_client, open_form
+    app_client, engine: AsyncEngine, db_url: str, backend: str, open_form
 ) -> None:
     if backend != "sqlite":
         pytest.skip("a SQLite file lock")
     await make_table(engine)
     app = create_app(bounded_settings(db_url))
-    client = await make_client.__wrapped_aiohttp_client__(app, role="editor")
+    client = await app_client(app, role="editor")
     form = await open_form(client, "/t/t/r/1/edit")
     form.set("label", "while locked")
     other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
@@ -287,7 +286,7 @@ async def test_sqlite_locked_by_another_program_gives_503_with_retry_after(
         response = await form.submit(client)
         assert response.status == 503, await response.text()
         assert response.headers["Retry-After"]
-        anonymous = await make_client.__wrapped_aiohttp_client__(app, role=None)
+        anonymous = await app_client(app, role=None)
         token = await form_token(anonymous)
         response = await anonymous.post(
             "/login",
@@ -327,7 +326,7 @@ async def test_a_request_body_sent_too_slowly_is_cut_with_408(make_client, engin
 
 
 async def test_a_download_nobody_reads_frees_its_slot_within_the_bound(
-    engine: AsyncEngine, db_url: str, make_client
+    app_client, engine: AsyncEngine, db_url: str
 ) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE big (id INT PRIMARY KEY, body TEXT)"))
@@ -337,7 +336,7 @@ async def test_a_download_nobody_reads_frees_its_slot_within_the_bound(
         )
     settings = bounded_settings(db_url, send_timeout=1.0)
     settings = settings.with_overrides(database=replace(settings.database, pool_size=2))
-    client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
+    client = await app_client(create_app(settings))
     app = client.server.app
     assert app[EXPENSIVE_QUERIES].limit == 1
     cookies = client.session.cookie_jar.filter_cookies(client.make_url("/"))
@@ -392,7 +391,7 @@ async def test_a_client_that_leaves_is_not_logged_as_database_trouble(
 
 
 async def test_a_statement_cut_at_its_limit_is_a_503_not_a_500(
-    engine: AsyncEngine, db_url: str, backend: str, make_client
+    app_client, engine: AsyncEngine, db_url: str, backend: str
 ) -> None:
     if backend == "sqlite":
         pytest.skip("SQLite statements have no standing limit")
@@ -404,7 +403,7 @@ async def test_a_statement_cut_at_its_limit_is_a_503_not_a_500(
                 text("CREATE VIEW slow AS SELECT id FROM (SELECT 1 AS id, pg_sleep(3)) AS x")
             )
     settings = bounded_settings(db_url)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(settings))
+    client = await app_client(create_app(settings))
     response = await client.get("/t/slow")
     assert response.status == 503, await response.text()
     assert "took too long" in await response.text()
@@ -479,14 +478,14 @@ def test_an_error_in_one_line_whatever_it_says() -> None:
 
 
 async def test_a_download_gives_its_connection_back_with_the_statement_limit(
-    engine: AsyncEngine, db_url: str, backend: str, make_client
+    app_client, engine: AsyncEngine, db_url: str, backend: str
 ) -> None:
     """MySQL lifts the session's statement limit for a download's stream (its bound is
     progress); the pooled connection gets the limit back afterwards."""
     if backend != "mysql":
         pytest.skip("only MySQL lifts the limit for a download")
     await make_table(engine)
-    client = await make_client.__wrapped_aiohttp_client__(create_app(bounded_settings(db_url)))
+    client = await app_client(create_app(bounded_settings(db_url)))
     response = await client.get("/t/t.csv")
     assert response.status == 200
     assert "one" in await response.text()

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import TEST_PASSWORD, form_token
+from tests.helpers import TEST_PASSWORD, form_token
 
 FLASH = re.compile(r'<p class="flash" role="status">(.*?)</p>', re.S)
 UNDO = re.compile(r'<a class="undo" href="([^"]+)">Undo</a>')
@@ -88,12 +88,12 @@ def flash_of(body: str) -> str | None:
     return html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() if match else None
 
 
-async def follow(client, response) -> str:  # type: ignore[no-untyped-def]
+async def follow(client, response) -> str:
     assert response.status == 303, await response.text()
     return await (await client.get(response.headers["Location"])).text()
 
 
-async def post(client, path: str, **data: str):  # type: ignore[no-untyped-def]
+async def post(client, path: str, **data: str):
     token = await form_token(client, "/activity")
     return await client.post(path, data={"csrf_token": token, **data}, allow_redirects=False)
 

@@ -11,15 +11,24 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, ids_where, install, items, link, owners, page_ids
+from tests.find_fixtures import ITEMS, ids_where, install, items, owners
+from tests.helpers import link, page_ids
 from webapp.listing import counts
 from webapp.listing.counts import RowCount
 from webapp.settings import table_options
 from webapp.web.appkeys import READ_ENGINE, TABLE_COUNTS
 
 
+@pytest.fixture(scope="module")
+async def client(module_engine: AsyncEngine, module_client):
+    """The module's app on the fixture tables, shared by the tests that only read."""
+    await install(module_engine)
+    return await module_client(page_size=100)
+
+
 @pytest.fixture
-async def client(engine: AsyncEngine, make_client):
+async def own_client(engine: AsyncEngine, make_client):
+    """An app of the test's own, for tests that write, patch the app or read its caches."""
     await install(engine)
     return await make_client(page_size=100)
 
@@ -159,19 +168,19 @@ async def test_boolean_enum_and_key_filters(client, query: str, predicate) -> No
     ],
 )
 async def test_bad_filters_are_400_with_a_clear_message(
-    client, engine: AsyncEngine, query: str, message: str
+    client, module_engine: AsyncEngine, query: str, message: str
 ) -> None:
-    before = await row_count(engine)
+    before = await row_count(module_engine)
     response = await client.get(f"/t/items?{query}")
     assert response.status == 400
     body = await response.text()
     assert message in body
     assert "Traceback" not in body
-    assert await row_count(engine) == before
+    assert await row_count(module_engine) == before
 
 
 async def test_nan_filter_is_a_value_on_postgresql_and_refused_elsewhere(
-    client, engine: AsyncEngine, backend: str
+    client, module_engine: AsyncEngine, backend: str
 ) -> None:
     """PostgreSQL's NUMERIC holds NaN (greater than every number), so `> NaN` finds nothing
     and `< NaN` finds every priced row; the other backends have no NaN to compare with."""
@@ -182,15 +191,15 @@ async def test_nan_filter_is_a_value_on_postgresql_and_refused_elsewhere(
         assert response.status == 400
         assert "cannot hold &#39;Infinity&#39;" in await response.text()
         return
-    before = await row_count(engine)
+    before = await row_count(module_engine)
     response = await client.get("/t/items?price__gt=NaN")
     assert response.status == 400
     assert "&#39;price&#39; holds numbers" in await response.text()
-    assert await row_count(engine) == before
+    assert await row_count(module_engine) == before
 
 
 async def test_enum_filter_refuses_a_value_outside_the_enum(
-    client, engine: AsyncEngine, backend: str
+    client, module_engine: AsyncEngine, backend: str
 ) -> None:
     response = await client.get("/t/items?status__exact=lost")
     if backend == "sqlite":  # SQLite has no enum type: the column reflects as VARCHAR
@@ -224,12 +233,9 @@ async def test_active_filter_has_a_remove_link(client) -> None:
     assert 'href="/t/items?status__exact=open" class="remove"' in body
 
 
-async def test_facets_count_the_filtered_set_and_link_to_filters(
-    engine: AsyncEngine, make_client
-) -> None:
-    await install(engine)
+async def test_facets_count_the_filtered_set_and_link_to_filters(client, module_client) -> None:
     options = {"items": {"facet_columns": ["status", "owner_id"]}}
-    client = await make_client(tables=table_options(options))
+    client = await module_client(tables=table_options(options))
     body = await (await client.get("/t/items?active__exact=1")).text()
     facet = re.search(r"<h2>status</h2>(.*?)</section>", body, re.S).group(1)
     shown = dict(
@@ -249,16 +255,16 @@ async def test_selected_facet_value_links_to_its_removal(client) -> None:
     assert re.search(r'<li class="selected"><a href="/t/items" aria-current="true"', facet)
 
 
-async def test_facets_on_a_big_table_wait_to_be_asked(client, monkeypatch) -> None:
+async def test_facets_on_a_big_table_wait_to_be_asked(own_client, monkeypatch) -> None:
     monkeypatch.setattr("webapp.views.table.AUTO_FACET_MAX_ROWS", 10)
-    body = await (await client.get("/t/items")).text()
+    body = await (await own_client.get("/t/items")).text()
     assert "<h2>active</h2>" not in body
     assert 'href="/t/items?facets=1">Show facets</a>' in body
-    body = await (await client.get("/t/items?facets=1")).text()
+    body = await (await own_client.get("/t/items?facets=1")).text()
     assert "<h2>active</h2>" in body
 
 
-async def test_facet_that_times_out_is_left_out_with_a_note(client, monkeypatch) -> None:
+async def test_facet_that_times_out_is_left_out_with_a_note(own_client, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
     from webapp.listing import facets
@@ -267,7 +273,7 @@ async def test_facet_that_times_out_is_left_out_with_a_note(client, monkeypatch)
         raise OperationalError("SELECT", {}, Exception("Query execution was interrupted"))
 
     monkeypatch.setattr(facets, "fetch_rows", slow)
-    response = await client.get("/t/items")
+    response = await own_client.get("/t/items")
     assert response.status == 200
     body = await response.text()
     assert "left out: counting took too long" in body
@@ -281,14 +287,14 @@ async def test_small_table_count_is_exact(client) -> None:
     assert f"of {len(ids_where(lambda r: r['status'] == 'open'))}" in body
 
 
-async def test_page_does_not_wait_while_another_request_counts(client) -> None:
-    cache = client.server.app[TABLE_COUNTS]
+async def test_page_does_not_wait_while_another_request_counts(own_client) -> None:
+    cache = own_client.server.app[TABLE_COUNTS]
     key = ("items", (("active__exact", "1"),), "")
     assert cache.lookup(key) == (None, True)  # as if a request were counting this set now
-    body = await (await client.get("/t/items?size=10&active__exact=1")).text()
+    body = await (await own_client.get("/t/items?size=10&active__exact=1")).text()
     assert "Rows 1–10 of" in body and "more than 10" in body
     cache.put(key, RowCount(30, "exact"))
-    body = await (await client.get("/t/items?size=10&active__exact=1")).text()
+    body = await (await own_client.get("/t/items?size=10&active__exact=1")).text()
     assert "Rows 1–10 of 30" in body
 
 
@@ -299,7 +305,7 @@ async def test_page_past_the_end_has_no_rows_and_the_true_count(client) -> None:
 
 
 async def test_big_table_count_is_an_estimate_and_filtered_count_a_lower_bound(
-    client, monkeypatch, engine: AsyncEngine, backend: str
+    own_client, monkeypatch, engine: AsyncEngine, backend: str
 ) -> None:
     monkeypatch.setattr(counts, "EXACT_COUNT_LIMIT", 10)
     async with engine.begin() as conn:
@@ -307,28 +313,28 @@ async def test_big_table_count_is_an_estimate_and_filtered_count_a_lower_bound(
             await conn.exec_driver_sql("ANALYZE TABLE items")
         elif backend == "postgresql":
             await conn.exec_driver_sql("ANALYZE items")
-    body = await (await client.get("/t/items?size=5")).text()
+    body = await (await own_client.get("/t/items?size=5")).text()
     assert re.search(r'title="an estimate from the database\'s statistics">about \d+', body)
-    body = await (await client.get("/t/items?size=5&active__exact=1")).text()
+    body = await (await own_client.get("/t/items?size=5&active__exact=1")).text()
     assert "more than 10" in body
     # The last page knows its count exactly.
-    body = await (await client.get("/t/items?size=50&active__exact=1")).text()
+    body = await (await own_client.get("/t/items?size=50&active__exact=1")).text()
     assert "Rows 1–30 of 30" in body
 
 
-async def test_fk_labels_cost_one_query_per_relation_whatever_the_page_size(client) -> None:
-    engine = client.server.app[READ_ENGINE].sync_engine
+async def test_fk_labels_cost_one_query_per_relation_whatever_the_page_size(own_client) -> None:
+    engine = own_client.server.app[READ_ENGINE].sync_engine
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
-    await client.get("/t/items?size=10")  # fills the count cache, as any earlier visitor would
+    await own_client.get("/t/items?size=10")  # fills the count cache, as any earlier visitor would
     event.listen(engine, "before_cursor_execute", record)
     try:
-        small = await (await client.get("/t/items?size=10")).text()
+        small = await (await own_client.get("/t/items?size=10")).text()
         small_count, statements[:] = len(statements), []
-        large = await (await client.get("/t/items?size=100")).text()
+        large = await (await own_client.get("/t/items?size=100")).text()
         large_count = len(statements)
         owner_queries = [s for s in statements if "owners" in s]
     finally:
@@ -357,12 +363,12 @@ async def test_record_page_links_referencing_rows_to_the_filtered_table(client) 
     assert "list them" not in lonely
 
 
-async def test_hostile_values_and_labels_are_escaped(client, engine: AsyncEngine) -> None:
+async def test_hostile_values_and_labels_are_escaped(own_client, engine: AsyncEngine) -> None:
     hostile = "<script>alert(1)</script>\"'&"
     async with engine.begin() as conn:
         await conn.execute(owners.update().where(owners.c.id == 2).values(name=hostile))
         await conn.execute(items.update().where(items.c.id == 1).values(name=hostile))
-    body = await (await client.get("/t/items?size=10")).text()
+    body = await (await own_client.get("/t/items?size=10")).text()
     assert "<script>alert(1)" not in body
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;"
     assert f"<td>{escaped}</td>" in body

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING
+from tests.helpers import FAST_HASHING
 from webapp.accounts.lifecycle import NoUsersError, first_run, is_loopback
 from webapp.settings import settings_for_url
 

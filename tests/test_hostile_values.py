@@ -8,8 +8,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
-from tests.hostile_input import assert_refusal_page, database_checksum, install_small_demo
+from tests.helpers import assert_refusal_page, database_checksum, form_token, install_small_demo
 from webapp.web.urls import record_url
 
 NO_RECORD = "No record has this key."

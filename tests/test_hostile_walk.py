@@ -27,7 +27,7 @@ from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from tests.conftest import SERVER_URL_VARIABLES, parse_form
+from tests.helpers import backends_under_test, parse_form
 from tests.hostile_corpus import CORPUS, arrange, corpus_class
 from webapp.database.decoding import fetch_rows
 from webapp.listing.filters import MAX_FILTERS, OPERATORS, operators_for
@@ -42,15 +42,14 @@ csv.field_size_limit(1 << 24)
 
 
 def walk_cases() -> list[Any]:
-    cases = []
-    for backend, classes in CORPUS.items():
-        for item in classes:
-            marks: list[Any] = []
-            variable = SERVER_URL_VARIABLES.get(backend)
-            if variable and not os.environ.get(variable):
-                marks.append(pytest.mark.skip(reason=f"{variable} is not set"))
-            cases.append(pytest.param(backend, item.name, id=f"{backend}-{item.name}", marks=marks))
-    return cases
+    """(backend, corpus class) for each backend under test."""
+    backends = backends_under_test()
+    return [
+        pytest.param(backend, item.name, id=f"{backend}-{item.name}")
+        for backend, classes in CORPUS.items()
+        if backend in backends
+        for item in classes
+    ]
 
 
 def expected_text(column: Any, value: Any, *, preview: bool) -> str:

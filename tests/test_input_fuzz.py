@@ -18,8 +18,7 @@ from aiohttp import web
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
-from tests.hostile_input import database_checksum, install_small_demo
+from tests.helpers import database_checksum, form_token, install_small_demo
 from webapp.listing.filters import operators_for
 from webapp.web.appkeys import CATALOG
 from webapp.web.urls import key_segment, tilde_encode

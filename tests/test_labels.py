@@ -206,12 +206,14 @@ ROWS = {
 }
 
 
-@pytest.fixture
-async def samples(engine: AsyncEngine) -> MetaData:
+@pytest.fixture(scope="module")
+async def samples(module_engine: AsyncEngine) -> MetaData:
+    """Chinook- and Sakila-like tables on the module's database, shared by the tests that
+    only read them."""
     metadata = MetaData()
     chinook_like(metadata)
     sakila_like(metadata)
-    async with engine.begin() as conn:
+    async with module_engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
         for table in metadata.sorted_tables:
             await conn.execute(insert(table), ROWS[table.name])
@@ -223,8 +225,8 @@ def label_names(client, table: str) -> list[str]:
     return [column.name for column in info.label_columns]
 
 
-async def test_people_are_labelled_by_first_and_last_name(samples, make_client) -> None:
-    client = await make_client()
+async def test_people_are_labelled_by_first_and_last_name(samples, module_client) -> None:
+    client = await module_client()
     assert label_names(client, "Employee") == ["FirstName", "LastName"]
     assert label_names(client, "Customer") == ["FirstName", "LastName"]
     assert label_names(client, "actor") == ["first_name", "last_name"]
@@ -241,9 +243,9 @@ async def test_people_are_labelled_by_first_and_last_name(samples, make_client) 
     assert "Andrew Adams" in employee  # ReportsTo
 
 
-async def test_rows_without_a_name_are_labelled_by_their_key(samples, make_client) -> None:
+async def test_rows_without_a_name_are_labelled_by_their_key(samples, module_client) -> None:
     """An invoice has only an address, a city and a country as text: none names it."""
-    client = await make_client()
+    client = await module_client()
     assert label_names(client, "Invoice") == []
     lines = await (await client.get(table_url("InvoiceLine"))).text()
     assert f'href="{record_url("Invoice", ["98"])}"' in lines
@@ -252,8 +254,8 @@ async def test_rows_without_a_name_are_labelled_by_their_key(samples, make_clien
     assert '<span class="label">' not in invoice
 
 
-async def test_things_are_labelled_by_their_own_name_or_title(samples, make_client) -> None:
-    client = await make_client()
+async def test_things_are_labelled_by_their_own_name_or_title(samples, module_client) -> None:
+    client = await module_client()
     assert label_names(client, "Artist") == ["Name"]
     assert label_names(client, "Album") == ["Title"]
     assert label_names(client, "film") == ["title"]
@@ -266,8 +268,8 @@ async def test_things_are_labelled_by_their_own_name_or_title(samples, make_clie
     assert f'<a href="{record_url("country", ["20"])}">Canada</a>' in cities
 
 
-async def test_picker_and_select_show_the_whole_name(samples, make_client) -> None:
-    client = await make_client()
+async def test_picker_and_select_show_the_whole_name(samples, module_client) -> None:
+    client = await module_client()
     found = await (await client.get(table_url("actor") + "/lookup?q=guin")).json()
     assert found == [{"key": "1", "label": "1 — PENELOPE GUINESS"}]
     found = await (await client.get(table_url("actor") + "/lookup?q=penelope g")).json()
@@ -276,8 +278,8 @@ async def test_picker_and_select_show_the_whole_name(samples, make_client) -> No
     assert "3 — Jane Peacock" in form
 
 
-async def test_configured_label_column_overrides_the_choice(samples, make_client) -> None:
-    client = await make_client(tables={"Employee": TableOptions(label_column="Title")})
+async def test_configured_label_column_overrides_the_choice(samples, module_client) -> None:
+    client = await module_client(tables={"Employee": TableOptions(label_column="Title")})
     assert label_names(client, "Employee") == ["Title"]
     customers = await (await client.get(table_url("Customer"))).text()
     assert f'<a href="{record_url("Employee", ["3"])}">Sales Support Agent</a>' in customers

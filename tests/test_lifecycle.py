@@ -23,11 +23,11 @@ async def make_notes_table(engine: AsyncEngine) -> Table:
 
 
 async def test_engine_created_at_startup_and_disposed_at_cleanup(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_notes_table(engine)
     app = create_app(settings_for_url(db_url))
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     pool = app[READ_ENGINE].sync_engine.pool
     closed: list[object] = []
     event.listen(pool, "close", lambda dbapi_connection, record: closed.append(dbapi_connection))
@@ -40,7 +40,7 @@ async def test_engine_created_at_startup_and_disposed_at_cleanup(
 
 
 async def test_session_is_closed_after_each_request(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_notes_table(engine)
     app = create_app(settings_for_url(db_url))
@@ -54,14 +54,14 @@ async def test_session_is_closed_after_each_request(
         return web.Response(text="ok")
 
     app.router.add_get("/peek", peek)
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     assert (await client.get("/peek")).status == 200
     assert not seen[0].in_transaction()
     assert app[READ_ENGINE].sync_engine.pool.checkedout() == 0
 
 
 async def test_failing_handler_rolls_back_and_shows_a_500_page(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     notes = await make_notes_table(engine)
     app = create_app(settings_for_url(db_url))
@@ -72,7 +72,7 @@ async def test_failing_handler_rolls_back_and_shows_a_500_page(
         raise RuntimeError("boom: secret detail")
 
     app.router.add_get("/fail", write_then_fail)
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     response = await client.get("/fail")
     assert response.status == 500
     body = await response.text()
@@ -84,7 +84,7 @@ async def test_failing_handler_rolls_back_and_shows_a_500_page(
 
 
 async def test_database_errors_in_a_handler_are_500_pages_not_tracebacks(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_notes_table(engine)
     app = create_app(settings_for_url(db_url))
@@ -94,7 +94,7 @@ async def test_database_errors_in_a_handler_are_500_pages_not_tracebacks(
         return web.Response(text="unreachable")
 
     app.router.add_get("/bad", bad_sql)
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     response = await client.get("/bad")
     assert response.status == 500
     assert "broken_marker" not in await response.text()
@@ -121,7 +121,7 @@ def count_rollbacks(engine: AsyncEngine) -> list[object]:
 
 
 async def test_mysql_page_views_read_without_a_rollback_and_cannot_write(
-    engine: AsyncEngine, db_url: str, backend: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, backend: str, app_client
 ) -> None:
     """On MySQL, GET and HEAD read through connections of their own, in autocommit mode:
     no ROLLBACK round trip ends each page view; and read-only: a GET that tried to write
@@ -136,7 +136,7 @@ async def test_mysql_page_views_read_without_a_rollback_and_cannot_write(
         return web.Response(text="wrote")
 
     app.router.add_get("/write", write_on_get)
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     assert app[READ_ENGINE] is not app[ENGINE]
     assert (await client.get("/t/notes")).status == 200  # connections made, caches filled
     rollbacks = count_rollbacks(app[READ_ENGINE])

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from webapp.demo import install_demo
 
 
-@pytest.fixture
-async def client(engine: AsyncEngine, make_client):
-    await install_demo(engine, orders=120)
-    return await make_client(page_size=10)
+@pytest.fixture(scope="module")
+async def client(module_engine: AsyncEngine, module_client):
+    """The module's app on its data, shared by the tests that only read."""
+    await install_demo(module_engine, orders=120)
+    return await module_client(page_size=10)
 
 
 def row_links(body: str, table: str) -> list[str]:
@@ -48,10 +49,10 @@ async def test_last_page_has_no_next_link(client) -> None:
     assert 'rel="next"' not in body
 
 
-async def test_sort_descending_with_key_as_tie_breaker(client, engine: AsyncEngine) -> None:
+async def test_sort_descending_with_key_as_tie_breaker(client, module_engine: AsyncEngine) -> None:
     body = await (await client.get("/t/books?sort=-in_print&size=500")).text()
     keys = [int(k) for k in row_links(body, "books")]
-    async with engine.connect() as conn:
+    async with module_engine.connect() as conn:
         expected = (
             await conn.scalars(
                 text("SELECT id FROM books ORDER BY in_print DESC, id DESC LIMIT 500")
@@ -101,8 +102,8 @@ async def test_foreign_key_values_link_to_the_referenced_record(client) -> None:
     )
 
 
-async def test_record_page_with_composite_key_and_referencing_rows(client, engine) -> None:
-    async with engine.connect() as conn:
+async def test_record_page_with_composite_key_and_referencing_rows(client, module_engine) -> None:
+    async with module_engine.connect() as conn:
         order_id, line_no = (
             await conn.execute(text("SELECT order_id, line_no FROM order_items LIMIT 1"))
         ).one()
@@ -165,8 +166,8 @@ async def test_static_files_have_no_index_and_no_traversal(client) -> None:
     assert (await client.get("/static/%2e%2e/config.yaml")).status in (403, 404)
 
 
-async def test_binary_values_download_whole_and_exact(client, engine) -> None:
-    async with engine.connect() as conn:
+async def test_binary_values_download_whole_and_exact(client, module_engine) -> None:
+    async with module_engine.connect() as conn:
         author_id, photo = (
             await conn.execute(
                 text("SELECT id, photo FROM authors WHERE photo IS NOT NULL ORDER BY id LIMIT 1")
@@ -195,8 +196,8 @@ async def test_download_of_unknown_column_is_404(client, column: str) -> None:
     assert (await client.get(f"/t/authors/r/7/raw/{column}")).status == 404
 
 
-async def test_download_of_null_is_404(client, engine) -> None:
-    async with engine.connect() as conn:
+async def test_download_of_null_is_404(client, module_engine) -> None:
+    async with module_engine.connect() as conn:
         author_id = await conn.scalar(text("SELECT min(id) FROM authors WHERE photo IS NULL"))
     assert (await client.get(f"/t/authors/r/{author_id}/raw/photo")).status == 404
 

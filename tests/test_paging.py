@@ -11,14 +11,16 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, install, items, link, page_ids, walk
+from tests.find_fixtures import ITEMS, install, items
+from tests.helpers import link, page_ids, walk
 from webapp.web.appkeys import READ_ENGINE
 
 
-@pytest.fixture
-async def client(engine: AsyncEngine, make_client):
-    await install(engine)
-    return await make_client(page_size=100)
+@pytest.fixture(scope="module")
+async def client(module_engine: AsyncEngine, module_client):
+    """The module's app on its data, shared by the tests that only read."""
+    await install(module_engine)
+    return await module_client(page_size=100)
 
 
 def in_order(*, descending: bool, where=lambda r: True) -> list[int]:
@@ -141,7 +143,7 @@ def tamper(cursor: str) -> list[str]:
     return [f"{forged}.{signature}", f"{body}.{flipped}", "abc", "abc.def", "", "." * 5000]
 
 
-async def test_tampered_or_malformed_cursors_are_400(client, engine: AsyncEngine) -> None:
+async def test_tampered_or_malformed_cursors_are_400(client, module_engine: AsyncEngine) -> None:
     body = await (await client.get("/t/items?size=10")).text()
     cursor = re.search(r"cursor=([^&\"]+)", link(body, "next")).group(1)
     for bad in tamper(cursor):
@@ -152,7 +154,7 @@ async def test_tampered_or_malformed_cursors_are_400(client, engine: AsyncEngine
         text = await response.text()
         assert "This page link is damaged or was not made by this server" in text
         assert "Traceback" not in text
-    async with engine.connect() as conn:
+    async with module_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(items)) == 60
 
 

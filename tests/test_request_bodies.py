@@ -8,8 +8,13 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token, sign_in_as
-from tests.hostile_input import assert_refusal_page, database_checksum, install_small_demo
+from tests.helpers import (
+    assert_refusal_page,
+    database_checksum,
+    form_token,
+    install_small_demo,
+    sign_in_as,
+)
 from webapp.web.headers import SECURITY_HEADERS
 from webapp.web.request_body import RECORD_FORM_LIMIT, SMALL_FORM_LIMIT
 

@@ -143,7 +143,7 @@ class Relay:
 
 
 async def test_database_going_away_gives_503_then_recovers(
-    engine: AsyncEngine, db_url: str, backend: str, make_client
+    app_client, engine: AsyncEngine, db_url: str, backend: str
 ) -> None:
     if backend == "sqlite":
         pytest.skip("an embedded database cannot go away")
@@ -159,7 +159,7 @@ async def test_database_going_away_gives_503_then_recovers(
     database = DatabaseSettings(url=make_url(relayed), pool_timeout=2, connect_timeout=2)
     from webapp.app import create_app
 
-    client = await make_client.__wrapped_aiohttp_client__(create_app(Settings(database=database)))
+    client = await app_client(create_app(Settings(database=database)))
     assert (await client.get("/t/t/r/1")).status == 200
 
     await relay.stop()

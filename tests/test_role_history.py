@@ -9,9 +9,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
 from tests.find_fixtures import install, items
-from tests.test_role_rules import RULES
+from tests.helpers import ROLE_RULES, form_token
 from webapp.settings import table_options
 
 
@@ -19,7 +18,7 @@ async def test_viewer_history_and_activity_show_no_hidden_column_or_table(
     engine: AsyncEngine, make_client, open_form
 ) -> None:
     await install(engine)
-    admin = await make_client(role="admin", tables=table_options(RULES))
+    admin = await make_client(role="admin", tables=table_options(ROLE_RULES))
     form = await open_form(admin, "/t/items/r/3/edit")
     form.set("name", "Renamed three")
     form.set("secret", "changed-secret-value")
@@ -30,7 +29,7 @@ async def test_viewer_history_and_activity_show_no_hidden_column_or_table(
     admin_activity = await (await admin.get("/activity")).text()
     assert "changed-secret-value" in admin_activity and "Owner renamed" in admin_activity
 
-    viewer = await make_client(role="viewer", tables=table_options(RULES))
+    viewer = await make_client(role="viewer", tables=table_options(ROLE_RULES))
     for path in ("/t/items/r/3", "/activity", "/activity?table=items"):
         response = await viewer.get(path)
         assert response.status == 200, path
@@ -46,7 +45,7 @@ async def test_revert_of_a_delete_by_a_narrowed_role_restores_its_hidden_columns
     engine: AsyncEngine, make_client, open_form
 ) -> None:
     await install(engine)
-    editor = await make_client(role="editor", tables=table_options(RULES))
+    editor = await make_client(role="editor", tables=table_options(ROLE_RULES))
     form = await open_form(editor, "/t/items/r/5/delete")
     assert (await form.submit(editor)).status == 303
     async with engine.connect() as conn:
@@ -54,7 +53,7 @@ async def test_revert_of_a_delete_by_a_narrowed_role_restores_its_hidden_columns
     # The editor cannot see `secret`, so cannot restore it: no revert offered, 403 if forced.
     page = await (await editor.get("/activity")).text()
     assert "/revert" not in page
-    admin = await make_client(role="admin", tables=table_options(RULES))
+    admin = await make_client(role="admin", tables=table_options(ROLE_RULES))
     admin_page = await (await admin.get("/activity")).text()
     revert_path = re.search(r'href="(/activity/\d+/revert)"', admin_page).group(1)
     token = await form_token(editor, "/activity")

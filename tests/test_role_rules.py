@@ -12,32 +12,34 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
-from tests.find_fixtures import install, items, link, owners, page_ids, startup_error
-from tests.test_settings import write
+from tests.find_fixtures import install, items, owners, startup_error
+from tests.helpers import ROLE_RULES, form_token, link, page_ids, write_config
 from webapp.changes.writes import insert_row, read_row, row_version, update_row
 from webapp.listing.queries import key_condition
 from webapp.settings import SettingsError, load_settings, table_options
 from webapp.web.appkeys import ROLE_CATALOGS
 from webapp.web.errors import Forbidden
 
-RULES = {
-    "items": {
-        "roles": {
-            "viewer": {"hidden_columns": ["secret", "note"]},
-            "editor": {"hidden_columns": ["secret"], "read_only_columns": ["price"]},
-        }
-    },
-    "owners": {"roles": {"viewer": {"hidden": True}, "editor": {"read_only": True}}},
-}
 # What a viewer must never see: the hidden columns' names and values, and the hidden table
 # (its name, its rows' labels and values).
 VIEWER_SECRETS = ("secret", "s3cr3t", "note", "owners", "Owner ", "owner-secret")
 
 
-async def start(engine: AsyncEngine, make_client, role: str, rules: dict = RULES):
+async def start(engine: AsyncEngine, make_client, role: str, rules: dict = ROLE_RULES):
     await install(engine)
     return await make_client(role=role, tables=table_options(rules))
+
+
+@pytest.fixture(scope="module")
+async def start_shared(module_engine: AsyncEngine, module_client):
+    """`await start_shared(role, rules)`: like `start`, on the module's database, shared by
+    the tests that only read."""
+    await install(module_engine)
+
+    async def start_(role: str, rules: dict = ROLE_RULES):
+        return await module_client(role=role, tables=table_options(rules))
+
+    return start_
 
 
 RANDOM_TOKENS = re.compile(r'(name="csrf_token" value="|[?&;]cursor=)[A-Za-z0-9_.~%=-]+')
@@ -64,10 +66,8 @@ async def owner_snapshot(engine: AsyncEngine) -> list[tuple]:
 # --- hidden columns and tables: reading ---------------------------------------------------
 
 
-async def test_viewer_pages_show_no_hidden_column_or_table(
-    engine: AsyncEngine, make_client
-) -> None:
-    client = await start(engine, make_client, "viewer")
+async def test_viewer_pages_show_no_hidden_column_or_table(start_shared, module_client) -> None:
+    client = await start_shared("viewer")
     paths = [
         "/",
         "/t/items?size=500",
@@ -107,9 +107,9 @@ async def test_viewer_pages_show_no_hidden_column_or_table(
     ],
 )
 async def test_viewer_cannot_filter_or_sort_on_a_hidden_column(
-    engine: AsyncEngine, make_client, query: str
+    start_shared, module_client, query: str
 ) -> None:
-    client = await start(engine, make_client, "viewer")
+    client = await start_shared("viewer")
     response = await client.get(f"/t/items?{query}")
     assert response.status == 400
     body = await response.text()
@@ -117,15 +117,13 @@ async def test_viewer_cannot_filter_or_sort_on_a_hidden_column(
     assert_absent(body, ("s3cr3t", "owners", "Owner "), query)
 
 
-async def test_viewer_search_does_not_look_in_hidden_columns(
-    engine: AsyncEngine, make_client
-) -> None:
-    client = await start(engine, make_client, "viewer")
+async def test_viewer_search_does_not_look_in_hidden_columns(start_shared, module_client) -> None:
+    client = await start_shared("viewer")
     for term in ("s3cr3t", "note 5"):
         response = await client.get(f"/t/items?q={term}")
         assert response.status == 200
         assert page_ids(await response.text()) == [], term
-    admin = await make_client(role="admin", tables=table_options(RULES))
+    admin = await module_client(role="admin", tables=table_options(ROLE_RULES))
     assert 5 in page_ids(await (await admin.get("/t/items?q=s3cr3t-5")).text())
 
 
@@ -145,9 +143,9 @@ async def test_viewer_search_does_not_look_in_hidden_columns(
     ],
 )
 async def test_hidden_table_and_column_urls_are_not_found_for_the_viewer(
-    engine: AsyncEngine, make_client, path: str
+    start_shared, module_client, path: str
 ) -> None:
-    client = await start(engine, make_client, "viewer")
+    client = await start_shared("viewer")
     response = await client.get(path)
     assert response.status == 404
     assert_absent(await response.text(), ("s3cr3t", "Owner ", "owner-secret"), path)
@@ -170,21 +168,21 @@ async def test_hidden_table_writes_are_not_found_and_change_nothing(
 
 
 async def test_rows_of_a_hidden_table_are_not_listed_as_referencing(
-    engine: AsyncEngine, make_client
+    start_shared, module_client
 ) -> None:
     rules = {"items": {"roles": {"viewer": {"hidden": True}}}}
-    viewer = await start(engine, make_client, "viewer", rules)
+    viewer = await start_shared("viewer", rules)
     body = await (await viewer.get("/t/owners/r/2")).text()
     assert "Owner 2" in body
     assert_absent(body, ("items", "Item "), "owner record")
-    admin = await make_client(role="admin", tables=table_options(rules))
+    admin = await module_client(role="admin", tables=table_options(rules))
     assert "/t/items?owner_id__exact=2" in await (await admin.get("/t/owners/r/2")).text()
 
 
 async def test_admin_without_rules_sees_what_the_viewer_may_not(
-    engine: AsyncEngine, make_client
+    start_shared, module_client
 ) -> None:
-    client = await start(engine, make_client, "admin")
+    client = await start_shared("admin")
     body = await (await client.get("/t/items/r/3")).text()
     assert "s3cr3t-3" in body and "note 3" in body and "Owner " in body
     assert (await client.get("/t/owners/r/1")).status == 200
@@ -356,7 +354,7 @@ async def test_table_wide_read_only_column_applies_to_admins_too(
 def test_role_rules_of_the_wrong_shape_are_one_line_errors(
     tmp_path, body: str, message: str
 ) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///x.db\n" + body)
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///x.db\n" + body)
     with pytest.raises(SettingsError) as caught:
         load_settings(path, environ={})
     assert message in str(caught.value)
@@ -396,9 +394,7 @@ async def test_role_rules_naming_what_the_database_lacks_stop_startup(
     assert "\n" not in error
 
 
-async def test_role_rules_narrow_listed_label_and_sort_columns(
-    engine: AsyncEngine, make_client
-) -> None:
+async def test_role_rules_narrow_listed_label_and_sort_columns(start_shared, module_client) -> None:
     rules = {
         "items": {
             "columns": ["id", "name", "secret"],
@@ -407,7 +403,7 @@ async def test_role_rules_narrow_listed_label_and_sort_columns(
             "roles": {"viewer": {"hidden_columns": ["secret", "code"]}},
         }
     }
-    client = await start(engine, make_client, "viewer", rules)
+    client = await start_shared("viewer", rules)
     body = await (await client.get("/t/items?size=500")).text()
     assert_absent(body, ("secret", "s3cr3t", "C1", "C2"), "narrowed listing")
     assert page_ids(body) == list(range(1, 61))  # no configured sort left: the primary key

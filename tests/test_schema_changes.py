@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING, REPO
+from tests.helpers import FAST_HASHING, REPO
 from webapp.app import create_app
 from webapp.database.dialects import is_schema_mismatch, schema_fingerprint
 from webapp.schema.watch import CHANGED_NOTICE, NOT_SAVED_NOTICE
@@ -175,10 +175,10 @@ async def test_a_dropped_table_under_an_open_form_is_a_404_and_nothing_is_writte
 
 
 async def test_a_new_table_appears_after_the_check_interval(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_tables(engine)
-    client = await aiohttp_client(create_app(settings(db_url, schema_check_interval=0.05)))
+    client = await app_client(create_app(settings(db_url, schema_check_interval=0.05)))
     assert 'href="/t/extras"' not in await (await client.get("/")).text()
     await alter(engine, "CREATE TABLE extras (id INTEGER PRIMARY KEY, label VARCHAR(20))")
     for _ in range(200):
@@ -191,10 +191,10 @@ async def test_a_new_table_appears_after_the_check_interval(
 
 
 async def test_an_unchanged_schema_is_not_reflected_again(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_tables(engine)
-    client = await aiohttp_client(create_app(settings(db_url, schema_check_interval=0.02)))
+    client = await app_client(create_app(settings(db_url, schema_check_interval=0.02)))
     app = client.server.app
     await asyncio.sleep(0.3)
     assert app[SCHEMA_WATCH].generation == 0
@@ -288,7 +288,7 @@ async def test_a_table_the_config_names_can_vanish_without_breaking_the_app(
 
 
 async def test_an_unknown_table_the_schema_does_not_explain_is_a_503_not_a_500(
-    engine: AsyncEngine, db_url: str, aiohttp_client
+    engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     await make_tables(engine)
     app = create_app(settings(db_url))
@@ -298,7 +298,7 @@ async def test_an_unknown_table_the_schema_does_not_explain_is_a_503_not_a_500(
         return web.Response(text="unreachable")
 
     app.router.add_get("/stale", stale)
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     response = await client.get("/stale")
     body = await response.text()
     assert response.status == 503
@@ -409,7 +409,7 @@ def test_the_schema_settings_are_read_and_checked(tmp_path: Path) -> None:
 
 
 async def test_a_reflection_past_its_timeout_keeps_the_old_catalog(
-    engine: AsyncEngine, db_url: str, aiohttp_client, monkeypatch, caplog
+    engine: AsyncEngine, db_url: str, app_client, monkeypatch, caplog
 ) -> None:
     await make_tables(engine)
     import webapp.schema.watch as schema_watch
@@ -419,7 +419,7 @@ async def test_a_reflection_past_its_timeout_keeps_the_old_catalog(
 
     monkeypatch.setattr(schema_watch, "reflect_catalog", stuck)
     app = create_app(settings(db_url, schema_reload_timeout=0.2))
-    client = await aiohttp_client(app)
+    client = await app_client(app)
     await alter(engine, "ALTER TABLE items RENAME COLUMN title TO heading")
     response = await client.get("/t/items/r/1")
     assert response.status == 503

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import FAST_HASHING
+from tests.helpers import FAST_HASHING
 from webapp.app import create_app
 from webapp.settings import TableOptions, settings_for_url
 from webapp.web.urls import QualifiedName, export_url, record_url, table_url
@@ -219,7 +219,7 @@ async def test_an_unpopulated_materialized_view_is_listed_as_not_readable(
 
 
 async def test_what_the_user_may_not_read_is_left_out(
-    schemas, engine: AsyncEngine, db_url: str, aiohttp_client
+    schemas, engine: AsyncEngine, db_url: str, app_client
 ) -> None:
     role = f"webapp_limited_{uuid.uuid4().hex[:8]}"
     async with engine.begin() as conn:
@@ -233,7 +233,7 @@ async def test_what_the_user_may_not_read_is_left_out(
     try:
         url = make_url(db_url).set(username=role).render_as_string(hide_password=False)
         settings = settings_for_url(url, auth=FAST_HASHING)
-        client = await aiohttp_client(create_app(settings))
+        client = await app_client(create_app(settings))
         index = await client.get("/")
         assert index.status == 200
         body = await index.text()

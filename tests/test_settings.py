@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_webapp
+from tests.helpers import REPO, run_main, run_webapp, write_config
 from webapp.settings import SettingsError, load_settings
-
-
-def write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(body, encoding="utf-8")
-    return path
 
 
 def test_committed_config_is_the_embedded_sqlite_demo() -> None:
@@ -33,7 +26,7 @@ def test_every_wait_bound_is_a_setting(tmp_path: Path) -> None:
         30,
         10,
     )
-    path = write(
+    path = write_config(
         tmp_path,
         "database:\n  url: sqlite+aiosqlite:///a.db\n  lock_timeout: 2.5\n"
         "server:\n  body_timeout: 5\n  send_timeout: 7\n  shutdown_timeout: 3\n",
@@ -44,7 +37,7 @@ def test_every_wait_bound_is_a_setting(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_the_file_and_turns_the_demo_off(tmp_path: Path) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  demo: true\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  demo: true\n")
     settings = load_settings(
         path,
         environ={
@@ -64,7 +57,9 @@ def test_environment_overrides_the_file_and_turns_the_demo_off(tmp_path: Path) -
 
 
 def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, "database:\n  url: sqlite+aiosqlite:///d/x.db\n"), {})
+    settings = load_settings(
+        write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///d/x.db\n"), {}
+    )
     assert settings.database.url.database == str(tmp_path / "d" / "x.db")
 
 
@@ -125,18 +120,14 @@ def test_config_mistakes_are_one_clear_message(
     tmp_path: Path, body: str, environ: dict[str, str], message: str
 ) -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings(write(tmp_path, body), environ)
+        load_settings(write_config(tmp_path, body), environ)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_webapp(*args, env=env)
-
-
 def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  colour: red\n")
-    result = run_cli("--config", str(path))
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n  colour: red\n")
+    result = run_main("--config", str(path))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("webapp: error:")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -144,16 +135,16 @@ def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_missing_config_file(tmp_path: Path) -> None:
-    result = run_cli("--config", str(tmp_path / "absent.yaml"))
+    result = run_main("--config", str(tmp_path / "absent.yaml"))
     assert result.returncode == 2
     assert "cannot read the file" in result.stderr
 
 
 def test_cli_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    path = write(
+    path = write_config(
         tmp_path, "database:\n  url: mysql+aiomysql://root:pw@127.0.0.1:1/x\n  connect_timeout: 2\n"
     )
-    result = run_cli("--config", str(path), "--port", "0")
+    result = run_main("--config", str(path), "--port", "0")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("webapp:")]
     assert len(lines) == 1 and "cannot use the database" in lines[0]
@@ -161,14 +152,14 @@ def test_cli_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None
 
 
 def test_cli_help_names_the_options() -> None:
-    result = run_cli("--help")
+    result = run_webapp("--help")  # `python -m webapp` itself, as a user runs it
     assert result.returncode == 0
     for option in ("--config", "--host", "--port"):
         assert option in result.stdout
 
 
 def test_secret_key_is_generated_once_into_a_private_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
     first = load_settings(path, environ={}).secret_key
     key_file = tmp_path / ".secret_key"
     assert key_file.stat().st_mode & 0o777 == 0o600
@@ -177,13 +168,13 @@ def test_secret_key_is_generated_once_into_a_private_file(tmp_path: Path) -> Non
 
 
 def test_secret_key_from_the_environment_wins(tmp_path: Path) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
     settings = load_settings(path, environ={"WEBAPP_SECRET_KEY": "k" * 40})
     assert settings.secret_key == b"k" * 40
     assert not (tmp_path / ".secret_key").exists()
 
 
 def test_short_secret_key_is_a_one_line_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
     with pytest.raises(SettingsError, match="WEBAPP_SECRET_KEY must be at least 32"):
         load_settings(path, environ={"WEBAPP_SECRET_KEY": "short"})

@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import text
 from yarl import URL
 
-from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
+from tests.helpers import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from webapp import clock
 from webapp.app import create_app
 from webapp.settings import AuthSettings, settings_for_url
@@ -44,10 +44,10 @@ async def https_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request.clone(scheme="https"))
 
 
-async def client_with(aiohttp_client, db_url: str, middleware, auth: AuthSettings):
+async def client_with(app_client, db_url: str, middleware, auth: AuthSettings):
     app = create_app(settings_for_url(db_url, auth=auth))
     app.middlewares.insert(0, middleware)
-    return await aiohttp_client(app, role=None)
+    return await app_client(app, role=None)
 
 
 class CountingHasher:
@@ -125,11 +125,11 @@ async def test_hashing_runs_a_bounded_number_at_once(
     assert hasher.most == 2
 
 
-async def test_a_stranger_cannot_lock_the_owner_out(aiohttp_client, db_url) -> None:
+async def test_a_stranger_cannot_lock_the_owner_out(app_client, db_url) -> None:
     auth = auth_settings(
         max_failures_per_user=3, max_failures_per_user_total=5, max_failures_per_address=100
     )
-    client = await client_with(aiohttp_client, db_url, address_middleware, auth)
+    client = await client_with(app_client, db_url, address_middleware, auth)
     await add_test_user(client.server.app, "viewer", "vic")
     token = await form_token(client)
     for _ in range(3):
@@ -140,13 +140,11 @@ async def test_a_stranger_cannot_lock_the_owner_out(aiohttp_client, db_url) -> N
     assert owner.status == 303  # ...the owner elsewhere is not
 
 
-async def test_failures_from_many_addresses_reach_the_per_name_ceiling(
-    aiohttp_client, db_url
-) -> None:
+async def test_failures_from_many_addresses_reach_the_per_name_ceiling(app_client, db_url) -> None:
     auth = auth_settings(
         max_failures_per_user=3, max_failures_per_user_total=4, max_failures_per_address=100
     )
-    client = await client_with(aiohttp_client, db_url, address_middleware, auth)
+    client = await client_with(app_client, db_url, address_middleware, auth)
     await add_test_user(client.server.app, "viewer", "vic")
     token = await form_token(client)
     for n in range(4):
@@ -179,8 +177,8 @@ async def test_every_spelling_of_a_name_is_throttled_without_a_500(
     assert other.status == (429 if backend == "mysql" else 303)
 
 
-async def test_cookie_over_https_is_secure_and_host_prefixed(aiohttp_client, db_url) -> None:
-    client = await client_with(aiohttp_client, db_url, https_middleware, auth_settings())
+async def test_cookie_over_https_is_secure_and_host_prefixed(app_client, db_url) -> None:
+    client = await client_with(app_client, db_url, https_middleware, auth_settings())
     await add_test_user(client.server.app, "viewer", "vic")
     page = await client.get("/login")
     cookie = page.cookies["__Host-webapp_session"]
@@ -235,14 +233,14 @@ async def test_session_ends_at_max_session_age_however_active(
 
 
 async def test_concurrent_failures_from_many_addresses_are_all_counted(
-    aiohttp_client, db_url, engine
+    app_client, db_url, engine
 ) -> None:
     """Many addresses failing for one name at once: each answer a 401, each failure counted
     once (nothing lost to lock waits or deadlocks between the counting transactions)."""
     auth = auth_settings(
         max_failures_per_user=5, max_failures_per_user_total=1000, max_failures_per_address=5
     )
-    client = await client_with(aiohttp_client, db_url, address_middleware, auth)
+    client = await client_with(app_client, db_url, address_middleware, auth)
     await add_test_user(client.server.app, "viewer", "vic")
     token = await form_token(client)
     responses = await asyncio.gather(

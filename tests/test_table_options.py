@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import ITEMS, install, items, link, page_ids, startup_error
-from tests.test_settings import run_cli, write
+from tests.find_fixtures import ITEMS, install, items, startup_error
+from tests.helpers import link, page_ids, run_main, write_config
 from webapp.settings import SettingsError, load_settings, table_options
 from webapp.web.appkeys import CATALOG, READ_ENGINE
 
@@ -27,10 +27,22 @@ async def start(engine: AsyncEngine, make_client, options: dict, **changes):
     return await make_client(tables=table_options(options), **changes)
 
 
-async def test_hidden_columns_never_appear_or_work(engine: AsyncEngine, make_client) -> None:
-    client = await start(
-        engine,
-        make_client,
+@pytest.fixture(scope="module")
+async def start_shared(module_engine: AsyncEngine, module_client):
+    """`await start_shared(options)`: like `start`, on the module's database, shared by the
+    tests that only read."""
+    await install(module_engine)
+
+    async def start_(options: dict, **changes):
+        return await module_client(tables=table_options(options), **changes)
+
+    return start_
+
+
+async def test_hidden_columns_never_appear_or_work(
+    start_shared, module_engine: AsyncEngine
+) -> None:
+    client = await start_shared(
         {"items": {"hidden_columns": ["secret"]}, "owners": {"hidden_columns": ["secret"]}},
     )
     for path in ("/t/items?size=500", "/t/items/r/3", "/t/owners", "/t/owners/r/2"):
@@ -47,14 +59,12 @@ async def test_hidden_columns_never_appear_or_work(engine: AsyncEngine, make_cli
         assert message in await response.text()
     assert await ids(await client.get("/t/items?q=s3cr3t")) == []
     assert (await client.get("/t/items/r/3/raw/secret")).status == 404
-    async with engine.connect() as conn:
+    async with module_engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(items)) == 60
 
 
-async def test_listed_columns_in_order_with_labels_and_links(
-    engine: AsyncEngine, make_client
-) -> None:
-    client = await start(engine, make_client, {"items": {"columns": ["name", "owner_id", "rank"]}})
+async def test_listed_columns_in_order_with_labels_and_links(start_shared) -> None:
+    client = await start_shared({"items": {"columns": ["name", "owner_id", "rank"]}})
     body = await (await client.get("/t/items")).text()
     headings = re.findall(r'<th[^>]*><a href="[^"]*" title="[^"]*">(\w+)</a>', body)
     assert headings == ["name", "owner_id", "rank"]
@@ -64,8 +74,8 @@ async def test_listed_columns_in_order_with_labels_and_links(
     assert '<th scope="row">price' in record  # the record page shows every visible column
 
 
-async def test_page_size_and_default_sort(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"items": {"page_size": 7, "sort": "-rank"}})
+async def test_page_size_and_default_sort(start_shared) -> None:
+    client = await start_shared({"items": {"page_size": 7, "sort": "-rank"}})
     body = await (await client.get("/t/items")).text()
     expected = [r["id"] for r in sorted(ITEMS, key=lambda r: (r["rank"], r["id"]), reverse=True)]
     assert page_ids(body) == expected[:7]
@@ -77,10 +87,8 @@ async def test_page_size_and_default_sort(engine: AsyncEngine, make_client) -> N
     assert page_ids(ascending) == sorted(expected, key=lambda i: (i // 3, i))[:7]
 
 
-async def test_search_and_label_columns(engine: AsyncEngine, make_client) -> None:
-    client = await start(
-        engine,
-        make_client,
+async def test_search_and_label_columns(start_shared) -> None:
+    client = await start_shared(
         {"items": {"search_columns": ["code"]}, "owners": {"label_column": "secret"}},
     )
     assert await ids(await client.get("/t/items?q=Item&size=500")) == []
@@ -90,8 +98,8 @@ async def test_search_and_label_columns(engine: AsyncEngine, make_client) -> Non
     assert '">owner-secret-2</a> <span class="fk-key">' in body
 
 
-async def test_hidden_table_is_nowhere(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"owners": {"hidden": True}})
+async def test_hidden_table_is_nowhere(start_shared) -> None:
+    client = await start_shared({"owners": {"hidden": True}})
     assert (await client.get("/t/owners")).status == 404
     assert (await client.get("/t/owners/r/1")).status == 404
     index = await (await client.get("/")).text()
@@ -100,8 +108,8 @@ async def test_hidden_table_is_nowhere(engine: AsyncEngine, make_client) -> None
     assert "/t/owners" not in body and "Owner 2" not in body
 
 
-async def test_read_only_table_says_why(engine: AsyncEngine, make_client) -> None:
-    client = await start(engine, make_client, {"items": {"read_only": True}})
+async def test_read_only_table_says_why(start_shared) -> None:
+    client = await start_shared({"items": {"read_only": True}})
     catalog = client.server.app[CATALOG]
     assert catalog.tables["items"].read_only_reason == "This table is configured as read-only."
     assert catalog.tables["owners"].read_only_reason is None
@@ -157,7 +165,7 @@ async def test_options_naming_what_the_database_lacks_stop_startup(
 def test_table_option_mistakes_are_one_clear_message(
     tmp_path: Path, body: str, message: str
 ) -> None:
-    path = write(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n" + body + "\n")
+    path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n" + body + "\n")
     with pytest.raises(SettingsError) as caught:
         load_settings(path, {})
     assert message in str(caught.value)
@@ -165,7 +173,7 @@ def test_table_option_mistakes_are_one_clear_message(
 
 
 def test_table_options_load_typed(tmp_path: Path) -> None:
-    path = write(
+    path = write_config(
         tmp_path,
         "database:\n  url: sqlite+aiosqlite:///a.db\ntables:\n  items:\n"
         "    columns: [name, rank]\n    hidden_columns: [secret]\n    page_size: 20\n"
@@ -181,11 +189,11 @@ def test_table_options_load_typed(tmp_path: Path) -> None:
 def test_cli_unknown_table_column_is_one_line_and_exit_1(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "a.db") as conn:
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-    path = write(
+    path = write_config(
         tmp_path,
         "database:\n  url: sqlite+aiosqlite:///a.db\ntables:\n  t:\n    columns: [name, nope]\n",
     )
-    result = run_cli("--config", str(path), "--port", "0")
+    result = run_main("--config", str(path), "--port", "0")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("webapp:")]
     assert lines == ["webapp: error: config: tables.t.columns: 't' has no column 'nope'"]

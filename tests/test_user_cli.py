@@ -4,14 +4,13 @@ and the server refuses a non-loopback address while no user exists."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import run_webapp
+from tests.helpers import CliResult, run_main, run_webapp
 
 
 @pytest.fixture
@@ -25,8 +24,9 @@ def config(tmp_path: Path, db_url: str) -> Path:
     return path
 
 
-def webapp(config: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
-    return run_webapp(
+def webapp(config: Path, *args: str, password: str | None = None) -> CliResult:
+    """The command line, in-process, on the test's database."""
+    return run_main(
         *args, "--config", str(config), env={"WEBAPP_SECRET_KEY": "k" * 40}, stdin=password or ""
     )
 
@@ -52,7 +52,10 @@ async def test_user_commands_add_list_change_and_disable(config: Path, engine: A
     assert webapp(config, "user", "set-role", "bob", "editor").returncode == 0
     assert webapp(config, "user", "disable", "bob").returncode == 0
     assert await users(engine) == [("alice", "admin", False), ("bob", "editor", True)]
-    listing = webapp(config, "user", "list")
+    # `python -m webapp` itself, once: the entry point a user's shell runs.
+    listing = run_webapp(
+        "user", "list", "--config", str(config), env={"WEBAPP_SECRET_KEY": "k" * 40}
+    )
     assert listing.returncode == 0
     assert listing.stdout.splitlines() == ["alice\tadmin\tactive", "bob\teditor\tdisabled"]
     assert webapp(config, "user", "enable", "bob").returncode == 0

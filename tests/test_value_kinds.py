@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
+from tests.helpers import form_token
 
 RAW_FORM = {
     "sqlite": "typeof({c}) || ':' || hex({c})",

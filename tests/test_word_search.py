@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.find_fixtures import link, page_ids, walk
+from tests.helpers import link, page_ids, walk
 from webapp.listing import fulltext
 from webapp.listing.fulltext import bounded_scan, scan_finds_the_same
 from webapp.listing.queries import SortKey, page_statement

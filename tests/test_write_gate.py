@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import form_token
 from tests.find_fixtures import install, owners
+from tests.helpers import form_token
 from webapp.settings import table_options
 
 RULES = {"owners": {"roles": {"editor": {"read_only": True}}}}

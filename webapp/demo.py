@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from random import Random
 from typing import Any
@@ -47,7 +48,7 @@ from webapp.database.engine import unusable_database
 from webapp.schema.catalog import reflect_catalog
 from webapp.web.appkeys import ENGINE, SETTINGS
 
-__all__ = ["DEMO_TABLES", "DEMO_VIEWS", "DemoBase", "install_demo"]
+__all__ = ["DEMO_TABLES", "DEMO_VIEWS", "DemoBase", "DemoSize", "install_demo"]
 
 SEED = 2024
 BATCH_SIZE = 5_000
@@ -59,6 +60,17 @@ MY_TABLE_ROWS = 20
 AUTHOR_ROWS = 200
 BOOK_ROWS = 2_000
 CUSTOMER_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How many authors, books and customers the demo holds: the demo's own numbers by
+    default, fewer where only its shape matters (as in tests)."""
+
+    authors: int = AUTHOR_ROWS
+    books: int = BOOK_ROWS
+    customers: int = CUSTOMER_ROWS
+
 
 BASE_DATE = dt.date(1900, 1, 1)
 BASE_TIME = dt.datetime(2019, 1, 1, 8, 0, 0)
@@ -286,9 +298,9 @@ def _biography(rng: Random, index: int) -> str | None:
     )
 
 
-def _author_rows(rng: Random) -> list[dict[str, Any]]:
+def _author_rows(rng: Random, size: DemoSize) -> list[dict[str, Any]]:
     rows = []
-    for i in range(1, AUTHOR_ROWS + 1):
+    for i in range(1, size.authors + 1):
         if i <= len(UNICODE_AUTHORS):
             name = UNICODE_AUTHORS[i - 1]
         else:
@@ -319,14 +331,14 @@ def _title(rng: Random, index: int) -> str:
     return f"The {rng.choice(TITLE_NOUNS)}, Volume {rng.randint(2, 9)}"
 
 
-def _book_rows(rng: Random) -> list[dict[str, Any]]:
+def _book_rows(rng: Random, size: DemoSize) -> list[dict[str, Any]]:
     rows = []
-    for i in range(1, BOOK_ROWS + 1):
+    for i in range(1, size.books + 1):
         rows.append(
             {
                 "id": i,
                 "title": _title(rng, i),
-                "author_id": rng.randint(1, AUTHOR_ROWS),
+                "author_id": rng.randint(1, size.authors),
                 "isbn": _isbn13(i),
                 "price": _money(rng, 299, 8_999),
                 "published_on": (
@@ -342,9 +354,9 @@ def _book_rows(rng: Random) -> list[dict[str, Any]]:
     return rows
 
 
-def _customer_rows(rng: Random) -> list[dict[str, Any]]:
+def _customer_rows(rng: Random, size: DemoSize) -> list[dict[str, Any]]:
     rows = []
-    for i in range(1, CUSTOMER_ROWS + 1):
+    for i in range(1, size.customers + 1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         created = BASE_TIME + dt.timedelta(
             seconds=i * 3_600 + rng.randint(0, 3_599), microseconds=rng.randint(0, 999_999)
@@ -381,7 +393,7 @@ def _shipping(rng: Random, customer_id: int) -> dict[str, Any]:
 
 
 def _order_chunks(
-    rng: Random, orders: int, book_prices: list[Decimal]
+    rng: Random, orders: int, book_prices: list[Decimal], size: DemoSize
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Orders with their line items, a batch at a time so 100,000 orders never sit in memory.
 
@@ -393,11 +405,11 @@ def _order_chunks(
     item_rows: list[dict[str, Any]] = []
     for order_id in range(1, orders + 1):
         placed += dt.timedelta(seconds=rng.randint(30, 900), microseconds=rng.randint(0, 999_999))
-        customer_id = rng.randint(1, CUSTOMER_ROWS)
+        customer_id = rng.randint(1, size.customers)
         if order_id <= items_until:
             total = Decimal("0.00")
             for line_no in range(1, rng.randint(1, 3) + 1):
-                book_id = rng.randint(1, BOOK_ROWS)
+                book_id = rng.randint(1, size.books)
                 quantity = rng.choice((1, 1, 1, 2, 2, 3, 5))
                 unit_price = book_prices[book_id - 1]
                 total += unit_price * quantity
@@ -465,8 +477,11 @@ async def _after_explicit_ids(conn: AsyncConnection, tables: Iterable[Table]) ->
         )
 
 
-async def install_demo(engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS) -> bool:
-    """Create and fill the demo schema when the database has none of its tables.
+async def install_demo(
+    engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS, size: DemoSize | None = None
+) -> bool:
+    """Create and fill the demo schema when the database has none of its tables; `size`
+    (default: the demo's) sets the rows of authors, books and customers.
 
     Returns True if it installed, False if ``my_table`` already exists: the demo is only for a
     database the app created itself, so an existing one is never touched.
@@ -476,14 +491,15 @@ async def install_demo(engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS) -> 
             return False
         await conn.run_sync(DemoBase.metadata.create_all)
 
+        size = size or DemoSize()
         rng = Random(SEED)
         await _insert(conn, _table(MyTable), _my_table_rows())
-        await _insert(conn, _table(Author), _author_rows(rng))
-        book_rows = _book_rows(rng)
+        await _insert(conn, _table(Author), _author_rows(rng, size))
+        book_rows = _book_rows(rng, size)
         await _insert(conn, _table(Book), book_rows)
-        await _insert(conn, _table(Customer), _customer_rows(rng))
+        await _insert(conn, _table(Customer), _customer_rows(rng, size))
         book_prices = [row["price"] for row in book_rows]
-        for order_rows, item_rows in _order_chunks(rng, orders, book_prices):
+        for order_rows, item_rows in _order_chunks(rng, orders, book_prices, size):
             await _insert(conn, _table(Order), order_rows)
             await _insert(conn, _table(OrderItem), item_rows)
 
