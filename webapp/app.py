@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 from webapp.accounts.lifecycle import accounts_context
 from webapp.accounts.permissions import auth_middleware, current_user
+from webapp.console.lifecycle import console_context
 from webapp.database.engine import (
     database_context,
     session_middleware,
@@ -23,6 +24,7 @@ from webapp.listing.rows_html import cell_class, cell_html
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.settings import Settings
 from webapp.views import setup_routes
+from webapp.views.trace import trace_middleware
 from webapp.web.appkeys import SETTINGS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
@@ -79,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
             schema_change_middleware,
             auth_middleware,
             csrf_middleware,
+            trace_middleware,
             session_middleware,
         ],
         client_max_size=UPLOAD_LIMIT,
@@ -100,9 +103,11 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["new_record_url"] = new_record_url
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
+    env.globals["sql_roles"] = settings.sql.roles
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
+    app.cleanup_ctx.append(console_context)
     setup_routes(app)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False, show_index=False)
     return app

@@ -35,6 +35,8 @@ class AccountModels:
     login_failure: type
     sign_in_token: type
     audit_entry: type
+    sql_run: type
+    saved_query: type
 
 
 @cache
@@ -105,7 +107,38 @@ def account_models(prefix: str) -> AccountModels:
         reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
         state: Mapped[str] = mapped_column(String(10))
 
-    return AccountModels(Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry)
+    class SqlRun(Base):
+        """One statement run in the SQL console: who, when, what, how long, how it ended."""
+
+        __tablename__ = f"{prefix}sql_runs"
+        __table_args__ = (Index(f"ix_{prefix}sql_runs_at", "at"),)
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+        sql_text: Mapped[str] = mapped_column(LONG_TEXT)
+        action: Mapped[str] = mapped_column(String(8))  # run, explain, csv, json
+        milliseconds: Mapped[int] = mapped_column(Integer)
+        row_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    class SavedQuery(Base):
+        """A named statement with `:name` parameters, private to its owner or shared."""
+
+        __tablename__ = f"{prefix}saved_queries"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        owner_id: Mapped[int] = mapped_column(Integer)
+        owner_name: Mapped[str] = mapped_column(String(USERNAME_MAX))
+        name: Mapped[str] = mapped_column(String(200))
+        description: Mapped[str] = mapped_column(Text, default="")
+        sql_text: Mapped[str] = mapped_column(LONG_TEXT)
+        shared: Mapped[bool] = mapped_column(Boolean, default=False)
+        created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+        updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
+
+    return AccountModels(
+        Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry, SqlRun, SavedQuery
+    )
 
 
 def _create_first_tables(conn: Connection, models: AccountModels) -> None:
@@ -121,11 +154,17 @@ def _create_audit_log(conn: Connection, models: AccountModels) -> None:
     models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
 
 
+def _create_console_tables(conn: Connection, models: AccountModels) -> None:
+    tables = [models.sql_run.__table__, models.saved_query.__table__]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
 # steps; never change one that has shipped.
 MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
     _create_first_tables,
     _create_audit_log,
+    _create_console_tables,
 ]
 
 

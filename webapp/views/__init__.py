@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.views import admin, edit, export, history, index, login, lookup, record, table
+from webapp.views import admin, console, edit, export, history, index, login, lookup, record, table
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,6 +32,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/logout", login.logout, name="logout")
     app.router.add_get("/account/password", login.password_page, name="password")
     app.router.add_post("/account/password", login.change_password)
+    app.router.add_get(console.SQL_PAGE, console.console_page, name="sql")
+    app.router.add_post(console.SQL_PAGE, console.run_console)
+    app.router.add_post(
+        console.SQL_PAGE + "/download.{format:csv|json}",
+        console.download_result,
+        name="sql_download",
+    )
+    app.router.add_get(
+        console.SQL_PAGE + "/q/{query}", console.saved_query_page, name="saved_query"
+    )
+    app.router.add_post(console.SQL_PAGE + "/q/{query}/delete", console.delete_saved_query)
     app.router.add_get(admin.USERS_PAGE, admin.users_page, name="users")
     app.router.add_post(admin.USERS_PAGE, admin.add_user)
     app.router.add_post(

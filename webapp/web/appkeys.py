@@ -35,5 +35,7 @@ PAGE_COUNTS = web.AppKey("page_counts", CountCache)
 SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
 # Slots, time limit and in-flight queries of expensive request kinds (db.database_context).
 EXPENSIVE_QUERIES = web.AppKey("expensive_queries", ExpensiveQueries)
+# The SQL console's read-only engine (console.lifecycle): a pool of its own.
+CONSOLE_ENGINE = web.AppKey("console_engine", AsyncEngine)
 
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
