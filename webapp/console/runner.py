@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, bindparam, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import TextClause
 
 from webapp.console.placeholders import find_placeholders
 from webapp.database.dialects import is_timeout
-from webapp.database.read_only import Deadline, explain_prefix, read_only_transaction
+from webapp.database.read_only import (
+    STATEMENT_ERRORS,
+    Deadline,
+    explain_prefix,
+    read_only_transaction,
+)
 from webapp.web.errors import TooBusy, first_line
 
 
@@ -98,7 +102,7 @@ async def run_page(
                     await conn.invalidate()
                 else:
                     await result.close()
-    except (DBAPIError, SQLAlchemyError) as exc:
+    except STATEMENT_ERRORS as exc:
         if isinstance(exc, PoolTimeout):
             raise TooBusy("Other console statements are running. Try again in a moment.") from None
         outcome.error = refusal_text(exc, seconds)
@@ -119,7 +123,7 @@ async def stream_rows(
     ):
         try:
             result = await conn.stream(clause.execution_options(yield_per=batch))
-        except (DBAPIError, SQLAlchemyError) as exc:
+        except STATEMENT_ERRORS as exc:
             raise StatementRefused(refusal_text(exc, seconds)) from None
         if not list(result.keys()):
             raise StatementRefused("The statement returns no rows to download.")
@@ -138,7 +142,7 @@ async def _batches(
     while True:
         try:
             rows = await anext(partitions, None)
-        except (DBAPIError, SQLAlchemyError) as exc:
+        except STATEMENT_ERRORS as exc:
             raise StatementRefused(refusal_text(exc, seconds)) from None
         if rows is None:
             return

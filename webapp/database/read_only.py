@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from webapp.database.dialects import (
@@ -185,6 +186,24 @@ async def _nothing(conn: AsyncConnection) -> None:
 
 _SETUP = {"postgresql": _setup_postgresql, "mysql": _setup_mysql, "sqlite": _setup_sqlite}
 _CLEANUP = {"postgresql": _nothing, "mysql": _nothing, "sqlite": _cleanup_sqlite}
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+    import pymysql
+
+    return (
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        pymysql.Error,
+        sqlite3.Error,
+    )
+
+
+# What a refused statement raises: SQLAlchemy's wrapped errors, and the drivers' own, which
+# asyncpg's server-side cursors raise unwrapped.
+STATEMENT_ERRORS = _driver_errors()
 
 
 def explain_prefix(dialect: Dialect) -> str:
