@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, bindparam, text
+from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import TextClause
@@ -90,7 +91,7 @@ async def run_page(
     try:
         async with _connection(engine) as conn, read_only_transaction(conn, seconds):
             result = await conn.stream(clause)
-            outcome.columns = list(result.keys())
+            outcome.columns = _column_names(result)
             if not outcome.columns:
                 outcome.returns_rows = False
                 await result.close()
@@ -125,10 +126,11 @@ async def stream_rows(
             result = await conn.stream(clause.execution_options(yield_per=batch))
         except STATEMENT_ERRORS as exc:
             raise StatementRefused(refusal_text(exc, seconds)) from None
-        if not list(result.keys()):
+        names = _column_names(result)
+        if not names:
             raise StatementRefused("The statement returns no rows to download.")
         try:
-            yield list(result.keys()), _batches(result.partitions(), seconds), deadline
+            yield names, _batches(result.partitions(), seconds), deadline
         except BaseException:
             # Closing a result with rows unread reads them all (MySQL): drop it instead.
             await conn.invalidate()
@@ -147,6 +149,14 @@ async def _batches(
         if rows is None:
             return
         yield rows
+
+
+def _column_names(result: Any) -> list[str]:
+    """The result's column names; none for a statement that returns no rows (SET, PRAGMA)."""
+    try:
+        return list(result.keys())
+    except ResourceClosedError:
+        return []
 
 
 @contextlib.asynccontextmanager
