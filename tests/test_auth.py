@@ -24,6 +24,7 @@ from yarl import URL
 
 from tests.conftest import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from webapp.accounts import permissions
+from webapp.accounts.models import MIGRATIONS
 from webapp.accounts.passwords import Passwords
 from webapp.accounts.store import Accounts
 from webapp.settings import AuthSettings, PasswordHashSettings
@@ -336,12 +337,12 @@ async def test_schema_version_records_each_migration_step_once(
     await make_client()
     async with engine.connect() as conn:
         versions = (await conn.scalars(text("SELECT version FROM webapp_schema_version"))).all()
-    assert sorted(versions) == [1, 2]
+    assert versions and sorted(versions) == list(range(1, len(MIGRATIONS) + 1))
     again = Accounts.on(engine, FAST_HASHING)
     await again.migrate()
     async with engine.connect() as conn:
         versions = (await conn.scalars(text("SELECT version FROM webapp_schema_version"))).all()
-    assert sorted(versions) == [1, 2]
+    assert versions and sorted(versions) == list(range(1, len(MIGRATIONS) + 1))
 
 
 async def test_app_tables_can_live_in_a_separate_database(
