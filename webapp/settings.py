@@ -191,6 +191,8 @@ class Settings:
     body_timeout: float = 60.0
     send_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    # The most rows one bulk change (delete, set a column) may touch.
+    bulk_max_rows: int = 100_000
 
     @property
     def hidden_table_prefix(self) -> str | None:
@@ -241,7 +243,9 @@ def settings_for_url(url: str, **changes: Any) -> Settings:
 
 
 def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
-    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth", "sql"}, "")
+    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql"}, "")
+    bulk_raw = _section(raw, "bulk")
+    _reject_unknown(bulk_raw, {"max_rows"}, "bulk.")
     database_raw = _section(raw, "database")
     server_raw = _section(raw, "server")
     pages_raw = _section(raw, "pages")
@@ -335,6 +339,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         shutdown_timeout=_number(
             server_raw.get("shutdown_timeout", 10.0), "server.shutdown_timeout"
         ),
+        bulk_max_rows=_int(bulk_raw.get("max_rows", 100_000), "bulk.max_rows", 1, 100_000_000),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, inspect, select, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,6 +35,7 @@ class AccountModels:
     login_failure: type
     sign_in_token: type
     audit_entry: type
+    change_set: type
     sql_run: type
     saved_query: type
 
@@ -93,6 +94,7 @@ def account_models(prefix: str) -> AccountModels:
         __table_args__ = (
             Index(f"ix_{prefix}audit_log_record", "key_hash", "id"),
             Index(f"ix_{prefix}audit_log_at", "at"),
+            Index(f"ix_{prefix}audit_log_change_set", "change_set_id", "id"),
         )
         id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
         at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
@@ -104,6 +106,27 @@ def account_models(prefix: str) -> AccountModels:
         row_key: Mapped[str] = mapped_column(LONG_TEXT)
         old_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
         new_values: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+        reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        state: Mapped[str] = mapped_column(String(10))
+        # The change set (bulk change, revert of one) this entry belongs to; NULL for a
+        # single-record edit.
+        change_set_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    class ChangeSet(Base):
+        """Many rows changed in one transaction (see webapp/changes/change_sets.py): who,
+        when, what, how many rows, and where the rows came from (the view's filter, the
+        chosen keys, the change set it reverts). Its rows' entries carry its id."""
+
+        __tablename__ = f"{prefix}change_sets"
+        __table_args__ = (Index(f"ix_{prefix}change_sets_at", "at"),)
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+        user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+        username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+        action: Mapped[str] = mapped_column(String(16))
+        table_name: Mapped[str] = mapped_column(String(255))
+        row_count: Mapped[int] = mapped_column(Integer, default=0)
+        source: Mapped[str] = mapped_column(LONG_TEXT)
         reverts_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
         state: Mapped[str] = mapped_column(String(10))
 
@@ -137,7 +160,15 @@ def account_models(prefix: str) -> AccountModels:
         updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
 
     return AccountModels(
-        Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry, SqlRun, SavedQuery
+        Base,
+        SchemaVersion,
+        User,
+        LoginFailure,
+        SignInToken,
+        AuditEntry,
+        ChangeSet,
+        SqlRun,
+        SavedQuery,
     )
 
 
@@ -154,6 +185,27 @@ def _create_audit_log(conn: Connection, models: AccountModels) -> None:
     models.base.metadata.create_all(conn, tables=[models.audit_entry.__table__], checkfirst=True)
 
 
+def _add_change_sets(conn: Connection, models: AccountModels) -> None:
+    """The change sets table, and the audit log's `change_set_id` column and its index
+    (already there when step 2 created the log from today's model)."""
+    models.base.metadata.create_all(conn, tables=[models.change_set.__table__], checkfirst=True)
+    log = models.audit_entry.__table__
+    inspector = inspect(conn)
+    if "change_set_id" not in {column["name"] for column in inspector.get_columns(log.name)}:
+        preparer = conn.dialect.identifier_preparer
+        column_type = log.c.change_set_id.type.compile(dialect=conn.dialect)
+        conn.execute(
+            text(
+                f"ALTER TABLE {preparer.format_table(log)} "
+                f"ADD COLUMN {preparer.quote('change_set_id')} {column_type} NULL"
+            )
+        )
+    present = {index["name"] for index in inspect(conn).get_indexes(log.name)}
+    for index in log.indexes:
+        if index.name not in present:
+            index.create(conn)
+
+
 def _create_console_tables(conn: Connection, models: AccountModels) -> None:
     tables = [models.sql_run.__table__, models.saved_query.__table__]
     models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
@@ -164,6 +216,7 @@ def _create_console_tables(conn: Connection, models: AccountModels) -> None:
 MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
     _create_first_tables,
     _create_audit_log,
+    _add_change_sets,
     _create_console_tables,
 ]
 

@@ -66,17 +66,23 @@ class AuditLog:
     def table(self) -> Any:
         return self.models.audit_entry.__table__
 
+    @property
+    def sets_table(self) -> Any:
+        return self.models.change_set.__table__
+
 
 @dataclass
 class AuditTrail:
-    """The entries of one write transaction: whose they are, and (for a revert) which entry
-    they undo."""
+    """The entries of one write transaction: whose they are, (for a revert) which entry
+    they undo, and (for a bulk change) the change set they belong to."""
 
     log: AuditLog
     user_id: int | None
     username: str
     reverts_id: int | None = None
     pending: list[int] = field(default_factory=list)
+    change_set_id: int | None = None
+    pending_set: int | None = None  # a change set written pending in a separate database
 
     async def record(
         self,
@@ -95,7 +101,52 @@ class AuditTrail:
                 return
             before = {name: before[name] for name in changed}
             after = {name: after[name] for name in changed}
-        values = {
+        values = self._values(action, info, key, before, after, self.reverts_id)
+        if self.log.separate is None:
+            await conn.execute(insert(self.log.table).values({**values, "state": COMMITTED}))
+            return
+        async with self.log.separate() as session, session.begin():
+            statement = insert(self.log.table).values({**values, "state": PENDING})
+            result = await session.execute(statement)
+            self.pending.append(result.inserted_primary_key[0])
+
+    async def record_many(
+        self, conn: AsyncConnection, action: str, info: TableInfo, changes: Sequence[RowChange]
+    ) -> int:
+        """Write the entries of a batch of changes `conn` just made, in one statement (a bulk
+        change writes thousands); as `record` does, an update that changed no column gets
+        none. Returns how many entries were written. Only inside a change set."""
+        rows = []
+        for change in changes:
+            before, after = change.before, change.after
+            if action == "update" and before is not None and after is not None:
+                changed = [name for name in after if not same_value(after[name], before[name])]
+                if not changed:
+                    continue
+                before = {name: before[name] for name in changed}
+                after = {name: after[name] for name in changed}
+            rows.append(self._values(action, info, change.key, before, after, change.reverts_id))
+        if not rows:
+            return 0
+        state = COMMITTED if self.log.separate is None else PENDING
+        rows = [{**row, "state": state} for row in rows]
+        if self.log.separate is None:
+            await conn.execute(insert(self.log.table), rows)
+        else:
+            async with self.log.separate() as session, session.begin():
+                await session.execute(insert(self.log.table), rows)
+        return len(rows)
+
+    def _values(
+        self,
+        action: str,
+        info: TableInfo,
+        key: tuple[Any, ...],
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        reverts_id: int | None,
+    ) -> dict[str, Any]:
+        return {
             "at": precise_utc_now(),
             "user_id": self.user_id,
             "username": self.username,
@@ -105,31 +156,45 @@ class AuditTrail:
             "row_key": encode_key(key),
             "old_values": encode_row(before),
             "new_values": encode_row(after),
-            "reverts_id": self.reverts_id,
+            "reverts_id": reverts_id,
+            "change_set_id": self.change_set_id,
         }
-        if self.log.separate is None:
-            await conn.execute(insert(self.log.table).values({**values, "state": COMMITTED}))
-            return
-        async with self.log.separate() as session, session.begin():
-            statement = insert(self.log.table).values({**values, "state": PENDING})
-            result = await session.execute(statement)
-            self.pending.append(result.inserted_primary_key[0])
 
     async def finish(self, committed: bool) -> None:
-        """After the data transaction ended: settle the entries left pending in a separate
-        database. A failure here is logged; the entry then stays pending."""
-        if not self.pending:
+        """After the data transaction ended: settle the entries (and change set) left
+        pending in a separate database. A failure here is logged; they then stay pending."""
+        if not self.pending and self.pending_set is None:
             return
         ids, self.pending = self.pending, []
+        set_id, self.pending_set = self.pending_set, None
+        state = COMMITTED if committed else FAILED
+        table, sets = self.log.table, self.log.sets_table
         try:
             async with self.log.separate() as session, session.begin():  # type: ignore[misc]
-                await session.execute(
-                    update(self.log.table)
-                    .where(self.log.table.c.id.in_(ids))
-                    .values(state=COMMITTED if committed else FAILED)
-                )
+                if ids:
+                    await session.execute(
+                        update(table).where(table.c.id.in_(ids)).values(state=state)
+                    )
+                if set_id is not None:
+                    await session.execute(
+                        update(table).where(table.c.change_set_id == set_id).values(state=state)
+                    )
+                    await session.execute(
+                        update(sets).where(sets.c.id == set_id).values(state=state)
+                    )
         except Exception:
-            log.exception("audit entries %s left pending", ids)
+            log.exception("audit entries %s / change set %s left pending", ids, set_id)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row of a batch: its key, its values before and after (None where there is no
+    such row), and the entry it undoes (a revert's)."""
+
+    key: tuple[Any, ...]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reverts_id: int | None = None
 
 
 def request_trail(request: web.Request, reverts_id: int | None = None) -> AuditTrail:

@@ -83,7 +83,7 @@ async def write_transaction(
     await trail.finish(committed=True)
 
 
-def _trail(conn: AsyncConnection) -> AuditTrail:
+def transaction_trail(conn: AsyncConnection) -> AuditTrail:
     """The transaction's trail; a write outside write_transaction is a bug, refused before
     anything is written."""
     sync = conn.sync_connection
@@ -97,7 +97,7 @@ async def _audited(
     conn: AsyncConnection, action: str, info: TableInfo, result: WriteResult
 ) -> WriteResult:
     """Record `result` in the transaction's trail, and return it."""
-    trail = _trail(conn)
+    trail = transaction_trail(conn)
     row = result.after if result.after is not None else result.before
     key = result.key
     if row is not None and info.primary_key:
@@ -142,8 +142,8 @@ async def insert_row(
 ) -> WriteResult:
     """Insert one row; columns absent from `values` are left to the database."""
     require_changeable_columns(info, values)
-    _trail(conn)
-    result = await conn.execute(insert(info.table).values(_bind(info, values)))
+    transaction_trail(conn)
+    result = await conn.execute(insert(info.table).values(bind_values(info, values)))
     key = tuple(result.inserted_primary_key or ())
     condition = values_condition(info, key)
     after = await read_row(conn, info, condition, lock=False) if condition is not None else None
@@ -163,7 +163,7 @@ async def update_row(
     the columns whose value differs; raises RowChanged otherwise. Form input is compared as a
     browser sends it (line breaks); `exact` values (a revert's) are written as they are."""
     require_changeable_columns(info, values)
-    _trail(conn)
+    transaction_trail(conn)
     before = await _lock_unchanged_row(conn, info, condition, expected_version)
     changes = {}
     for name, value in values.items():
@@ -176,7 +176,7 @@ async def update_row(
     key = tuple(before[column.name] for column in info.primary_key)
     if not changes:
         return WriteResult(before=before, after=before, key=key)
-    await conn.execute(update(info.table).where(condition).values(_bind(info, changes)))
+    await conn.execute(update(info.table).where(condition).values(bind_values(info, changes)))
     after = await read_row(conn, info, condition, lock=False)
     return await _audited(conn, "update", info, WriteResult(before=before, after=after, key=key))
 
@@ -188,7 +188,7 @@ async def delete_row(
     expected_version: str,
 ) -> WriteResult:
     """Delete the row if it is still the one the user saw; raises RowChanged otherwise."""
-    _trail(conn)
+    transaction_trail(conn)
     before = await _lock_unchanged_row(conn, info, condition, expected_version)
     await conn.execute(delete(info.table).where(condition))
     key = tuple(before[column.name] for column in info.primary_key)
@@ -206,7 +206,7 @@ async def _lock_unchanged_row(
     return current
 
 
-def _bind(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
+def bind_values(info: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
     """Values keyed by column, as each column's kind writes them, with SQL NULL spelled out
     for JSON columns (where None would be stored as the JSON text `null`)."""
     bound: dict[str, Any] = {}

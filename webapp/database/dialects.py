@@ -874,6 +874,29 @@ def is_timeout(exc: BaseException) -> bool:
     )
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether a database error is a lock wait that timed out or a deadlock the database
+    broke: the statement's transaction was refused, and the same change may succeed when
+    tried again."""
+    error = getattr(exc, "orig", exc)
+    args = getattr(error, "args", ())
+    if args and args[0] in (1205, 1213):  # MySQL/MariaDB: lock wait timeout, deadlock
+        return True
+    if getattr(error, "sqlstate", None) in ("40P01", "55P03"):  # PostgreSQL
+        return True
+    message = str(error).lower()
+    return any(
+        marker in message
+        for marker in (
+            "deadlock",
+            "lock wait timeout",
+            "lock timeout",
+            "could not obtain lock",
+            "database is locked",
+        )
+    )
+
+
 def binary_length(column: ColumnElement[Any], dialect: Dialect) -> ColumnElement[int]:
     """The size in bytes of a binary value, computed in the database."""
     if backend_of(dialect) == "postgresql":

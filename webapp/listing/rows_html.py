@@ -310,16 +310,30 @@ class RowsWriter:
 
     open_href: Callable[[Row], str] | None
     cells: tuple[CellWriter, ...]
+    key_segment: Callable[[Row], str] | None = None  # the row's key as its URL writes it
 
     @property
     def open_column(self) -> bool:
         return self.open_href is not None
 
-    def html(self, rows: Sequence[Row]) -> Markup:
+    def html(self, rows: Sequence[Row], *, pick: bool = False) -> Markup:
+        """The rows; `pick` leads each with a checkbox for the bulk form (its value the
+        row's key), for a user who may change the rows."""
         parts: list[str] = []
         open_href, cells = self.open_href, self.cells
+        key_segment = self.key_segment if pick else None
         for row in rows:
-            if open_href is not None:
+            if key_segment is not None:
+                parts.append(
+                    '<tr><td class="pick"><input type="checkbox" name="key" form="bulk" '
+                    f'value="{key_segment(row)}" aria-label="Choose this row"></td>'
+                )
+                parts.append(
+                    f'<td class="pk"><a href="{open_href(row)}">open</a></td>'
+                    if open_href is not None
+                    else ""
+                )
+            elif open_href is not None:
                 parts.append(f'<tr><td class="pk"><a href="{open_href(row)}">open</a></td>')
             else:
                 parts.append("<tr>")
@@ -363,11 +377,18 @@ def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
         else:
             cells.append(_shown_writer(start, end, show))
     open_href = None
-    if info.primary_key and not key_linked:
+    key_segment = None
+    if info.primary_key:
         key_positions = [plan.positions[name] for name in plan.key_names]
         key_href = _key_href(record_prefix)
+        segment = _key_href("")
 
-        def open_href(row: Row) -> str:
-            return key_href([row[position] for position in key_positions])
+        def key_segment(row: Row) -> str:
+            return segment([row[position] for position in key_positions])
 
-    return RowsWriter(open_href, tuple(cells))
+        if not key_linked:
+
+            def open_href(row: Row) -> str:
+                return key_href([row[position] for position in key_positions])
+
+    return RowsWriter(open_href, tuple(cells), key_segment)

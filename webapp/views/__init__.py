@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.views import admin, console, edit, export, history, index, login, lookup, record, table
+from webapp.views import (
+    admin,
+    bulk,
+    change_sets,
+    console,
+    edit,
+    export,
+    history,
+    index,
+    login,
+    lookup,
+    record,
+    table,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,6 +28,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}/new", edit.new_form, name="new")
     app.router.add_post("/t/{table}/new", edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
+    app.router.add_get("/t/{table}/bulk", bulk.bulk_form, name="bulk")
+    app.router.add_post("/t/{table}/bulk", bulk.bulk_change)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     app.router.add_get("/t/{table}/r/{key}/edit", edit.edit_form, name="edit")
     app.router.add_post("/t/{table}/r/{key}/edit", edit.save_record)
@@ -26,6 +41,14 @@ def setup_routes(app: web.Application) -> None:
         history.ACTIVITY_PAGE + "/{entry}/revert", history.revert_form, name="revert"
     )
     app.router.add_post(history.ACTIVITY_PAGE + "/{entry}/revert", history.revert)
+    app.router.add_get(change_sets.SETS_PAGE, change_sets.change_sets_page, name="change_sets")
+    app.router.add_get(
+        change_sets.SETS_PAGE + "/{set}", change_sets.change_set_page, name="change_set"
+    )
+    app.router.add_get(
+        change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set_form, name="revert_set"
+    )
+    app.router.add_post(change_sets.SETS_PAGE + "/{set}/revert", change_sets.revert_set)
     app.router.add_get("/login", login.login_page, name="login")
     app.router.add_post("/login", login.login)
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")

@@ -37,6 +37,7 @@ from webapp.changes.writes import write_transaction
 from webapp.database.dialects import can_hold, equals, is_schema_mismatch
 from webapp.schema.catalog import TableInfo
 from webapp.values import Cell, key_text, show_value
+from webapp.views.set_list import recent_change_sets
 from webapp.web.appkeys import DB_SESSION
 from webapp.web.csrf import request_csrf_token
 from webapp.web.errors import BadRequest, Conflict, NotFound, is_unavailable
@@ -92,6 +93,7 @@ def entry_view(request: web.Request, entry: Any) -> dict[str, Any]:
         "changes": changes,
         "state": entry.state,
         "reverts_id": entry.reverts_id,
+        "change_set_id": entry.change_set_id,
         "revert_href": f"{ACTIVITY_PAGE}/{entry.id}/revert" if may_revert else None,
     }
 
@@ -138,6 +140,8 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
     before = _entry_id(query.get("before"), "before") if query.get("before") else None
     table = AuditLog.of(request.app).table
     statement = select(table).order_by(table.c.id.desc()).limit(ACTIVITY_PAGE_SIZE + 1)
+    # A change set's rows are listed on its own page; here it is one line among the sets.
+    statement = statement.where(table.c.change_set_id.is_(None))
     if filters["action"]:
         statement = statement.where(table.c.action == filters["action"])
     if since is not None:
@@ -162,6 +166,7 @@ async def activity_page(request: web.Request) -> dict[str, Any]:
         older_href = ACTIVITY_PAGE + "?" + urlencode({**kept, "before": shown[-1].id})
     return {
         "entries": [entry_view(request, entry) for entry in shown],
+        "change_sets": await recent_change_sets(request, filters) if before is None else [],
         "filters": {**filters, "since": since_text, "until": until_text},
         "actions": ACTIONS,
         "tables": sorted(request_catalog(request).tables),

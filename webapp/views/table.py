@@ -37,6 +37,7 @@ from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
 from webapp.web.appkeys import EXPENSIVE_QUERIES, PAGE_COUNTS, SETTINGS
 from webapp.web.errors import TooBusy
+from webapp.web.urls import table_url
 
 
 @aiohttp_jinja2.template("table.html")
@@ -79,11 +80,14 @@ async def table_page(request: web.Request) -> dict[str, Any]:
         page = await fetch(await connection(request))
     count = await page_count(request, state, page, where)
     facets, facets_note = await page_facets(request, state, where)
+    read_only_reason = write_refusal(request, info)
+    pick = read_only_reason is None and bool(info.primary_key)
     return {
         "info": info,
-        "read_only_reason": write_refusal(request, info),
+        "read_only_reason": read_only_reason,
         "headings_html": page_headings_html(info, state),
-        "rows_html": writer.html(page.rows),
+        "rows_html": writer.html(page.rows, pick=pick),
+        "bulk": bulk_form_context(info, state) if pick else None,
         "open_column": writer.open_column,
         "row_count": len(page.rows),
         "page": page.position // state.size + 1,
@@ -273,6 +277,24 @@ async def page_facets(
             raise
         return [], state.href(facets=True)
     return facets, None
+
+
+def bulk_form_context(info: TableInfo, state: TableState) -> dict[str, Any]:
+    """What the table page's bulk form offers: the columns a bulk "set" may change (not
+    the key, not read-only for the role), and the view it keeps."""
+    columns = [
+        column.name
+        for column in info.columns
+        if not column.primary_key
+        and column.name not in info.read_only_columns
+        and column.computed is None
+    ]
+    return {
+        "href": table_url(info.name) + "/bulk",
+        "columns": columns,
+        "view_inputs": state.hidden_inputs(),
+        "narrowed": state.narrowed,
+    }
 
 
 def table_count_key(info: TableInfo) -> Hashable:

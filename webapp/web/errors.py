@@ -68,6 +68,15 @@ class TooBusy(AppError):
     retry_after_seconds = 10
 
 
+class LockBusy(AppError):
+    """A write met rows another transaction held (a lock wait timed out, or the database
+    broke a deadlock): nothing was written, and trying again will likely succeed."""
+
+    status = 503
+    title = "Rows busy"
+    retry_after_seconds = 5
+
+
 class SlowRequest(AppError):
     """The client took too long to send its request body; the connection is closed after
     this answer, since the rest of the body may still be on its way."""
