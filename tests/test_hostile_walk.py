@@ -76,7 +76,8 @@ FORBIDDEN = re.compile(
 NUMERIC_REFERENCE = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
 TAG = re.compile(r"<[^>]*>")
 ROW = re.compile(r"<tr>(.*?)</tr>", re.S)
-CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+# A row's value cells; the bulk form's checkbox cell leads rows an editor sees and holds none.
+CELL = re.compile(r'<td(?! class="pick")[^>]*>(.*?)</td>', re.S)
 RECORD_FIELD = re.compile(
     r'<tr>\n<th scope="row">(.*?)(?: <abbr[^>]*>PK</abbr>)?<div class="type">.*?</div></th>\n'
     r"<td[^>]*>(.*?)</td>\n</tr>",
