@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import form_token, log_rows, orders_table, table_rows
-from webapp.accounts.models import account_models
+from webapp.accounts.models import MIGRATIONS, account_models
 from webapp.changes import bulk_writes
 from webapp.changes.audit import AuditTrail
 from webapp.changes.audit_values import load_key, load_row
@@ -301,5 +301,5 @@ async def test_an_audit_log_from_before_change_sets_gains_the_column(
         columns = await conn.run_sync(
             lambda sync: [c["name"] for c in inspect(sync).get_columns(current.name)]
         )
-    assert sorted(done) == [1, 2, 3]
+    assert sorted(done) == list(range(1, len(MIGRATIONS) + 1))  # step 3 and any later
     assert "change_set_id" in columns

@@ -33,10 +33,13 @@ ALLOWED: dict[str, set[str]] = {
     # (accounts/models.py).
     "changes": FOUNDATIONS | {"web", "database", "values", "schema", "accounts"},
     "accounts": FOUNDATIONS | {"web", "database", "schema"},
+    # The SQL console: its own read-only connections, the table page's cells and downloads.
+    "console": FOUNDATIONS | {"web", "database", "listing", "accounts"},
     "views": FOUNDATIONS
-    | {"web", "database", "values", "schema", "listing", "changes", "accounts"},
+    | {"web", "database", "values", "schema", "listing", "changes", "accounts", "console"},
     "demo": FOUNDATIONS | {"web", "database", "schema"},
-    "app": FOUNDATIONS | {"web", "database", "schema", "listing", "accounts", "views", "demo"},
+    "app": FOUNDATIONS
+    | {"web", "database", "schema", "listing", "accounts", "console", "views", "demo"},
     "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "app"},
     "__init__": set(),
 }

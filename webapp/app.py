@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from webapp.accounts.lifecycle import accounts_context
 from webapp.accounts.signin import current_user, signin_middleware
+from webapp.console.lifecycle import console_context
 from webapp.database.engine import database_context
 from webapp.database.request_session import (
     db_session_middleware,
@@ -26,6 +27,7 @@ from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.secret_key import fernet_key
 from webapp.settings import Settings
 from webapp.views import setup_routes
+from webapp.views.trace import trace_middleware
 from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
@@ -81,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
             schema_change_middleware,
             signin_middleware,
             csrf_middleware,
+            trace_middleware,
             db_session_middleware,
         ],
         client_max_size=UPLOAD_LIMIT,
@@ -103,11 +106,13 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["new_record_url"] = new_record_url
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
+    env.globals["sql_roles"] = settings.sql.roles
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(demo_context)
     app.cleanup_ctx.append(catalog_context)
     app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
+    app.cleanup_ctx.append(console_context)
     setup_routes(app)
     app.router.add_static(
         "/static", STATIC_DIR, follow_symlinks=False, show_index=False, name="static"

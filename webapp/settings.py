@@ -159,6 +159,22 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class SqlSettings:
+    """The SQL console (`sql:`): who may use it and the bounds every run has."""
+
+    roles: frozenset[str] = frozenset({"admin"})  # roles that may open /sql
+    time_limit: float = 10.0  # seconds one statement may run, enforced by the database
+    max_rows: int = 1000  # rows the page shows; downloads stream every row
+    # The account the console connects as (MySQL/PostgreSQL): a reader with SELECT only is
+    # what stops server-level statements (SET GLOBAL, files, programs). None: database.url.
+    database_url: URL | None = None
+    connections: int = 2  # console statements that may run at once (its own pool)
+    # Whether a role that tables.*.roles or hidden columns narrow may still use the console,
+    # which sees every table and column the database account sees.
+    allow_with_rules: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     host: str = "127.0.0.1"
@@ -168,6 +184,7 @@ class Settings:
     tables: Mapping[str, TableOptions] = field(default_factory=dict)
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    sql: SqlSettings = field(default_factory=SqlSettings)
     # How long a client may take to send a request body, how long a download may make no
     # progress (the client stopped reading), and how long shutdown waits for requests to end.
     body_timeout: float = 60.0
@@ -227,7 +244,7 @@ def settings_for_url(url: str, **changes: Any) -> Settings:
 
 
 def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
-    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth", "bulk"}, "")
+    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql"}, "")
     bulk_raw = _section(raw, "bulk")
     _reject_unknown(bulk_raw, {"max_rows"}, "bulk.")
     database_raw = _section(raw, "database")
@@ -317,6 +334,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         tables=tables,
         secret_key=secret_key,
         auth=auth,
+        sql=_sql_settings(_section(raw, "sql"), environ, base_dir, database.backend),
         body_timeout=_number(server_raw.get("body_timeout", 60.0), "server.body_timeout"),
         send_timeout=_number(server_raw.get("send_timeout", 30.0), "server.send_timeout"),
         shutdown_timeout=_number(
@@ -398,6 +416,43 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
         max_session_age=_int(
             raw.get("max_session_age", 43200), "auth.max_session_age", 60, 365 * 86400
         ),
+    )
+
+
+def _sql_settings(
+    raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path, backend: str
+) -> SqlSettings:
+    _reject_unknown(
+        raw,
+        {"roles", "time_limit", "max_rows", "database_url", "connections", "allow_with_rules"},
+        "sql.",
+    )
+    roles = raw.get("roles", ["admin"])
+    if roles is None:
+        roles = []
+    if not isinstance(roles, list) or not all(role in ROLES for role in roles):
+        raise SettingsError(
+            f"sql.roles must be a list of roles ({', '.join(ROLES)}), not {roles!r}"
+        )
+    url_text = environ.get("WEBAPP_SQL_DATABASE_URL") or raw.get("database_url")
+    url_key = (
+        "WEBAPP_SQL_DATABASE_URL" if environ.get("WEBAPP_SQL_DATABASE_URL") else "sql.database_url"
+    )
+    url = _parse_url(str(url_text), url_key, base_dir) if url_text else None
+    if url is not None and SUPPORTED_DRIVERS[url.drivername] != backend:
+        raise SettingsError(f"{url_key} must be an account on the same {backend} database")
+    if url is not None and backend == "sqlite":
+        raise SettingsError(
+            f"{url_key} is for MySQL and PostgreSQL; on SQLite the console opens database.url "
+            "read-only"
+        )
+    return SqlSettings(
+        roles=frozenset(roles),
+        time_limit=_number(raw.get("time_limit", 10.0), "sql.time_limit"),
+        max_rows=_int(raw.get("max_rows", 1000), "sql.max_rows", 1, 100_000),
+        database_url=url,
+        connections=_int(raw.get("connections", 2), "sql.connections", 1, 100),
+        allow_with_rules=_bool(raw.get("allow_with_rules", False), "sql.allow_with_rules"),
     )
 
 

@@ -110,6 +110,34 @@ class ChangeSetModel(PrefixedModel):
     state: Mapped[str] = mapped_column(String(10))
 
 
+class SqlRunModel(PrefixedModel):
+    """One statement run in the SQL console: who, when, what, how long, how it ended."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(PRECISE_DATETIME)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    sql_text: Mapped[str] = mapped_column(LONG_TEXT)
+    action: Mapped[str] = mapped_column(String(8))  # run, explain, csv, json
+    milliseconds: Mapped[int] = mapped_column(Integer)
+    row_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SavedQueryModel(PrefixedModel):
+    """A named statement with `:name` parameters, private to its owner or shared."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    owner_name: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sql_text: Mapped[str] = mapped_column(LONG_TEXT)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
+
+
 @dataclass(frozen=True)
 class AccountModels:
     """The model classes for one table prefix."""
@@ -121,6 +149,8 @@ class AccountModels:
     sign_in_token: type[SignInTokenModel]
     audit_entry: type[AuditEntryModel]
     change_set: type[ChangeSetModel]
+    sql_run: type[SqlRunModel]
+    saved_query: type[SavedQueryModel]
 
     def table(self, model: type[PrefixedModel]) -> Table:
         """The Table a model is mapped to (declarative types it as any FROM clause)."""
@@ -162,8 +192,23 @@ def account_models(prefix: str) -> AccountModels:
         __tablename__ = f"{prefix}change_sets"
         __table_args__ = (Index(f"ix_{prefix}change_sets_at", "at"),)
 
+    class SqlRun(SqlRunModel, Base):
+        __tablename__ = f"{prefix}sql_runs"
+        __table_args__ = (Index(f"ix_{prefix}sql_runs_at", "at"),)
+
+    class SavedQuery(SavedQueryModel, Base):
+        __tablename__ = f"{prefix}saved_queries"
+
     return AccountModels(
-        Base, SchemaVersion, User, LoginFailure, SignInToken, AuditEntry, ChangeSet
+        Base,
+        SchemaVersion,
+        User,
+        LoginFailure,
+        SignInToken,
+        AuditEntry,
+        ChangeSet,
+        SqlRun,
+        SavedQuery,
     )
 
 
@@ -202,12 +247,18 @@ def _add_change_sets(conn: Connection, models: AccountModels) -> None:
             index.create(conn)
 
 
+def _create_console_tables(conn: Connection, models: AccountModels) -> None:
+    tables = [models.table(models.sql_run), models.table(models.saved_query)]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
 # steps; never change one that has shipped.
 MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
     _create_first_tables,
     _create_audit_log,
     _add_change_sets,
+    _create_console_tables,
 ]
 
 

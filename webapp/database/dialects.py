@@ -62,13 +62,16 @@ def reads_get_own_engine(database: DatabaseSettings) -> bool:
     return database.backend == "mysql"
 
 
-def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEngine:
+def create_engine(
+    database: DatabaseSettings, *, reads: bool = False, console: bool = False
+) -> AsyncEngine:
     """An engine with pool and driver options fit for serving web requests on `database`.
     `reads` (MySQL): read-only connections in autocommit mode, for page views, which only
     read. Each statement then ends its own transaction, so a connection goes back to the
     pool without the ROLLBACK round trip that ends a read otherwise (SQLAlchemy skips it only
     when the driver confirms autocommit). Multi-statement transactions (writes, accounts,
-    audit) never use it."""
+    audit) never use it. `console`: the SQL console's engine (read_only.py): exactly
+    `pool_size` connections, which on MySQL run one statement per call."""
     options: dict[str, Any] = {
         "pool_pre_ping": pings_every_checkout(database, reads=reads),
         "pool_timeout": database.pool_timeout,
@@ -86,13 +89,13 @@ def create_engine(database: DatabaseSettings, *, reads: bool = False) -> AsyncEn
         )
         event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         return engine
-    options.update(pool_size=database.pool_size, max_overflow=database.pool_size)
+    options.update(pool_size=database.pool_size, max_overflow=0 if console else database.pool_size)
     if backend == "mysql":
         options["pool_recycle"] = MYSQL_IDLE_RECYCLE_SECONDS
         options["connect_args"] = {
             "local_infile": False,
             "charset": "utf8mb4",
-            **mysql_wait_bounds(database),
+            **mysql_wait_bounds(database, single_statements=console),
         }
     else:
         options["connect_args"] = postgresql_wait_bounds(database)
@@ -169,7 +172,9 @@ def postgresql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
     }
 
 
-def mysql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
+def mysql_wait_bounds(
+    database: DatabaseSettings, single_statements: bool = False
+) -> dict[str, Any]:
     """aiomysql's connect arguments: aiomysql's own connect_timeout covers the TCP connect
     only and it has no read timeout, so the connection is made by _connect_mysql_bounded,
     which bounds the whole connect and every read. The session's statement and lock limits
@@ -180,22 +185,32 @@ def mysql_wait_bounds(database: DatabaseSettings) -> dict[str, Any]:
             _connect_mysql_bounded,
             connect_seconds=database.connect_timeout,
             read_seconds=read_timeout(database),
+            single_statements=single_statements,
         ),
     }
 
 
 async def _connect_mysql_bounded(
-    *args: Any, connect_seconds: float, read_seconds: float, **kwargs: Any
+    *args: Any,
+    connect_seconds: float,
+    read_seconds: float,
+    single_statements: bool = False,
+    **kwargs: Any,
 ) -> Any:
     """aiomysql.connect with the whole handshake bounded, and its reader made one that gives
     up after `read_seconds` of silence (as PyMySQL's read_timeout does): aiomysql then
     closes the connection and raises its 'Lost connection' error, a disconnect to
-    SQLAlchemy."""
+    SQLAlchemy. `single_statements`: the connection does not ask for the multi-statement
+    capability aiomysql always asks for, so the server refuses `a; b` as a syntax error."""
     import aiomysql
+    from pymysql.constants import CLIENT
 
     try:
         async with asyncio.timeout(connect_seconds):
-            connection = await aiomysql.connect(*args, **kwargs)
+            connection = aiomysql.Connection(*args, **kwargs)
+            if single_statements:
+                connection.client_flag &= ~CLIENT.MULTI_STATEMENTS
+            await connection._connect()
     except TimeoutError:
         raise aiomysql.OperationalError(
             2003, f"Can't connect to MySQL server: no answer within {connect_seconds:g} s"

@@ -9,6 +9,7 @@ from webapp.views import (
     admin,
     bulk,
     change_sets,
+    console,
     edit,
     export,
     history,
@@ -48,6 +49,20 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/logout", login.logout, name="logout")
     _form(app, "/account/password", "password", login.password_page, login.change_password)
     _form(app, admin.USERS_PAGE, "users", admin.users_page, admin.add_user)
+    _form(app, console.SQL_PAGE, "sql", console.console_page, console.run_console)
+    app.router.add_post(
+        console.SQL_PAGE + "/download.{format:csv|json}",
+        console.download_result,
+        name="sql_download",
+    )
+    app.router.add_get(
+        console.SQL_PAGE + "/q/{query}", console.saved_query_page, name="saved_query"
+    )
+    app.router.add_post(
+        console.SQL_PAGE + "/q/{query}/delete",
+        console.delete_saved_query,
+        name="delete_saved_query",
+    )
     app.router.add_post(
         admin.USERS_PAGE + "/{username}/{action:role|disable|enable|password}",
         admin.change_user,

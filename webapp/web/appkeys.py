@@ -41,6 +41,8 @@ ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 # Slots, time limit and in-flight queries of expensive request kinds
 # (database.engine.database_context).
 EXPENSIVE_QUERIES: web.AppKey[ExpensiveQueries] = web.AppKey("expensive_queries")
+# The SQL console's read-only engine (console.lifecycle): a pool of its own.
+CONSOLE_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("console_engine")
 
 DB_SESSION: web.RequestKey[AsyncSession] = web.RequestKey("db_session")
 # The signed-in user (accounts.signin.signin_middleware); absent on the public pages.
