@@ -110,6 +110,7 @@ def path_values(app: web.Application, keys: dict[str, str]) -> dict[str, list[st
         "key": [keys[name] for name in tables],
         "column": [tilde_encode(catalog.tables[name].columns[-1].name) for name in tables],
         "entry": ["1"],
+        "query": ["1"],
         "set": ["1"],
         "token": ["no-such-token"],
         "username": ["nobody"],

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.database.decoding import DECODE_ERRORS, Undecodable, fetch_rows
+from webapp.database.trace import tracing_wanted, watched_by_trace_only
 
 DIRECT_DRIVERS = frozenset({"aiomysql"})
 MAX_SHAPES = 512
@@ -109,7 +110,12 @@ def _observed(conn: AsyncConnection) -> bool:
     """Whether anything watches this connection's statements through SQLAlchemy."""
     sync = conn.sync_connection
     engine = conn.sync_engine
-    return bool(engine.echo or (sync is not None and sync._has_events) or engine._has_events)
+    if engine.echo or tracing_wanted():
+        return True
+    if not engine._has_events and not (sync is not None and sync._has_events):
+        return False
+    # A connection inherits its engine's listeners; the trace's alone watch nothing now.
+    return not watched_by_trace_only(engine)
 
 
 async def fetch_rows_direct(

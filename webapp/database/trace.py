@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 PARAMETERS_SHOWN = 500  # characters of a statement's parameters kept in the trace
@@ -46,14 +48,39 @@ def tracing() -> Iterator[list[TracedStatement]]:
         _CURRENT.reset(token)
 
 
+# Engines the trace alone listens to, with their listener count once it did: a statement
+# path that bypasses SQLAlchemy (database/driver_rows.py) stays open to them while no trace
+# is wanted, and closes as soon as anything else listens.
+_TRACE_ONLY: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
 def trace_engine(engine: AsyncEngine) -> None:
     """Report `engine`'s statements to the trace of the request that runs them."""
     sync_engine = engine.sync_engine
     if event.contains(sync_engine, "before_cursor_execute", _before):
         return
+    listened_before = sync_engine._has_events
     event.listen(sync_engine, "before_cursor_execute", _before)
     event.listen(sync_engine, "after_cursor_execute", _after)
     event.listen(sync_engine, "handle_error", _failed)
+    if not listened_before:
+        _TRACE_ONLY[sync_engine] = _listener_count(sync_engine)
+
+
+def _listener_count(sync_engine: Engine) -> int:
+    dispatch: Any = sync_engine.dispatch
+    return sum(len(list(getattr(dispatch, name))) for name in dispatch._event_names)
+
+
+def tracing_wanted() -> bool:
+    """Whether the running request asked for a trace."""
+    return _CURRENT.get() is not None
+
+
+def watched_by_trace_only(sync_engine: Engine) -> bool:
+    """Whether the trace's listeners are the only ones on `sync_engine`."""
+    count = _TRACE_ONLY.get(sync_engine)
+    return count is not None and _listener_count(sync_engine) == count
 
 
 def _before(

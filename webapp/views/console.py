@@ -260,7 +260,8 @@ def _parameter_values(form: Mapping[str, Any]) -> dict[str, str]:
 
 def _query_id(request: web.Request) -> int:
     text = request.match_info["query"]
-    if not text.isdigit() or len(text) > 12:
+    # Saved queries are numbered by a 32-bit key on every backend: a larger number names none.
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
         raise NotFound("There is no saved query at this address.")
     return int(text)
 
