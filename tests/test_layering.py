@@ -37,9 +37,12 @@ ALLOWED: dict[str, set[str]] = {
     "console": FOUNDATIONS | {"web", "database", "listing", "accounts"},
     "views": FOUNDATIONS
     | {"web", "database", "values", "schema", "listing", "changes", "accounts", "console"},
+    # The JSON API: the pages' twins, composed from what the pages use.
+    "api": FOUNDATIONS
+    | {"web", "database", "values", "schema", "listing", "changes", "accounts", "views"},
     "demo": FOUNDATIONS | {"web", "database", "schema"},
     "app": FOUNDATIONS
-    | {"web", "database", "schema", "listing", "accounts", "console", "views", "demo"},
+    | {"web", "database", "schema", "listing", "accounts", "console", "views", "api", "demo"},
     "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "app"},
     "__init__": set(),
 }

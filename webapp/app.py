@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from webapp.accounts.lifecycle import accounts_context
 from webapp.accounts.signin import current_user, signin_middleware
+from webapp.api import setup_api_routes
 from webapp.console.lifecycle import console_context
 from webapp.database.engine import database_context
 from webapp.database.request_session import (
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(accounts_context)
     app.cleanup_ctx.append(console_context)
     setup_routes(app)
+    setup_api_routes(app)
     app.router.add_static(
         "/static", STATIC_DIR, follow_symlinks=False, show_index=False, name="static"
     )

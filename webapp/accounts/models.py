@@ -138,6 +138,21 @@ class SavedQueryModel(PrefixedModel):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
 
 
+class ApiTokenModel(PrefixedModel):
+    """A user's API token (webapp/accounts/api_tokens.py): only the SHA-256 of its secret is
+    kept. It acts as its user, read-only when `read_only`; `revoked_at` ends it for good."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 @dataclass(frozen=True)
 class AccountModels:
     """The model classes for one table prefix."""
@@ -151,6 +166,7 @@ class AccountModels:
     change_set: type[ChangeSetModel]
     sql_run: type[SqlRunModel]
     saved_query: type[SavedQueryModel]
+    api_token: type[ApiTokenModel]
 
     def table(self, model: type[PrefixedModel]) -> Table:
         """The Table a model is mapped to (declarative types it as any FROM clause)."""
@@ -199,6 +215,10 @@ def account_models(prefix: str) -> AccountModels:
     class SavedQuery(SavedQueryModel, Base):
         __tablename__ = f"{prefix}saved_queries"
 
+    class ApiToken(ApiTokenModel, Base):
+        __tablename__ = f"{prefix}api_tokens"
+        __table_args__ = (Index(f"ix_{prefix}api_tokens_user", "user_id", "id"),)
+
     return AccountModels(
         Base,
         SchemaVersion,
@@ -209,6 +229,7 @@ def account_models(prefix: str) -> AccountModels:
         ChangeSet,
         SqlRun,
         SavedQuery,
+        ApiToken,
     )
 
 
@@ -252,6 +273,11 @@ def _create_console_tables(conn: Connection, models: AccountModels) -> None:
     models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
+def _create_api_tokens(conn: Connection, models: AccountModels) -> None:
+    tables = [models.table(models.api_token)]
+    models.base.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 # The ordered migration steps: step N brings the schema from version N-1 to N. Append new
 # steps; never change one that has shipped.
 MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
@@ -259,6 +285,7 @@ MIGRATIONS: list[Callable[[Connection, AccountModels], None]] = [
     _create_audit_log,
     _add_change_sets,
     _create_console_tables,
+    _create_api_tokens,
 ]
 
 

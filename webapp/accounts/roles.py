@@ -49,6 +49,8 @@ def write_refusal(request: web.Request, info: TableInfo) -> str | None:
     if info.read_only_reason:
         return info.read_only_reason
     user = current_user(request)
+    if user is not None and user.read_only:
+        return "This API token is read-only."
     if not has_role(user, WRITE_ROLE):
         role = user.role if user is not None else "anonymous"
         return f"Your role ({role}) can view records but not change them."

@@ -18,10 +18,12 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 
 from webapp import clock
+from webapp.accounts.api_tokens import token_user
 from webapp.accounts.store import UserState
-from webapp.web.appkeys import ACCOUNTS, CURRENT_USER, SETTINGS
+from webapp.web.appkeys import ACCOUNTS, BEARER, CURRENT_USER, SETTINGS
 from webapp.web.csrf import csrf_token
-from webapp.web.errors import Forbidden, Handler
+from webapp.web.errors import Forbidden, Handler, Unauthorized
+from webapp.web.problems import is_api
 
 SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
@@ -83,9 +85,16 @@ async def signin_middleware(request: web.Request, handler: Handler) -> web.Strea
     anonymous writes."""
     if is_public(request.path):
         return await handler(request)
+    api = is_api(request)
+    if api and "Authorization" in request.headers:
+        request[CURRENT_USER] = await _bearer_user(request)
+        request[BEARER] = True
+        return await handler(request)
     session = await get_session(request)
     user, ended = await _session_user(request, session)
     if user is None:
+        if api:
+            raise Unauthorized("Sign in, or send an API token (Authorization: Bearer <token>).")
         if request.method in ("GET", "HEAD"):
             query = {"next": request.path_qs}
             if ended is not None:
@@ -94,10 +103,24 @@ async def signin_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise Forbidden("Sign in first.")
     request[CURRENT_USER] = user
     if not user.has_password and request.path not in (PASSWORD_PAGE, "/logout"):
-        if request.method in ("GET", "HEAD"):
+        if request.method in ("GET", "HEAD") and not api:
             raise web.HTTPFound(PASSWORD_PAGE)
         raise Forbidden("Choose a password first.")
     return await handler(request)
+
+
+async def _bearer_user(request: web.Request) -> UserState:
+    """The user an `Authorization: Bearer` token acts as; Unauthorized for any other
+    scheme, or a token that is unknown, revoked or expired, or whose user is disabled."""
+    scheme, _, token = request.headers["Authorization"].partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an API token as Authorization: Bearer <token>.")
+    user = await token_user(request.app[ACCOUNTS], token.strip())
+    if user is None:
+        raise Unauthorized(
+            "This API token is unknown, revoked or expired, or its user is disabled."
+        )
+    return user
 
 
 async def _session_user(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +57,8 @@ class UserState:
     disabled: bool
     session_version: int
     has_password: bool
+    # Acting through a read-only API token: the role's catalog, but no writes.
+    read_only: bool = False
 
 
 @dataclass
@@ -70,6 +73,10 @@ class Accounts:
     # run no users query. A change made in this process drops its entry at once; other
     # processes see it within the TTL.
     states: TtlCache[int, UserState | None] = field(
+        default_factory=lambda: TtlCache(USER_STATE_TTL, max_entries=10_000)
+    )
+    # API tokens' states by id (webapp.accounts.api_tokens), kept as briefly.
+    tokens: TtlCache[int, Any] = field(
         default_factory=lambda: TtlCache(USER_STATE_TTL, max_entries=10_000)
     )
 

@@ -9,6 +9,8 @@ reads (pytypes.py)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import decimal
 import json
@@ -44,6 +46,8 @@ class FieldError(ValueError):
 TRUE_WORDS = ("1", "true", "yes", "on", "t")
 FALSE_WORDS = ("0", "false", "no", "off", "f")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The integers every JSON reader holds exactly (an IEEE double's); larger ones go as text.
+JSON_SAFE_INT = 2**53
 SPECIAL_NUMBERS = ("nan", "infinity", "-infinity", "+infinity", "inf", "-inf", "+inf")
 
 
@@ -158,6 +162,44 @@ class ValueKind:
         if value is None:
             return None
         return (BY_TYPE.get(type(value)) or value_type(value)).json_value(value)
+
+    def api_value(self, value: Any) -> Any:
+        """A value in the JSON API: as `json_value` (numbers, booleans, JSON documents,
+        decimals as their digits), but exact for any JSON reader: an integer beyond 2**53
+        as its digits, binary as base64."""
+        if isinstance(value, bytes | bytearray | memoryview):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        result = self.json_value(value)
+        if type(result) is int and not -JSON_SAFE_INT <= result <= JSON_SAFE_INT:
+            return str(result)
+        return result
+
+    def parse_api(self, value: Any) -> Any:
+        """The inverse of `api_value`, for a value a JSON client sends: null, a JSON
+        document for a JSON column, base64 for binary, else a number, boolean or text read
+        as the form reads its field; FieldError says what is wrong."""
+        if value is None:
+            return None
+        if self.parse_as == "binary":
+            if not isinstance(value, str):
+                raise FieldError("Binary values are sent as base64 text.")
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise FieldError("Not valid base64.") from None
+        if self.parse_as == "json":
+            return self.parse_input(json.dumps(value, ensure_ascii=False))
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        elif isinstance(value, float):
+            text = repr(value)
+        elif isinstance(value, str):
+            text = value
+        else:
+            raise FieldError("Expected a number, a boolean, text or null.")
+        return self.parse_input(text)
 
     # --- reading text back --------------------------------------------------------------
 

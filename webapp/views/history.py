@@ -77,6 +77,8 @@ def entry_view(
             "column": name,
             "before": _cell(before[name]) if name in before else None,
             "after": _cell(after[name]) if name in after else None,
+            # The values themselves, for the JSON API (which types them by column).
+            "values": (before.get(name), after.get(name)),
         }
         for name in columns
     ]
@@ -147,8 +149,13 @@ async def record_history(
 
 @aiohttp_jinja2.template("activity.html")
 async def activity_page(request: web.Request) -> dict[str, Any]:
+    return await activity_view(request)
+
+
+async def activity_view(request: web.Request) -> dict[str, Any]:
     """Every change, newest first, filtered by user, table, action and time; paged by entry
-    id (`before`), so a deep page costs what the first does."""
+    id (`before`), so a deep page costs what the first does. The activity page and its
+    JSON twin show it."""
     query = request.query
     filters = {name: query.get(name, "").strip() for name in ("user", "action")}
     # A table's name may begin or end with spaces: it is matched as given.

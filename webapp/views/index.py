@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from webapp.accounts.roles import request_catalog
-from webapp.listing.counts import ALL_TABLES, catalog_row_counts
+from webapp.listing.counts import ALL_TABLES, RowCount, catalog_row_counts
 from webapp.views.common import connection
 from webapp.web.appkeys import CATALOG, INDEX_COUNTS
 from webapp.web.urls import table_url
@@ -18,12 +18,7 @@ from webapp.web.urls import table_url
 @aiohttp_jinja2.template("index.html")
 async def index_page(request: web.Request) -> dict[str, Any]:
     catalog = request_catalog(request)
-    cache = request.app[INDEX_COUNTS]
-    counts = cache.get(ALL_TABLES)
-    if counts is None:
-        # Counted over every table any role sees, so the one cache serves all roles.
-        counts = await catalog_row_counts(await connection(request), request.app[CATALOG])
-        cache.put(ALL_TABLES, counts)
+    counts = await index_counts(request)
     entries = [
         {
             "name": info.name,
@@ -44,6 +39,17 @@ async def index_page(request: web.Request) -> dict[str, Any]:
         "schemas": _by_schema([entry for entry in entries if entry["schema"] is not None]),
         "unreadable": sorted(catalog.unreadable.items()),
     }
+
+
+async def index_counts(request: web.Request) -> dict[str, RowCount]:
+    """Every table's count (an estimate for a big one), cached a few seconds; counted over
+    every table any role sees, so the one cache serves all roles."""
+    cache = request.app[INDEX_COUNTS]
+    counts = cache.get(ALL_TABLES)
+    if counts is None:
+        counts = await catalog_row_counts(await connection(request), request.app[CATALOG])
+        cache.put(ALL_TABLES, counts)
+    return counts
 
 
 def _by_schema(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from webapp.web.errors import Handler
 TRACE_ROLE = "admin"
 JSON_TYPES = frozenset({"application/json", "application/problem+json"})
 # Statements on these tables of the app's own keep their parameters out of the trace.
-PRIVATE_TABLES = ("users", "sign_in_tokens")
+PRIVATE_TABLES = ("users", "sign_in_tokens", "api_tokens")
 
 
 def wants_trace(request: web.Request) -> bool:

@@ -47,3 +47,6 @@ CONSOLE_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("console_engine")
 DB_SESSION: web.RequestKey[AsyncSession] = web.RequestKey("db_session")
 # The signed-in user (accounts.signin.signin_middleware); absent on the public pages.
 CURRENT_USER: web.RequestKey[UserState] = web.RequestKey("current_user")
+# Set on a request authenticated by an API token (accounts.signin): it carries no cookie,
+# so the CSRF check does not apply to it.
+BEARER: web.RequestKey[bool] = web.RequestKey("bearer")

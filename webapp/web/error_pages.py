@@ -6,6 +6,8 @@ logged and a 500."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -13,16 +15,21 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 
 from webapp.database.dialects import is_timeout
 from webapp.database.failures import is_unavailable
-from webapp.web.errors import AppError, Handler, SlowRequest, first_line
+from webapp.web.errors import AppError, Handler, SlowRequest, Unauthorized, first_line
+from webapp.web.problems import is_api, problem_response
 
 log = logging.getLogger(__name__)
 
 HTTP_TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    412: "Precondition failed",
     413: "Request too large",
+    415: "Unsupported media type",
+    428: "Precondition required",
     503: "Database unavailable",
 }
 
@@ -32,7 +39,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except AppError as exc:
-        response = render_error(request, exc.status, exc.title, exc.message)
+        response = render_error(request, exc.status, exc.title, exc.message, exc.members)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="webapp"'
         if exc.retry_after_seconds is not None:
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         if isinstance(exc, SlowRequest):
@@ -44,7 +53,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         title = HTTP_TITLES.get(exc.status, exc.reason)
         message = "There is nothing at this address." if exc.status == 404 else exc.reason
         response = render_error(request, exc.status, title, message)
-        for header in ("Allow", "Retry-After"):
+        for header in ("Allow", "Retry-After", "ETag"):
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
@@ -88,7 +97,16 @@ def client_went_away(request: web.Request, exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError) and (transport is None or transport.is_closing())
 
 
-def render_error(request: web.Request, status: int, title: str, message: str) -> web.Response:
+def render_error(
+    request: web.Request,
+    status: int,
+    title: str,
+    message: str,
+    members: Mapping[str, Any] | None = None,
+) -> web.Response:
+    """The error page, or under `/api/` the problem document (with `members`)."""
+    if is_api(request):
+        return problem_response(status, title, message, members)
     return aiohttp_jinja2.render_template(
         "error.html",
         request,

@@ -3,8 +3,8 @@ sees (webapp.web.error_pages renders them)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # named for the type checker: the command line uses these without aiohttp
     from aiohttp import web
@@ -20,14 +20,25 @@ class AppError(Exception):
     # For a refusal worth repeating later: the Retry-After its page carries.
     retry_after_seconds: int | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, members: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # More of the refusal for a JSON client (an RFC 9457 problem's extension members:
+        # a field-by-field `errors` list, the row as it is now); pages show `message`.
+        self.members: dict[str, Any] = dict(members or {})
 
 
 class BadRequest(AppError):
     status = 400
     title = "Bad request"
+
+
+class Unauthorized(AppError):
+    """An API request without valid credentials (a missing, unknown, revoked or expired
+    token, or no signed-in session)."""
+
+    status = 401
+    title = "Unauthorized"
 
 
 class Forbidden(AppError):
@@ -48,9 +59,28 @@ class NoSuchRecord(NotFound):
         super().__init__("No record has this key.")
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class Conflict(AppError):
     status = 409
     title = "Conflict"
+
+
+class PreconditionFailed(AppError):
+    """The `If-Match` a change carries is not the row's version any more."""
+
+    status = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequired(AppError):
+    """A change that must say which version of the row it changes (`If-Match`)."""
+
+    status = 428
+    title = "Precondition required"
 
 
 class TooBusy(AppError):
