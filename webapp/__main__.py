@@ -1,6 +1,6 @@
 """`python -m webapp`: serve the configured database in the browser (`serve`, the default),
-or manage its users (`user ...`). Each command imports what it needs when it runs, so a
-`user` command never loads the web stack."""
+or manage its users (`user ...`) and their API tokens (`token ...`). Each command imports
+what it needs when it runs, so a `user` or `token` command never loads the web stack."""
 
 from __future__ import annotations
 
@@ -50,6 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             reason = first_line(exc)
             return fail(f"cannot use the users' tables: {reason}", 1)
+        return 0
+    if args.command == "token":
+        from webapp.accounts.commands import run_token_command
+        from webapp.accounts.store import AccountError
+        from webapp.web.errors import first_line
+
+        try:
+            asyncio.run(run_token_command(settings, args, sys.stdout))
+        except AccountError as exc:
+            return fail(exc, 2)
+        except Exception as exc:
+            return fail(f"cannot use the tokens' table: {first_line(exc)}", 1)
         return 0
     return serve(settings)
 
@@ -108,7 +120,7 @@ def fail(message: object, code: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    from webapp.accounts.commands import add_user_commands
+    from webapp.accounts.commands import add_token_commands, add_user_commands
 
     common = OneLineParser(add_help=False)
     common.add_argument(
@@ -138,6 +150,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve the database (the default)", parents=[common, server])
     add_user_commands(commands, common)
+    add_token_commands(commands, common)
     args = parser.parse_args(argv)
     for name in ("config", "host", "port"):
         if not hasattr(args, name):
