@@ -5,13 +5,14 @@ disabling the user; listed with their last use; one-line errors on bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import TEST_PASSWORD, CliResult, run_main
+from tests.helpers import TEST_PASSWORD, CliResult, form_token, run_main
 from webapp import clock
 from webapp.accounts.api_tokens import create_token, revoke_token
 from webapp.web.appkeys import ACCOUNTS
@@ -151,3 +152,44 @@ async def test_malformed_or_unknown_tokens_are_401(make_client, engine, header: 
     assert response.status == 401
     assert response.content_type == PROBLEM
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_account_page_makes_lists_and_revokes_tokens(make_client, engine) -> None:
+    await arrange(engine)
+    client = await make_client(role="viewer")
+    csrf = await form_token(client, "/account/tokens")
+    page = await client.post(
+        "/account/tokens", data={"csrf_token": csrf, "name": "nightly", "read_only": "1"}
+    )
+    assert page.status == 200
+    html = await page.text()
+    token = re.search(r'<code class="new-token">([^<]+)</code>', html).group(1)
+    assert "nightly" in html and "read-only" in html
+    listing = await (await client.get("/account/tokens")).text()
+    assert token not in listing and "nightly" in listing  # shown once only
+    # The Bearer token, not the session, decides (a read-only token refuses writes).
+    assert (await client.get("/api/t/notes", headers=bearer(token))).status == 200
+    number = token.split("_")[1]
+    revoked = await client.post(
+        f"/account/tokens/{number}/revoke", data={"csrf_token": csrf}, allow_redirects=False
+    )
+    assert revoked.status == 303
+    assert (await client.get("/api/t/notes", headers=bearer(token))).status == 401
+    bad = await client.post("/account/tokens", data={"csrf_token": csrf, "days": "soon"})
+    assert bad.status == 400 and "number of days" in await bad.text()
+
+
+async def test_nobody_revokes_another_users_token(make_client, engine) -> None:
+    await arrange(engine)
+    client = await make_client(role="viewer")
+    accounts = client.server.app[ACCOUNTS]
+    await accounts.add_user("someone", "editor", TEST_PASSWORD)
+    token, row = await create_token(accounts, "someone", read_only=False, days=None)
+    csrf = await form_token(client, "/account/tokens")
+    for target in (str(row.id), "999", "x"):
+        response = await client.post(
+            f"/account/tokens/{target}/revoke", data={"csrf_token": csrf}, allow_redirects=False
+        )
+        assert response.status == 404
+    client.session.cookie_jar.clear()
+    assert (await client.get("/api/", headers=bearer(token))).status == 200

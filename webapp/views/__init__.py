@@ -18,6 +18,7 @@ from webapp.views import (
     lookup,
     record,
     table,
+    tokens,
 )
 
 
@@ -48,6 +49,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login/token/{token}", login.sign_in_link, name="sign_in_link")
     app.router.add_post("/logout", login.logout, name="logout")
     _form(app, "/account/password", "password", login.password_page, login.change_password)
+    _form(app, tokens.TOKENS_PAGE, "tokens", tokens.tokens_page, tokens.add_token)
+    app.router.add_post(tokens.TOKENS_PAGE + "/{token}/revoke", tokens.revoke, name="revoke_token")
     _form(app, admin.USERS_PAGE, "users", admin.users_page, admin.add_user)
     _form(app, console.SQL_PAGE, "sql", console.console_page, console.run_console)
     app.router.add_post(
