@@ -166,12 +166,26 @@ class ValueKind:
     def api_value(self, value: Any) -> Any:
         """A value in the JSON API: as `json_value` (numbers, booleans, JSON documents,
         decimals as their digits), but exact for any JSON reader: an integer beyond 2**53
-        as its digits, binary as base64."""
+        as its digits, binary as base64, and any other value as the text the form reads
+        back. A JSON column's `null` document and SQL NULL are both `null`."""
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
         result = self.json_value(value)
-        if type(result) is int and not -JSON_SAFE_INT <= result <= JSON_SAFE_INT:
+        if (
+            type(result) is int
+            and not -JSON_SAFE_INT <= result <= JSON_SAFE_INT
+            and self.parse_as != "json"  # a document's number stays a number
+        ):
             return str(result)
+        if (
+            isinstance(result, str)
+            and not isinstance(value, str)
+            and self.parse_as not in ("json", "unknown")
+            and self.editable(value)
+        ):
+            # A value JSON has no type for (a date, a duration): the form's text of it,
+            # which `parse_api` reads back as the same value.
+            return self.input_text(value)
         return result
 
     def parse_api(self, value: Any) -> Any:
