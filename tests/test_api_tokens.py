@@ -71,6 +71,7 @@ async def test_cli_adds_lists_and_revokes_tokens(config: Path, engine: AsyncEngi
         (("token", "add", "nobody"), "there is no user named 'nobody'"),
         (("token", "add", "ann", "--expires", "0"), "expires after 1 to"),
         (("token", "revoke", "99"), "there is no token 99"),
+        (("token", "revoke", "99999999999"), "there is no token 99999999999"),
         (("token", "list", "nobody"), "there is no user named 'nobody'"),
     ],
 )
@@ -143,7 +144,14 @@ async def test_revoked_expired_and_disabled_end_at_once(make_client, engine: Asy
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer wat_1_short", "Bearer nonsense", "Bearer ", "Token abc", "Bearer wat_99_" + "a" * 43],
+    [
+        "Bearer wat_1_short",
+        "Bearer nonsense",
+        "Bearer ",
+        "Token abc",
+        "Bearer wat_99_" + "a" * 43,
+        "Bearer wat_99999999999_" + "a" * 43,
+    ],
 )
 async def test_malformed_or_unknown_tokens_are_401(make_client, engine, header: str) -> None:
     await arrange(engine)

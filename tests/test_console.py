@@ -276,6 +276,13 @@ async def test_very_long_and_invalid_sql_are_refused_with_the_database_words(
         client, token, "SELECT 'x" + "y" * 500_000 + "' AS v; DROP TABLE books"
     )
     assert status == 400
+    for action in ("run", "explain", "save"):
+        status, html = await run(client, token, "SELECT 1\x00", action)
+        assert status == 400 and "NUL" in html
+    response = await client.post(
+        "/sql/download.csv", data={"csrf_token": token, "sql": "SELECT '\x00'"}
+    )
+    assert response.status == 400 and "NUL" in await response.text()
     assert await snapshot(engine) == before
 
 

@@ -23,6 +23,9 @@ from webapp.clock import utc_now
 
 TOKEN_PATTERN = re.compile(r"^wat_([1-9][0-9]{0,17})_([A-Za-z0-9_-]{43})$")
 NAME_MAX = 200
+# Token ids are an INTEGER column: a larger number names no token (and no database may be
+# asked for it: PostgreSQL refuses the parameter).
+ID_MAX = 2**31 - 1
 MAX_DAYS = 3650
 # A token's last-used time is written at most this often, so a busy script costs no write
 # per request.
@@ -81,6 +84,8 @@ async def list_tokens(accounts: Accounts, username: str) -> Sequence[ApiTokenMod
 async def revoke_token(accounts: Accounts, token_id: int, *, user_id: int | None = None) -> None:
     """End token `token_id` for good (`user_id`: only if it is that user's)."""
     Token = accounts.models.api_token
+    if not 1 <= token_id <= ID_MAX:
+        raise AccountError(f"there is no token {token_id}")
     async with accounts.sessionmaker() as session, session.begin():
         token = await session.get(Token, token_id)
         if token is None or (user_id is not None and token.user_id != user_id):
@@ -97,6 +102,8 @@ async def token_user(accounts: Accounts, text: str) -> UserState | None:
     if match is None:
         return None
     token_id, secret = int(match.group(1)), match.group(2)
+    if token_id > ID_MAX:
+        return None
     state = await _state(accounts, token_id)
     if state is None or not hmac.compare_digest(state.secret_hash, _digest(secret)):
         return None

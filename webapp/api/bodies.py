@@ -29,6 +29,8 @@ async def read_object(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (JSONDecodeError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON (UTF-8).") from None
+    except RecursionError:
+        raise BadRequest("The body nests too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object of column names and values.")
     return body

@@ -3,7 +3,6 @@ kind, as `ValueKind.api_value` writes it), counts, links, and the JSON response 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,10 +12,10 @@ from sqlalchemy import Column
 from webapp.listing.counts import RowCount
 from webapp.schema.catalog import TableInfo
 from webapp.values import key_text, kind_for
+from webapp.web.problems import json_bytes
 from webapp.web.urls import record_url, table_url
 
 API = "/api"
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 def json_response(
@@ -24,7 +23,7 @@ def json_response(
 ) -> web.Response:
     return web.Response(
         status=status,
-        body=_encode(document).encode("utf-8", "surrogatepass"),
+        body=json_bytes(document),
         content_type="application/json",
         charset="utf-8",
         headers=headers,

@@ -64,6 +64,11 @@ async def saved_query_page(request: web.Request) -> web.Response:
     return await render_console(request, user, sql=saved.sql_text, saved=saved)
 
 
+# No database takes a NUL character in a statement's text (nor can the run be recorded).
+NUL = "\x00"
+NUL_REFUSED = "A statement cannot hold a NUL character."
+
+
 @body_limit(lambda request: RECORD_FORM_LIMIT)
 async def run_console(request: web.Request) -> web.Response:
     """Run, explain or save the form's statement."""
@@ -73,6 +78,8 @@ async def run_console(request: web.Request) -> web.Response:
     action = str(form.get("action", "run"))
     values = _parameter_values(form)
     accounts = request.app[ACCOUNTS]
+    if NUL in sql:
+        return await render_console(request, user, sql=sql, error=NUL_REFUSED, status=400)
     if action == "save":
         try:
             query_id = await store.save_query(
@@ -130,6 +137,8 @@ async def download_result(request: web.Request) -> web.StreamResponse:
     engine = request.app[CONSOLE_ENGINE]
     accounts = request.app[ACCOUNTS]
     seconds = settings.sql.time_limit
+    if NUL in sql:
+        return await render_console(request, user, sql=sql, error=NUL_REFUSED, status=400)
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:

@@ -29,7 +29,16 @@ def problem_response(
         document.setdefault(name, value)
     return web.Response(
         status=status,
-        body=json.dumps(document, ensure_ascii=False).encode(),
+        body=json_bytes(document),
         content_type=PROBLEM_TYPE,
         charset="utf-8",
     )
+
+
+def json_bytes(document: Any) -> bytes:
+    """`document` as UTF-8 JSON; text holding a lone surrogate (which UTF-8 cannot hold:
+    a client may send one as an escape) is written as escapes instead."""
+    try:
+        return json.dumps(document, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(document, allow_nan=False).encode("ascii")
