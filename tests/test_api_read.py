@@ -148,3 +148,40 @@ async def test_trace_for_admins(client, module_client) -> None:
     viewer = await module_client(role="viewer")
     document = await (await viewer.get("/api/t/items", headers={"X-Query-Trace": "1"})).json()
     assert "_trace" not in document
+
+
+async def test_no_cors_headers_unless_configured(client) -> None:
+    response = await client.get("/api/", headers={"Origin": "https://tools.example"})
+    assert response.status == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = await client.options(
+        "/api/t/items",
+        headers={"Origin": "https://tools.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+async def test_listed_origins_may_call_with_a_token(module_client) -> None:
+    from webapp.settings import ApiSettings
+
+    listed = await module_client(
+        role=None, api=ApiSettings(cors_origins=frozenset({"https://tools.example"}))
+    )
+    origin = {"Origin": "https://tools.example"}
+    preflight = await listed.options(
+        "/api/t/items",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, if-match",
+        },
+    )
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://tools.example"
+    assert "PATCH" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    refused = await listed.get("/api/t/items", headers=origin)
+    assert refused.status == 401  # the origin may ask; a token still decides
+    assert refused.headers["Access-Control-Allow-Origin"] == "https://tools.example"
+    other = await listed.get("/api/t/items", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers

@@ -178,3 +178,17 @@ def test_short_secret_key_is_a_one_line_error(tmp_path: Path) -> None:
     path = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///a.db\n")
     with pytest.raises(SettingsError, match="WEBAPP_SECRET_KEY must be at least 32"):
         load_settings(path, environ={"WEBAPP_SECRET_KEY": "short"})
+
+
+def test_api_cors_origins_are_origins_or_a_one_line_error(tmp_path: Path) -> None:
+    base = "database:\n  url: sqlite+aiosqlite:///a.db\n"
+    assert load_settings(REPO / "config.yaml", environ={}).api.cors_origins == frozenset()
+    settings = load_settings(
+        write_config(tmp_path, base + "api:\n  cors_origins: [https://Tools.example:8443]\n"), {}
+    )
+    assert settings.api.cors_origins == frozenset({"https://tools.example:8443"})
+    for bad in ("'*'", "[https://x.example/path]", "[ftp://x.example]", "[3]"):
+        with pytest.raises(SettingsError, match=r"api\.cors_origins must be a list of origins"):
+            load_settings(write_config(tmp_path, base + f"api:\n  cors_origins: {bad}\n"), {})
+    with pytest.raises(SettingsError, match=r"unknown setting api\.cors"):
+        load_settings(write_config(tmp_path, base + "api:\n  cors: []\n"), {})

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from webapp.accounts.lifecycle import accounts_context
 from webapp.accounts.signin import current_user, signin_middleware
 from webapp.api import setup_api_routes
+from webapp.api.cors import add_cors_headers, cors_preflight_middleware
 from webapp.console.lifecycle import console_context
 from webapp.database.engine import database_context
 from webapp.database.request_session import (
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
             session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             schema_change_middleware,
+            cors_preflight_middleware,
             signin_middleware,
             csrf_middleware,
             trace_middleware,
@@ -90,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=UPLOAD_LIMIT,
     )
     app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
     env = aiohttp_jinja2.setup(

@@ -175,6 +175,14 @@ class SqlSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The JSON API (`api:`). Browsers on other sites may call it (with a token, never a
+    cookie) only from the origins listed here; none by default."""
+
+    cors_origins: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     host: str = "127.0.0.1"
@@ -185,6 +193,7 @@ class Settings:
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
     auth: AuthSettings = field(default_factory=AuthSettings)
     sql: SqlSettings = field(default_factory=SqlSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     # How long a client may take to send a request body, how long a download may make no
     # progress (the client stopped reading), and how long shutdown waits for requests to end.
     body_timeout: float = 60.0
@@ -244,7 +253,9 @@ def settings_for_url(url: str, **changes: Any) -> Settings:
 
 
 def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
-    _reject_unknown(raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql"}, "")
+    _reject_unknown(
+        raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql", "api"}, ""
+    )
     bulk_raw = _section(raw, "bulk")
     _reject_unknown(bulk_raw, {"max_rows"}, "bulk.")
     database_raw = _section(raw, "database")
@@ -335,6 +346,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         secret_key=secret_key,
         auth=auth,
         sql=_sql_settings(_section(raw, "sql"), environ, base_dir, database.backend),
+        api=_api_settings(_section(raw, "api")),
         body_timeout=_number(server_raw.get("body_timeout", 60.0), "server.body_timeout"),
         send_timeout=_number(server_raw.get("send_timeout", 30.0), "server.send_timeout"),
         shutdown_timeout=_number(
@@ -454,6 +466,24 @@ def _sql_settings(
         connections=_int(raw.get("connections", 2), "sql.connections", 1, 100),
         allow_with_rules=_bool(raw.get("allow_with_rules", False), "sql.allow_with_rules"),
     )
+
+
+ORIGIN_PATTERN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def _api_settings(raw: dict[str, Any]) -> ApiSettings:
+    _reject_unknown(raw, {"cors_origins"}, "api.")
+    origins = raw.get("cors_origins") or []
+    if not isinstance(origins, list) or not all(
+        isinstance(origin, str) and ORIGIN_PATTERN.match(origin) for origin in origins
+    ):
+        raise SettingsError(
+            "api.cors_origins must be a list of origins such as https://example.com "
+            f"(scheme, host and port only), not {origins!r}"
+        )
+    return ApiSettings(cors_origins=frozenset(origin.lower() for origin in origins))
 
 
 def table_options(raw: Any, max_page_size: int = DEFAULT_MAX_PAGE_SIZE) -> dict[str, TableOptions]:
