@@ -1,7 +1,8 @@
 """The bare reference the benchmark compares the app with: aiohttp, a raw aiomysql pool and
 aiohttp-jinja2, one handler that fetches the table page's first 50 rows (the same columns,
-notes cut to the same 201 characters in the database) and renders them in a plain table.
-What the stack allows, with nothing of the app in between.
+notes cut to the same 201 characters in the database) and renders them in a plain table,
+and one (`/json`) that fetches them whole and writes them with json.dumps, the API's
+reference. What the stack allows, with nothing of the app in between.
 
 Run: python bench/reference_app.py --port 8090 --url mysql+aiomysql://root@127.0.0.1:3306/db
 """
@@ -9,6 +10,7 @@ Run: python bench/reference_app.py --port 8090 --url mysql+aiomysql://root@127.0
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +26,21 @@ FIRST_PAGE = (
     "SELECT id, owner_id, name, email, status, amount, created_at, SUBSTRING(notes, 1, 201) "
     "FROM records ORDER BY id LIMIT 50"
 )
+
+
+# The JSON twin: the same 50 rows whole (the API cuts nothing), as json.dumps writes them.
+FIRST_PAGE_JSON = (
+    "SELECT id, owner_id, name, email, status, amount, created_at, notes "
+    "FROM records ORDER BY id LIMIT 50"
+)
+
+
+async def first_page_json(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn, conn.cursor() as cursor:
+        await cursor.execute(FIRST_PAGE_JSON)
+        rows = await cursor.fetchall()
+    document = {"rows": [dict(zip(COLUMNS, row, strict=True)) for row in rows]}
+    return web.Response(text=json.dumps(document, default=str), content_type="application/json")
 
 
 @aiohttp_jinja2.template("reference.html")
@@ -60,6 +77,7 @@ def create_reference_app(url: str, pool_size: int = 10) -> web.Application:
     )
     app.cleanup_ctx.append(pool_context)
     app.router.add_get("/", first_page)
+    app.router.add_get("/json", first_page_json)
     return app
 
 

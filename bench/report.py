@@ -28,13 +28,15 @@ class Verdict:
 
 
 def evaluate_targets(results: Mapping[str, WrkResult], app_rss_bytes: int | None) -> list[Verdict]:
-    """The benchmark's four targets, each PASS, FAIL, or SKIP when this run did not measure
+    """The benchmark's targets, each PASS, FAIL, or SKIP when this run did not measure
     what it needs (e.g. under --only)."""
     return [
         _deep_vs_first(results),
         _first_vs_reference(results),
         _max_latency(results),
         _rss(app_rss_bytes),
+        _api_vs_json_reference(results),
+        _api_vs_html_page(results),
     ]
 
 
@@ -67,6 +69,29 @@ def _first_vs_reference(results: Mapping[str, WrkResult]) -> Verdict:
         f"{first.requests_per_second:,.0f} vs {reference.requests_per_second:,.0f} req/s: "
         f"{share:.0%}",
     )
+
+
+def _api_vs_json_reference(results: Mapping[str, WrkResult]) -> Verdict:
+    target = f"API first page req/s >= {FIRST_PAGE_SHARE_OF_REFERENCE:.0%} of the JSON reference"
+    api, reference = results.get("api_first"), results.get("reference_json")
+    if api is None or reference is None or not reference.requests_per_second:
+        return Verdict(target, "SKIP", "needs 'api_first' and 'reference_json'")
+    share = api.requests_per_second / reference.requests_per_second
+    outcome = "PASS" if share >= FIRST_PAGE_SHARE_OF_REFERENCE else "FAIL"
+    detail = (
+        f"{api.requests_per_second:,.0f} vs {reference.requests_per_second:,.0f} req/s: {share:.0%}"
+    )
+    return Verdict(target, outcome, detail)
+
+
+def _api_vs_html_page(results: Mapping[str, WrkResult]) -> Verdict:
+    target = "API first page req/s >= the HTML first page's"
+    api, first = results.get("api_first"), results.get("first")
+    if api is None or first is None:
+        return Verdict(target, "SKIP", "needs 'api_first' and 'first'")
+    outcome = "PASS" if api.requests_per_second >= first.requests_per_second else "FAIL"
+    detail = f"{api.requests_per_second:,.0f} vs {first.requests_per_second:,.0f} req/s"
+    return Verdict(target, outcome, detail)
 
 
 def _max_latency(results: Mapping[str, WrkResult]) -> Verdict:

@@ -289,14 +289,21 @@ def build_servers(database_url: URL, stamp: str) -> dict[str, Server]:
 def resolve_path(
     scenario: Scenario, rows: int, base_url: str, headers: dict[str, str], notes: list[str]
 ) -> str:
-    """The scenario's path with its placeholders filled: the deep page by walking."""
+    """The scenario's path with its placeholders filled: the deep page by walking (once;
+    the API's deep page is the same cursor under /api)."""
     path = scenario.path
-    if path == "{deep}":
-        print("deep: walking rel=next links to ~20,000 pages of 50 in")
-        deep = asyncio.run(find_deep_page(base_url, rows, headers))
-        notes.append(f"deep: {deep.note}")
-        path = deep.path
+    if path in ("{deep}", "{api_deep}"):
+        if "deep" not in _DEEP_PATHS:
+            print("deep: walking rel=next links to ~20,000 pages of 50 in")
+            deep = asyncio.run(find_deep_page(base_url, rows, headers))
+            notes.append(f"deep: {deep.note}")
+            _DEEP_PATHS["deep"] = deep.path
+        path = _DEEP_PATHS["deep"] if path == "{deep}" else "/api" + _DEEP_PATHS["deep"]
     return path.replace("{record_id}", str(record_id(rows)))
+
+
+# The deep page's path, found once per run by walking.
+_DEEP_PATHS: dict[str, str] = {}
 
 
 def measure(args: argparse.Namespace, url: str, headers: dict[str, str]) -> tuple[WrkResult, str]:

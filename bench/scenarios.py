@@ -41,6 +41,14 @@ SCENARIOS = (
     ),
     Scenario("search", "app", f"/t/{TABLE}?q={SEARCH_WORD}", "search"),
     Scenario("record", "app", f"/t/{TABLE}/r/{{record_id}}", "record page"),
+    Scenario(
+        "reference_json",
+        "reference",
+        "/json",
+        "bare aiohttp + aiomysql + json.dumps, first 50 rows",
+    ),
+    Scenario("api_first", "app", f"/api/t/{TABLE}", "JSON API, first page"),
+    Scenario("api_deep", "app", "{api_deep}", "JSON API, the deep page's cursor"),
 )
 SCENARIO_NAMES = tuple(scenario.name for scenario in SCENARIOS)
 
