@@ -38,17 +38,36 @@ def api_record_url(table_name: str, key_parts: Sequence[str]) -> str:
     return API + record_url(table_name, key_parts)
 
 
-def row_values(columns: Sequence[Column], values: Sequence[Any]) -> dict[str, Any]:
-    """A row as a JSON object by column name, each value typed by its column's kind."""
-    return {
-        column.name: kind_for(column).api_value(value)
-        for column, value in zip(columns, values, strict=True)
-    }
+JSON_SAFE = 2**53
+
+
+class RowWriter:
+    """Rows as JSON objects by column name, each value typed by its column's kind
+    (`ValueKind.api_value`), made once per table and role: the values a kind writes as
+    they are (`api_plain`) skip the call, since this runs for every value of a page."""
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        kinds = [kind_for(column) for column in columns]
+        self.names = [column.name for column in columns]
+        self.writers = [(kind.api_plain, kind.api_plain_ints, kind.api_value) for kind in kinds]
+
+    def __call__(self, values: Sequence[Any]) -> dict[str, Any]:
+        document = {}
+        for name, value, (plain, plain_ints, write) in zip(
+            self.names, values, self.writers, strict=False
+        ):
+            kind = type(value)
+            if kind in plain or (kind is int and plain_ints and -JSON_SAFE <= value <= JSON_SAFE):
+                document[name] = value
+            else:
+                document[name] = write(value)
+        return document
 
 
 def record_values(info: TableInfo, row: Mapping[str, Any]) -> dict[str, Any]:
     """The columns the role sees of a row read by name (a record, a write's result)."""
-    return {column.name: kind_for(column).api_value(row[column.name]) for column in info.columns}
+    writer = info.derived("api-row", lambda: RowWriter(info.columns))
+    return writer([row[column.name] for column in info.columns])
 
 
 def key_parts(info: TableInfo, row: Mapping[str, Any]) -> list[str]:

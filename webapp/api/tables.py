@@ -15,11 +15,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
 from webapp.api.documents import (
-    api_record_url,
+    API,
+    RowWriter,
     api_table_url,
     count_document,
     json_response,
-    row_values,
 )
 from webapp.listing.paging import Page, fetch_page, keyset_columns
 from webapp.listing.queries import ListPlan, SortKey
@@ -39,6 +39,7 @@ from webapp.views.table import (
 )
 from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS
 from webapp.web.errors import BadRequest
+from webapp.web.urls import key_segment, record_url_prefix
 
 
 async def api_index(request: web.Request) -> web.Response:
@@ -85,7 +86,7 @@ async def api_table(request: web.Request) -> web.Response:
     scan_where = None
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
-    plan, expressions = api_page_plan(info, dialect, state.sort)
+    plan, expressions, writer = api_page_plan(info, dialect, state.sort)
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -108,21 +109,26 @@ async def api_table(request: web.Request) -> web.Response:
     else:
         page = await fetch(await connection(request))
     count = await page_count(request, state, page, where)
-    return json_response(page_document(request, state, page, plan, count))
+    return json_response(page_document(request, state, page, plan, writer, count))
 
 
 def page_document(
-    request: web.Request, state: TableState, page: Page, plan: ListPlan, count: Any
+    request: web.Request,
+    state: TableState,
+    page: Page,
+    plan: ListPlan,
+    writer: RowWriter,
+    count: Any,
 ) -> dict[str, Any]:
     info = state.info
     columns = info.columns
-    width = len(columns)
     rows = []
+    key_positions = [plan.positions[column.name] for column in info.primary_key]
+    prefix = API + record_url_prefix(info.name)
     for row in page.rows:
-        document = row_values(columns, row[:width])
-        if info.primary_key:
-            parts = [key_text(plan.value(row, column.name)) for column in info.primary_key]
-            document["_href"] = api_record_url(info.name, parts)
+        document = writer(row)  # the visible columns come first
+        if key_positions:
+            document["_href"] = prefix + key_segment([key_text(row[i]) for i in key_positions])
         rows.append(document)
     previous, following = previous_href(state, page), next_href(state, page)
     return {
@@ -154,12 +160,12 @@ def page_document(
 
 def api_page_plan(
     info: TableInfo, dialect: Dialect, sort: SortKey | None
-) -> tuple[ListPlan, list[ColumnElement[Any]]]:
+) -> tuple[ListPlan, list[ColumnElement[Any]], RowWriter]:
     """Every visible column, whole, as the record page selects it, then any keyset column
     not among them; made once per table, order and role."""
     whole = keyset_columns(info, sort) or ()
 
-    def make() -> tuple[ListPlan, list[ColumnElement[Any]]]:
+    def make() -> tuple[ListPlan, list[ColumnElement[Any]], RowWriter]:
         expressions: list[ColumnElement[Any]] = [
             kind_for(column, dialect).record_expression() for column in info.columns
         ]
@@ -169,7 +175,7 @@ def api_page_plan(
                 positions[column.name] = len(expressions)
                 expressions.append(column)
         key_names = [column.name for column in info.primary_key]
-        return ListPlan([], positions, key_names, {}), expressions
+        return ListPlan([], positions, key_names, {}), expressions, RowWriter(info.columns)
 
     names: Sequence[str] = tuple(column.name for column in whole)
     return info.derived(("api-page", dialect.name, names), make)

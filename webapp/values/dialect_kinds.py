@@ -185,6 +185,7 @@ class PgJsonKind(PgTextKind):
     parse_as = "json"
     widget = "textarea"
     hint = "JSON"
+    api_plain = frozenset({type(None)})  # its text is parsed into the document
 
     def show(self, value: Any, preview: bool) -> Cell:
         if isinstance(value, str):

@@ -88,6 +88,11 @@ class ValueKind:
     accepted: tuple[type, ...] = ()
     # CSV text by exact Python type, where the type alone says it (see pytypes.CSV_FAST).
     csv_fast: dict[type, Callable[[Any], str]] = CSV_FAST
+    # The Python types whose values the JSON API writes as they are (`api_value` would
+    # return them unchanged), and whether an int within JSON's exact range is one of them:
+    # the API's rows skip the call for those (this runs for every value of a page).
+    api_plain: frozenset[type] = frozenset({str, type(None), bool})
+    api_plain_ints = True
 
     def __init__(self, column: Column, dialect: Dialect | None) -> None:
         self.column = column
@@ -494,6 +499,7 @@ class BoolKind(ValueKind):
     family = "bool"
     parse_as = "bool"
     widget = "bool"
+    api_plain_ints = False  # MySQL's BOOLEAN reads as 0 and 1: written as false and true
     csv_fast = {type_: write for type_, write in CSV_FAST.items() if type_ is not int}
 
     @property
