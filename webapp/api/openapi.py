@@ -15,6 +15,7 @@ from webapp.api.documents import api_table_url, json_response
 from webapp.listing.filters import operators_for
 from webapp.schema.catalog import TableInfo, str_type
 from webapp.values import kind_for
+from webapp.web.session_cookie import SESSION_COOKIE
 
 # JSON Schema of a value by the form parser of its column's kind.
 VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -79,7 +80,7 @@ async def openapi_document(request: web.Request) -> web.Response:
                 },
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer"},
-                    "cookie": {"type": "apiKey", "in": "cookie", "name": "webapp_session"},
+                    "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
                 },
             },
         }
