@@ -46,6 +46,8 @@ class FieldError(ValueError):
 TRUE_WORDS = ("1", "true", "yes", "on", "t")
 FALSE_WORDS = ("0", "false", "no", "off", "f")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Python types whose json_value is always text (pytypes: their CSV text).
+TEXT_ONLY_TYPES = frozenset({decimal.Decimal, dt.datetime, dt.date, dt.time, dt.timedelta})
 # The integers every JSON reader holds exactly (an IEEE double's); larger ones go as text.
 JSON_SAFE_INT = 2**53
 SPECIAL_NUMBERS = ("nan", "infinity", "-infinity", "+infinity", "inf", "-inf", "+inf")
@@ -175,6 +177,9 @@ class ValueKind:
         back. A JSON column's `null` document and SQL NULL are both `null`."""
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
+        if type(value) in TEXT_ONLY_TYPES and self.parse_as not in ("json", "unknown"):
+            # JSON holds these only as text (json_value's): the form's text when editable.
+            return self.input_text(value) if self.editable(value) else self.json_value(value)
         result = self.json_value(value)
         if (
             type(result) is int
