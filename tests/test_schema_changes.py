@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import FAST_HASHING, REPO
+from tests.helpers import FAST_HASHING, REPO, form_token
 from webapp.app import create_app
 from webapp.database.dialects import is_schema_mismatch, schema_fingerprint
 from webapp.schema.watch import CHANGED_NOTICE, NOT_SAVED_NOTICE
@@ -157,6 +157,28 @@ async def test_a_save_after_a_column_was_renamed_saves_nothing_and_shows_the_new
     assert NOT_SAVED_NOTICE in body and "heading" in body
     async with engine.connect() as conn:
         assert await conn.scalar(text("SELECT heading FROM items WHERE id = 1")) == "lamp"
+
+
+async def test_an_api_change_after_a_column_was_renamed_is_a_503_problem(
+    engine: AsyncEngine, make_client
+) -> None:
+    await make_tables(engine)
+    client = await make_client()
+    read = await client.get("/api/t/items/r/1")
+    token = await form_token(client, "/account/password")
+    await alter(engine, "ALTER TABLE items RENAME COLUMN title TO heading")
+    response = await client.patch(
+        "/api/t/items/r/1",
+        json={"title": "lantern"},
+        headers={"If-Match": read.headers["ETag"], "X-CSRF-Token": token},
+        allow_redirects=False,
+    )
+    assert response.status == 503
+    assert response.content_type == "application/problem+json"
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT heading FROM items WHERE id = 1")) == "lamp"
+    # The next read sees the new catalog.
+    assert "heading" in (await (await client.get("/api/t/items/r/1")).json())["values"]
 
 
 async def test_a_dropped_table_under_an_open_form_is_a_404_and_nothing_is_written(

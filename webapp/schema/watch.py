@@ -35,6 +35,7 @@ from webapp.web.appkeys import (
 )
 from webapp.web.errors import AppError, Handler, NotFound, first_line
 from webapp.web.flash import flash
+from webapp.web.problems import is_api
 from webapp.web.urls import UrlDecodeError, tilde_decode
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ async def schema_change_middleware(request: web.Request, handler: Handler) -> we
         _raise_if_vanished(request)
     changed = watch.generation != generation
     if request.method not in READ_METHODS:
-        if not changed:
+        if not changed or is_api(request):  # a script gets the refusal, not a redirect
             raise SchemaOutOfStep(_out_of_step_message(request))
         await flash(request, NOT_SAVED_NOTICE)
         raise web.HTTPSeeOther(request.path)
