@@ -214,3 +214,21 @@ async def test_viewers_cannot_write(make_client, engine, role: str):
     )
     await problem(await client.delete("/api/t/items/r/1", headers={**csrf, "If-Match": "*"}), 403)
     assert await database_checksum(engine) == before
+
+
+async def test_cookie_writes_need_the_csrf_token(make_client, engine):
+    client, csrf = await signed(make_client, engine)
+    before = await database_checksum(engine)
+    etag = (await client.get("/api/t/items/r/1")).headers["ETag"]
+    for method, path, body in (
+        ("POST", "/api/t/items", {"id": "5", "title": "five"}),
+        ("PATCH", "/api/t/items/r/1", {"qty": 7}),
+        ("DELETE", "/api/t/items/r/1", None),
+    ):
+        response = await client.request(method, path, json=body, headers={"If-Match": etag})
+        await problem(response, 403)
+        wrong = {"If-Match": etag, "X-CSRF-Token": "not-the-token"}
+        await problem(await client.request(method, path, json=body, headers=wrong), 403)
+        other_site = {**csrf, "If-Match": etag, "Origin": "https://evil.example"}
+        await problem(await client.request(method, path, json=body, headers=other_site), 403)
+    assert await database_checksum(engine) == before
