@@ -45,9 +45,7 @@ PROBLEM = {"$ref": "#/components/responses/Problem"}
 async def openapi_document(request: web.Request) -> web.Response:
     catalog = request_catalog(request)
     paths: dict[str, Any] = {
-        "/api/": {
-            "get": operation("The tables and views, with their counts.", "Index", ok="object")
-        },
+        "/api/": {"get": operation("The tables and views, with their counts.", "Index")},
         "/api/activity": {"get": operation("The latest changes, newest first.", "Activity")},
     }
     schemas: dict[str, Any] = {}
@@ -113,7 +111,7 @@ def table_paths(info: TableInfo, schema_name: str, writable: bool) -> dict[str, 
     if writable:
         body = {"required": True, "content": {"application/json": {"schema": row}}}
         table_item["post"] = {
-            **operation("Create a record.", f"{schema_name}Create", schema=record, ok="201"),
+            **operation("Create a record.", f"{schema_name}Create", schema=record, status="201"),
             "requestBody": body,
         }
         if_match = {
@@ -128,7 +126,7 @@ def table_paths(info: TableInfo, schema_name: str, writable: bool) -> dict[str, 
             "parameters": [if_match],
         }
         record_item["delete"] = {
-            **operation("Delete a record.", f"{schema_name}Delete", ok="204"),
+            **operation("Delete a record.", f"{schema_name}Delete", status="204"),
             "parameters": [if_match],
         }
     paths[f"{base}/r/{{key}}"] = record_item
@@ -140,12 +138,13 @@ def table_paths(info: TableInfo, schema_name: str, writable: bool) -> dict[str, 
 
 
 def operation(
-    summary: str, operation_id: str, *, schema: dict[str, Any] | None = None, ok: str = "200"
+    summary: str, operation_id: str, *, schema: dict[str, Any] | None = None, status: str = "200"
 ) -> dict[str, Any]:
+    """An operation answering `status` with a JSON `schema` (an object when not given;
+    nothing for 204), or a problem document for any 4xx."""
     success: dict[str, Any] = {"description": "OK"}
-    if ok == "200" or ok == "object" or (ok == "201" and schema is not None):
+    if status != "204":
         success["content"] = {"application/json": {"schema": schema or {"type": "object"}}}
-    status = "200" if ok == "object" else ok
     return {
         "summary": summary,
         "operationId": operation_id,

@@ -28,6 +28,7 @@ from webapp.api.documents import (
     key_parts,
     record_values,
 )
+from webapp.changes.forms import FormField
 from webapp.changes.refusals import explain_on_form, is_refusal, referenced_message
 from webapp.changes.writes import (
     RowChanged,
@@ -202,7 +203,7 @@ def _changed(info: TableInfo, exc: RowChanged) -> Exception:
 
 
 def _refused(
-    request: web.Request, info: TableInfo, fields: list[Any], exc: StatementError
+    request: web.Request, info: TableInfo, fields: list[FormField], exc: StatementError
 ) -> Exception:
     """A database refusal (a unique key, a foreign key, NOT NULL...) as a 400 naming the
     field it concerns when it names one; anything else is raised again."""
