@@ -128,13 +128,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="port to listen on (default from the config)",
     )
     parser = OneLineParser(
-        prog="python -m webapp",
+        prog=program_name(),
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
         "database. Without a command: serve.",
         epilog="A running server re-reads the database's tables and columns on SIGHUP "
         "(kill -HUP PID), as it does by itself when it notices they changed.",
         parents=[common, server],
     )
+    parser.add_argument("--version", action="version", version=f"webapp {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve the database (the default)", parents=[common, server])
     add_user_commands(commands, common)
@@ -143,6 +144,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if not hasattr(args, name):
             setattr(args, name, None)
     return args
+
+
+def program_name() -> str:
+    """`webapp` when run as the console script, else how a checkout runs it."""
+    return "webapp" if Path(sys.argv[0]).name == "webapp" else "python -m webapp"
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("webapp")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:

@@ -39,9 +39,18 @@ from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
 from webapp.web.urls import new_record_url
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = PROJECT_ROOT / "static"
+
+def data_dir(name: str) -> Path:
+    """Where the pages or static files are: inside the package when installed (a wheel has no
+    top-level folders; in a checkout `webapp/<name>` is a symlink to the top-level one), else
+    the checkout's top-level folder (a checkout made without symlinks)."""
+    package = Path(__file__).resolve().parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+TEMPLATES_DIR = data_dir("templates")
+STATIC_DIR = data_dir("static")
 
 
 def database_label(settings: Settings) -> str:
