@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,7 +69,12 @@ def serve(settings: Settings) -> int:
         return fail(exc, 2)
     except StartupError as exc:
         return fail(exc, 1)
-    address = f"http://{settings.host}:{settings.port}"
+    try:
+        ssl_context = tls_context(settings)
+    except (OSError, ValueError) as exc:
+        return fail(f"cannot use server.certfile/keyfile: {exc}", 2)
+    scheme = "https" if ssl_context is not None else "http"
+    address = f"{scheme}://{settings.host}:{settings.port}"
     app = create_app(settings)
     reload_on_sighup(app)
 
@@ -94,12 +100,22 @@ def serve(settings: Settings) -> int:
             access_log=None,
             print=announce,
             shutdown_timeout=settings.shutdown_timeout,
+            ssl_context=ssl_context,
         )
     except StartupError as exc:
         return fail(exc, 1)
     except OSError as exc:
         return fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
     return 0
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server side of TLS from `server.certfile`/`keyfile`, or None for plain HTTP."""
+    if settings.certfile is None or settings.keyfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.certfile, settings.keyfile)
+    return context
 
 
 def fail(message: object, code: int) -> int:

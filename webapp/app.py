@@ -35,6 +35,7 @@ from webapp.web.error_pages import error_middleware
 from webapp.web.flash import flash_processor
 from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
+from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
 from webapp.web.urls import new_record_url
@@ -97,6 +98,9 @@ def create_app(settings: Settings) -> web.Application:
         ],
         client_max_size=UPLOAD_LIMIT,
     )
+    if settings.trusted_proxies:
+        # Right inside the error pages, so everything after sees the real client.
+        app.middlewares.insert(2, TrustedProxies(settings.trusted_proxies).middleware)
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
