@@ -192,3 +192,20 @@ def test_api_cors_origins_are_origins_or_a_one_line_error(tmp_path: Path) -> Non
             load_settings(write_config(tmp_path, base + f"api:\n  cors_origins: {bad}\n"), {})
     with pytest.raises(SettingsError, match=r"unknown setting api\.cors"):
         load_settings(write_config(tmp_path, base + "api:\n  cors: []\n"), {})
+
+
+def test_cli_version_names_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = run_webapp("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"webapp {version('webapp')}"
+
+
+def test_pages_and_static_files_are_found_through_the_package() -> None:
+    from webapp.app import STATIC_DIR, TEMPLATES_DIR
+
+    assert (TEMPLATES_DIR / "base.html").is_file() and (STATIC_DIR / "app.css").is_file()
+    # The wheel ships what the package holds: in a checkout both are links to the top level.
+    package = Path(__import__("webapp").__file__).resolve().parent
+    assert (package / "templates").resolve() == TEMPLATES_DIR.resolve()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,7 +81,12 @@ def serve(settings: Settings) -> int:
         return fail(exc, 2)
     except StartupError as exc:
         return fail(exc, 1)
-    address = f"http://{settings.host}:{settings.port}"
+    try:
+        ssl_context = tls_context(settings)
+    except (OSError, ValueError) as exc:
+        return fail(f"cannot use server.certfile/keyfile: {exc}", 2)
+    scheme = "https" if ssl_context is not None else "http"
+    address = f"{scheme}://{settings.host}:{settings.port}"
     app = create_app(settings)
     reload_on_sighup(app)
 
@@ -106,12 +112,22 @@ def serve(settings: Settings) -> int:
             access_log=None,
             print=announce,
             shutdown_timeout=settings.shutdown_timeout,
+            ssl_context=ssl_context,
         )
     except StartupError as exc:
         return fail(exc, 1)
     except OSError as exc:
         return fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
     return 0
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server side of TLS from `server.certfile`/`keyfile`, or None for plain HTTP."""
+    if settings.certfile is None or settings.keyfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.certfile, settings.keyfile)
+    return context
 
 
 def fail(message: object, code: int) -> int:
@@ -140,13 +156,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="port to listen on (default from the config)",
     )
     parser = OneLineParser(
-        prog="python -m webapp",
+        prog=program_name(),
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
         "database. Without a command: serve.",
         epilog="A running server re-reads the database's tables and columns on SIGHUP "
         "(kill -HUP PID), as it does by itself when it notices they changed.",
         parents=[common, server],
     )
+    parser.add_argument("--version", action="version", version=f"webapp {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve the database (the default)", parents=[common, server])
     add_user_commands(commands, common)
@@ -156,6 +173,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if not hasattr(args, name):
             setattr(args, name, None)
     return args
+
+
+def program_name() -> str:
+    """`webapp` when run as the console script, else how a checkout runs it."""
+    return "webapp" if Path(sys.argv[0]).name == "webapp" else "python -m webapp"
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("webapp")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:

@@ -37,13 +37,23 @@ from webapp.web.error_pages import error_middleware
 from webapp.web.flash import flash_processor
 from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
+from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
 from webapp.web.urls import new_record_url
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = PROJECT_ROOT / "static"
+
+def data_dir(name: str) -> Path:
+    """Where the pages or static files are: inside the package when installed (a wheel has no
+    top-level folders; in a checkout `webapp/<name>` is a symlink to the top-level one), else
+    the checkout's top-level folder (a checkout made without symlinks)."""
+    package = Path(__file__).resolve().parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+TEMPLATES_DIR = data_dir("templates")
+STATIC_DIR = data_dir("static")
 
 
 def database_label(settings: Settings) -> str:
@@ -91,6 +101,9 @@ def create_app(settings: Settings) -> web.Application:
         ],
         client_max_size=UPLOAD_LIMIT,
     )
+    if settings.trusted_proxies:
+        # Right inside the error pages, so everything after sees the real client.
+        app.middlewares.insert(2, TrustedProxies(settings.trusted_proxies).middleware)
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,6 +200,11 @@ class Settings:
     body_timeout: float = 60.0
     send_timeout: float = 30.0
     shutdown_timeout: float = 10.0
+    # Peers whose Forwarded / X-Forwarded-* headers name the client (a reverse proxy).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Serve HTTPS directly with this certificate chain and private key (both or neither).
+    certfile: Path | None = None
+    keyfile: Path | None = None
     # The most rows one bulk change (delete, set a column) may touch.
     bulk_max_rows: int = 100_000
 
@@ -279,7 +285,18 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         "database.",
     )
     _reject_unknown(
-        server_raw, {"host", "port", "body_timeout", "send_timeout", "shutdown_timeout"}, "server."
+        server_raw,
+        {
+            "host",
+            "port",
+            "body_timeout",
+            "send_timeout",
+            "shutdown_timeout",
+            "trusted_proxies",
+            "certfile",
+            "keyfile",
+        },
+        "server.",
     )
     _reject_unknown(pages_raw, {"size", "max_size"}, "pages.")
 
@@ -331,6 +348,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
     )
     page_size = _int(pages_raw.get("size", DEFAULT_PAGE_SIZE), "pages.size", 1, max_page_size)
     tables = table_options(raw.get("tables") or {}, max_page_size)
+    certfile, keyfile = _tls_files(server_raw, base_dir)
     auth = _auth_settings(_section(raw, "auth"), environ, base_dir)
     try:
         secret_key = load_secret_key(environ, base_dir)
@@ -353,7 +371,42 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             server_raw.get("shutdown_timeout", 10.0), "server.shutdown_timeout"
         ),
         bulk_max_rows=_int(bulk_raw.get("max_rows", 100_000), "bulk.max_rows", 1, 100_000_000),
+        trusted_proxies=_networks(server_raw.get("trusted_proxies"), "server.trusted_proxies"),
+        certfile=certfile,
+        keyfile=keyfile,
     )
+
+
+def _networks(value: Any, key: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A list of addresses or networks (`10.0.0.5`, `10.0.0.0/8`, `::1`)."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list):
+        raise SettingsError(f"{key} must be a list of addresses or networks, like [10.0.0.0/8]")
+    networks = []
+    for item in value:
+        try:
+            networks.append(ip_network(str(item), strict=False))
+        except ValueError:
+            raise SettingsError(f"{key}: {item!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _tls_files(server_raw: dict[str, Any], base_dir: Path) -> tuple[Path | None, Path | None]:
+    """`server.certfile` and `server.keyfile`: both or neither, each a readable file
+    (relative paths are relative to the config file)."""
+    given = {key: server_raw.get(key) for key in ("certfile", "keyfile")}
+    if (given["certfile"] is None) != (given["keyfile"] is None):
+        raise SettingsError("server.certfile and server.keyfile go together: set both or neither")
+    if given["certfile"] is None:
+        return None, None
+    paths = []
+    for key, value in given.items():
+        path = base_dir / str(value)
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise SettingsError(f"server.{key}: {path} is not a readable file")
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> AuthSettings:

@@ -27,7 +27,8 @@ from webapp.web.problems import is_api
 
 SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
-PUBLIC_PATHS = frozenset({"/login"})
+# The health checks answer balancers, which never sign in.
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz"})
 PASSWORD_PAGE = "/account/password"
 # Why a session ended, as the sign-in page's `expired` parameter says it.
 IDLE = "1"

@@ -95,6 +95,12 @@ class Accounts:
             conn = await session.connection()
             await conn.run_sync(migrate, self.models)
 
+    async def schema_version(self) -> int:
+        """The last migration step recorded as applied (0: none)."""
+        versions = self.models.table(self.models.schema_version)
+        async with self.sessionmaker() as session:
+            return await session.scalar(select(func.max(versions.c.version))) or 0
+
     async def count_users(self, with_password: bool = False) -> int:
         """How many users exist (with `with_password`: how many could sign in with one)."""
         User = self.models.user

@@ -12,6 +12,7 @@ from webapp.views import (
     console,
     edit,
     export,
+    health,
     history,
     index,
     login,
@@ -26,6 +27,8 @@ def setup_routes(app: web.Application) -> None:
     """Every path has one named resource, so templates build each URL with `url('name')`;
     a form's GET and its POST share their path's name."""
     app.router.add_get("/", index.index_page, name="index")
+    app.router.add_get(health.HEALTH_PATH, health.healthz, name="healthz")
+    app.router.add_get(health.READY_PATH, health.readyz, name="readyz")
     # Before /t/{table}: a table's name in a URL never holds a dot (urls.tilde_encode).
     app.router.add_get("/t/{table:[^{}/.]+}.{format:csv|json}", export.export_table, name="export")
     app.router.add_get("/t/{table}", table.table_page, name="table")
