@@ -113,6 +113,7 @@ def path_values(app: web.Application, keys: dict[str, str]) -> dict[str, list[st
         "query": ["1"],
         "set": ["1"],
         "token": ["no-such-token"],
+        "job": ["no-such-job"],
         "username": ["nobody"],
         "action": ["role", "disable", "enable", "password"],
     }

@@ -43,7 +43,8 @@ ALLOWED: dict[str, set[str]] = {
     "demo": FOUNDATIONS | {"web", "database", "schema"},
     "app": FOUNDATIONS
     | {"web", "database", "schema", "listing", "accounts", "console", "views", "api", "demo"},
-    "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "app"},
+    # `import TABLE FILE` runs the import pages' dry run and import (changes/import_command.py).
+    "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "changes", "app"},
     "__init__": set(),
 }
 

@@ -1,5 +1,6 @@
 """`python -m webapp`: serve the configured database in the browser (`serve`, the default),
-or manage its users (`user ...`) and their API tokens (`token ...`). Each command imports
+or manage its users (`user ...`) and their API tokens (`token ...`), or import a file into a
+table (`import TABLE FILE`). Each command imports
 what it needs when it runs, so a `user` or `token` command never loads the web stack."""
 
 from __future__ import annotations
@@ -63,6 +64,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fail(exc, 2)
         except Exception as exc:
             return fail(f"cannot use the tokens' table: {first_line(exc)}", 1)
+        return 0
+    if args.command == "import":
+        from webapp.changes.import_command import (
+            ImportCommandError,
+            ImportRefused,
+            run_import_command,
+        )
+        from webapp.web.errors import first_line
+
+        try:
+            asyncio.run(run_import_command(settings, args, sys.stdout, sys.stderr))
+        except ImportCommandError as exc:
+            return fail(exc, 2)
+        except ImportRefused as exc:
+            return fail(exc, 1)
+        except Exception as exc:
+            return fail(f"cannot import: {first_line(exc)}", 1)
         return 0
     return serve(settings)
 
@@ -137,6 +155,7 @@ def fail(message: object, code: int) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     from webapp.accounts.commands import add_token_commands, add_user_commands
+    from webapp.changes.import_command import add_import_command
 
     common = OneLineParser(add_help=False)
     common.add_argument(
@@ -168,6 +187,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     commands.add_parser("serve", help="serve the database (the default)", parents=[common, server])
     add_user_commands(commands, common)
     add_token_commands(commands, common)
+    add_import_command(commands, common)
     args = parser.parse_args(argv)
     for name in ("config", "host", "port"):
         if not hasattr(args, name):

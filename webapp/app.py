@@ -29,6 +29,7 @@ from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.secret_key import fernet_key
 from webapp.settings import Settings
 from webapp.views import setup_routes
+from webapp.views.imports import import_jobs_context
 from webapp.views.trace import trace_middleware
 from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
@@ -40,7 +41,7 @@ from webapp.web.html_text import visible_controls
 from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
-from webapp.web.urls import new_record_url
+from webapp.web.urls import import_url, new_record_url
 
 
 def data_dir(name: str) -> Path:
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["app_name"] = "webapp"
     env.globals["database_label"] = database_label(settings)
     env.globals["new_record_url"] = new_record_url
+    env.globals["import_url"] = import_url
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
     env.globals["sql_roles"] = settings.sql.roles
@@ -130,6 +132,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(schema_watch_context)
     app.cleanup_ctx.append(accounts_context)
     app.cleanup_ctx.append(console_context)
+    app.cleanup_ctx.append(import_jobs_context)
     setup_routes(app)
     setup_api_routes(app)
     app.router.add_static(

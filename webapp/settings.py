@@ -207,6 +207,8 @@ class Settings:
     keyfile: Path | None = None
     # The most rows one bulk change (delete, set a column) may touch.
     bulk_max_rows: int = 100_000
+    # The largest file an import accepts (its upload's body limit).
+    bulk_max_file_bytes: int = 64 * 1024 * 1024
 
     @property
     def hidden_table_prefix(self) -> str | None:
@@ -263,7 +265,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql", "api"}, ""
     )
     bulk_raw = _section(raw, "bulk")
-    _reject_unknown(bulk_raw, {"max_rows"}, "bulk.")
+    _reject_unknown(bulk_raw, {"max_rows", "max_file_bytes"}, "bulk.")
     database_raw = _section(raw, "database")
     server_raw = _section(raw, "server")
     pages_raw = _section(raw, "pages")
@@ -371,6 +373,9 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             server_raw.get("shutdown_timeout", 10.0), "server.shutdown_timeout"
         ),
         bulk_max_rows=_int(bulk_raw.get("max_rows", 100_000), "bulk.max_rows", 1, 100_000_000),
+        bulk_max_file_bytes=_int(
+            bulk_raw.get("max_file_bytes", 64 * 1024 * 1024), "bulk.max_file_bytes", 1024, 2**40
+        ),
         trusted_proxies=_networks(server_raw.get("trusted_proxies"), "server.trusted_proxies"),
         certfile=certfile,
         keyfile=keyfile,

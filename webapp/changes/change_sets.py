@@ -17,7 +17,7 @@ from webapp.database.dialects import can_hold, equals
 from webapp.schema.catalog import TableInfo
 
 # What a change set did, as the activity page names it.
-SET_ACTIONS = ("delete", "set", "revert")
+SET_ACTIONS = ("delete", "set", "revert", "import")
 
 
 async def open_change_set(

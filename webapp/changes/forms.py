@@ -117,27 +117,40 @@ class FormField:
                 raise FieldError("Untick “database default” to save this value, or clear it.")
             return OMIT
         if self.widget in SELECT_KINDS:
-            if text == spec.null_choice:
-                if spec.nullable:
-                    return None
-                raise FieldError("Choose a value.")
-            if self.widget == "select" and text not in {value for value, _ in self.options}:
+            if (
+                self.widget == "select"
+                and text != spec.null_choice
+                and text not in {value for value, _ in self.options}
+            ):
                 raise FieldError("Choose one of the listed rows.")
         elif self.is_null and spec.nullable:
             if text:
                 raise FieldError("Untick NULL to save this value, or clear it.")
             return None
-        elif text.strip() == "" and spec.nullable and spec.parse_as != "text":
-            return None
-        elif text == "" and spec.parse_as not in ("text", "json"):
-            raise FieldError("A value is required.")
-        value = parse_input(spec, text, dialect)
-        if isinstance(value, str) and not can_hold(spec.column, value, dialect):
-            raise FieldError(
-                "This column cannot store some of these characters (NUL or ones "
-                "outside its character set)."
-            )
-        return value
+        return parse_field_text(spec, self.widget, text, dialect)
+
+
+def parse_field_text(spec: InputSpec, widget: str, text: str, dialect: Dialect) -> Any:
+    """The value of a field's text, once its NULL and default boxes are dealt with: a
+    select's NULL choice, a blank non-text field as NULL where the column allows it, else
+    the column's kind's parse. Shared by the form and a file import, so both accept the
+    same texts; FieldError says what is wrong."""
+    if widget in SELECT_KINDS:
+        if text == spec.null_choice:
+            if spec.nullable:
+                return None
+            raise FieldError("Choose a value.")
+    elif text.strip() == "" and spec.nullable and spec.parse_as != "text":
+        return None
+    elif text == "" and spec.parse_as not in ("text", "json"):
+        raise FieldError("A value is required.")
+    value = parse_input(spec, text, dialect)
+    if isinstance(value, str) and not can_hold(spec.column, value, dialect):
+        raise FieldError(
+            "This column cannot store some of these characters (NUL or ones "
+            "outside its character set)."
+        )
+    return value
 
 
 def form_field(

@@ -14,6 +14,7 @@ from webapp.views import (
     export,
     health,
     history,
+    imports,
     index,
     login,
     lookup,
@@ -35,6 +36,8 @@ def setup_routes(app: web.Application) -> None:
     _form(app, "/t/{table}/new", "new", edit.new_form, edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
     _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
+    _form(app, "/t/{table}/import", "import_file", imports.import_form, imports.upload)
+    _form(app, "/t/{table}/import/{job}", "import_job", imports.job_page, imports.job_action)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     _form(app, "/t/{table}/r/{key}/edit", "edit", edit.edit_form, edit.save_record)
     _form(app, "/t/{table}/r/{key}/delete", "delete", edit.delete_form, edit.delete_record)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from webapp.accounts.store import Accounts, UserState
+    from webapp.changes.import_jobs import ImportJobs
     from webapp.database.expensive import ExpensiveQueries
     from webapp.listing.counts import RowCount
     from webapp.schema.catalog import Catalog
@@ -50,3 +51,5 @@ CURRENT_USER: web.RequestKey[UserState] = web.RequestKey("current_user")
 # Set on a request authenticated by an API token (accounts.signin): it carries no cookie,
 # so the CSRF check does not apply to it.
 BEARER: web.RequestKey[bool] = web.RequestKey("bearer")
+# The import jobs of this process: uploaded files, their dry runs and imports.
+IMPORT_JOBS: web.AppKey[ImportJobs] = web.AppKey("import_jobs")

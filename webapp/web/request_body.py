@@ -30,12 +30,14 @@ BodyLimit = Callable[[web.Request], int]
 H = TypeVar("H", bound=Handler)
 
 
-def body_limit(limit: BodyLimit) -> Callable[[H], H]:
+def body_limit(limit: BodyLimit, *, cap: int = UPLOAD_LIMIT) -> Callable[[H], H]:
     """Mark a handler whose body may be bigger than SMALL_FORM_LIMIT: `limit(request)` says
-    how big, from what the URL names (before sign-in is checked, so it must be cheap)."""
+    how big, from what the URL names (before sign-in is checked, so it must be cheap), and
+    never more than `cap` (a file import's upload may pass UPLOAD_LIMIT)."""
 
     def mark(handler: H) -> H:
         handler.body_limit = limit  # type: ignore[attr-defined]  # a mark read back by request_body_limit
+        handler.body_cap = cap  # type: ignore[attr-defined]
         return handler
 
     return mark
@@ -45,7 +47,8 @@ def request_body_limit(request: web.Request) -> int:
     """The most bytes the matched route reads from this request's body."""
     handler = getattr(request.match_info, "handler", None)
     limit: BodyLimit | None = getattr(handler, "body_limit", None)
-    return SMALL_FORM_LIMIT if limit is None else min(limit(request), UPLOAD_LIMIT)
+    cap: int = getattr(handler, "body_cap", UPLOAD_LIMIT)
+    return SMALL_FORM_LIMIT if limit is None else min(limit(request), cap)
 
 
 @web.middleware

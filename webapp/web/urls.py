@@ -158,3 +158,7 @@ def record_url_prefix(table_name: str) -> str:
 
 def new_record_url(table_name: str) -> str:
     return f"{_table_path(table_name)}/new"
+
+
+def import_url(table_name: str) -> str:
+    return f"{_table_path(table_name)}/import"
