@@ -416,6 +416,7 @@ async def test_cli_imports_checks_and_refuses_with_exit_codes(
     result = cli(tmp_path, db_url, "import", "orders", str(good), "--upsert", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "0 would be inserted and 1 updated" in result.stdout
+    assert "rows/s" not in result.stderr  # no progress bar when not on a terminal
     assert await table_rows(engine, orders) == before
     result = cli(tmp_path, db_url, "import", "orders", str(good), "--upsert")
     assert result.returncode == 0, result.stderr
@@ -436,3 +437,21 @@ async def test_a_dry_run_shows_the_first_100_errors_and_counts_them_all(
     assert "105 rows cannot be imported" in page and "(the first 100 of 105)" in page
     assert page.count("<td>amount</td>") == 100 and "<td>101</td>" in page
     assert len(await table_rows(engine, orders)) == 3
+
+
+async def test_the_command_line_draws_a_progress_bar_on_a_terminal() -> None:
+    import io
+
+    from webapp.changes.import_command import show_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    progress = imports.ImportProgress(total=200, done=50)
+    out = Terminal()
+    task = asyncio.create_task(show_progress(progress, out))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    assert "\r[#####...............] 50/200 rows," in out.getvalue()
+    assert "rows/s" in out.getvalue()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from webapp.settings import Settings
+
+if TYPE_CHECKING:
+    from webapp.changes.imports import ImportProgress
 
 CLI_ACTOR = "cli"
 
@@ -109,14 +112,20 @@ async def run_import_command(
         separate_log = accounts.sessionmaker if settings.auth.database_url else None
         trail = AuditTrail(AuditLog(accounts.models, separate_log), user_id, username)
         progress = ImportProgress(total=shape.rows)
-        state, message = await run_import(
-            async_sessionmaker(engine, expire_on_commit=False),
-            trail,
-            plan,
-            FileSource(str(args.file), shape, binary),
-            progress,
-            dry_run=args.dry_run,
-        )
+        bar = asyncio.create_task(show_progress(progress, err)) if err.isatty() else None
+        try:
+            state, message = await run_import(
+                async_sessionmaker(engine, expire_on_commit=False),
+                trail,
+                plan,
+                FileSource(str(args.file), shape, binary),
+                progress,
+                dry_run=args.dry_run,
+            )
+        finally:
+            if bar is not None:
+                bar.cancel()
+                print(file=err)
     finally:
         binary.close()
         await engine.dispose()
@@ -131,6 +140,23 @@ async def run_import_command(
     if progress.error_count or state != ("checked" if args.dry_run else "imported"):
         raise ImportCommandError(message)
     print(f"webapp: {message}", file=out)
+
+
+async def show_progress(progress: ImportProgress, err: TextIO) -> None:
+    """A progress line on a terminal, redrawn twice a second until cancelled."""
+    while True:
+        left = progress.seconds_left()
+        done = 100 * progress.done // progress.total if progress.total else 100
+        bar = "#" * (done // 5) + "." * (20 - done // 5)
+        print(
+            f"\r[{bar}] {progress.done:,}/{progress.total:,} rows, {progress.rate():,.0f} rows/s"
+            + (f", {left:,.0f} s left" if left is not None else "")
+            + "   ",
+            end="",
+            file=err,
+            flush=True,
+        )
+        await asyncio.sleep(0.5)
 
 
 class ImportRefused(Exception):
