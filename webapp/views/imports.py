@@ -7,8 +7,10 @@ JavaScript while they run, and can cancel them."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -85,11 +87,13 @@ async def upload(request: web.Request) -> web.Response:
     delimiter = {"tab": "\t"}.get(delimiter_choice, delimiter_choice)
     if delimiter != "sniff" and delimiter not in DELIMITERS:
         raise BadRequest("Choose the delimiter from the list, or let it be sniffed.")
-    binary = sent.file
-    binary.seek(0, 2)
-    size, most = binary.tell(), request.app[SETTINGS].bulk_max_file_bytes
+    sent.file.seek(0, 2)
+    size, most = sent.file.tell(), request.app[SETTINGS].bulk_max_file_bytes
     if size > most:
         raise BadRequest(f"The file is {size:,} bytes; an import accepts at most {most:,} bytes.")
+    # aiohttp closes the upload's own temporary file when the request ends; the job keeps
+    # a copy of its own.
+    binary = await asyncio.to_thread(_copy, sent.file)
     if format_ == "auto":
         binary.seek(0)
         format_ = guess_format(sent.filename or "", binary.read(SNIFF_BYTES))
@@ -97,16 +101,20 @@ async def upload(request: web.Request) -> web.Response:
         shape = await asyncio.to_thread(
             file_shape, binary, format_, None if delimiter == "sniff" else delimiter
         )
+        limit = request.app[SETTINGS].bulk_max_rows
+        if shape.rows > limit:
+            raise BadRequest(
+                f"The file holds {shape.rows:,} rows; an import may hold at most {limit:,}. "
+                "Split it into smaller files."
+            )
+        if shape.rows == 0:
+            raise BadRequest("The file holds no rows below its header.")
     except FileRefused as exc:
+        binary.close()
         raise BadRequest(str(exc)) from None
-    limit = request.app[SETTINGS].bulk_max_rows
-    if shape.rows > limit:
-        raise BadRequest(
-            f"The file holds {shape.rows:,} rows; an import may hold at most {limit:,}. "
-            "Split it into smaller files."
-        )
-    if shape.rows == 0:
-        raise BadRequest("The file holds no rows below its header.")
+    except BadRequest:
+        binary.close()
+        raise
     user = current_user(request)
     job = ImportJob(
         table=info.name,
@@ -119,6 +127,7 @@ async def upload(request: web.Request) -> web.Response:
     try:
         request.app[IMPORT_JOBS].add(job)
     except JobsBusy as exc:
+        binary.close()
         raise Conflict(str(exc)) from None
     raise web.HTTPSeeOther(_job_href(info, job))
 
@@ -201,6 +210,14 @@ async def job_action(request: web.Request) -> web.Response:
     except JobsBusy as exc:
         raise Conflict(str(exc)) from None
     raise web.HTTPSeeOther(_job_href(info, job))
+
+
+def _copy(upload: IO[bytes]) -> IO[bytes]:
+    """A temporary file of the job's own holding the upload (deleted when closed)."""
+    copy = tempfile.TemporaryFile()  # noqa: SIM115 - the job owns it and closes it
+    upload.seek(0)
+    shutil.copyfileobj(upload, copy, 1024 * 1024)
+    return copy
 
 
 def _writable_table(request: web.Request) -> TableInfo:
