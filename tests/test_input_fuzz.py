@@ -8,6 +8,7 @@ date no column accepts, so that no hostile value can be legitimately written."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -224,6 +225,10 @@ async def check(response, what: object) -> None:
     if response.status >= 400 and response.url.path.startswith("/api/"):
         assert response.content_type == "application/problem+json", (what, body[:300])
         assert "Traceback" not in body
+    elif response.status >= 400 and response.content_type == "application/json":
+        # The in-place editor's endpoint answers its script in JSON: a sentence, no trace.
+        assert response.url.path.endswith("/cell"), (what, body[:300])
+        assert json.loads(body)["error"] and "Traceback" not in body, (what, body[:300])
     elif response.status >= 400:
         assert "<html" in body.lower(), (what, response.status, body[:300])
         assert "Traceback" not in body

@@ -193,18 +193,45 @@ async def form_fields(
     """The record form of `info` for `catalog`'s role: one field per visible column, a
     foreign key as a select of the referenced rows (or a lookup), filled with `form` (what
     the browser sent) when given."""
-    fields = []
-    for position, column in enumerate(info.columns):
-        spec = input_spec(column, position, conn.dialect)
-        field_ = form_field(spec, info, mode, row)
-        if field_.widget in ("text", "textarea"):
-            await _foreign_key_widget(conn, catalog, info, column, field_)
-        if form is not None:
-            field_.take_input(form)
-        if field_.widget == "text" and needs_textarea(spec, field_.text):
-            field_.widget = "textarea"
-        fields.append(field_)
-    return fields
+    return [
+        await column_field(conn, catalog, info, position, mode=mode, row=row, form=form)
+        for position in range(len(info.columns))
+    ]
+
+
+async def column_field(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    info: TableInfo,
+    position: int,
+    *,
+    mode: Mode,
+    row: Mapping[str, Any] | None,
+    form: Mapping[str, Any] | None = None,
+) -> FormField:
+    """The record form's field for the column at `position` of `info.columns`, as
+    `form_fields` makes it (an edit in place in the table page uses this one field)."""
+    column = info.columns[position]
+    spec = input_spec(column, position, conn.dialect)
+    field_ = form_field(spec, info, mode, row)
+    if field_.widget in ("text", "textarea"):
+        await _foreign_key_widget(conn, catalog, info, column, field_)
+    if form is not None:
+        field_.take_input(form)
+    if field_.widget == "text" and needs_textarea(spec, field_.text):
+        field_.widget = "textarea"
+    return field_
+
+
+def editable_in_list(info: TableInfo, column: Column) -> bool:
+    """Whether the table page offers to edit `column`'s cells (in place, or by a link to
+    the record form focused on its field): a column the edit form lets the role change,
+    whose widget fits in a cell (a file upload does not)."""
+    if column.primary_key or column.computed is not None:
+        return False
+    if column.name in info.read_only_columns:
+        return False
+    return kind_for(column).widget not in ("readonly", "file")
 
 
 def parse_fields(fields: list[FormField], dialect: Dialect, mode: Mode) -> dict[str, Any] | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from sqlalchemy import Column
@@ -311,16 +312,42 @@ class RowsWriter:
     open_href: Callable[[Row], str] | None
     cells: tuple[CellWriter, ...]
     key_segment: Callable[[Row], str] | None = None  # the row's key as its URL writes it
+    record_href: Callable[[Row], str] | None = None  # the row's record page, escaped
+    # Per cell, for an editable column: the end of its link to the record form focused on
+    # the column's field (after the record's URL); None for a column not edited here.
+    edit_links: tuple[str | None, ...] = ()
+    edit_columns: tuple[str | None, ...] = ()  # per cell, the editable column's name or None
 
     @property
     def open_column(self) -> bool:
         return self.open_href is not None
 
-    def html(self, rows: Sequence[Row], *, pick: bool = False) -> Markup:
+    def html(self, rows: Sequence[Row], *, pick: bool = False, edit: bool = False) -> Markup:
         """The rows; `pick` leads each with a checkbox for the bulk form (its value the
-        row's key), for a user who may change the rows."""
+        row's key), for a user who may change the rows; `edit` ends each editable cell
+        with a link to the record form focused on that column's field."""
+        if edit and self.record_href is not None and any(self.edit_links):
+            cells = self._linked_cells(self.record_href)
+            return self._rows(rows, pick, cells)
+        return self._rows(rows, pick, self.cells)
+
+    def _linked_cells(self, record_href: Callable[[Row], str]) -> tuple[CellWriter, ...]:
+        """The cell writers, each editable column's ending with its edit link."""
+
+        def linked(write: CellWriter, tail: str) -> CellWriter:
+            def write_linked(row: Row) -> str:
+                return f"{write(row)[:-5]}{EDIT_LINK_OPEN}{record_href(row)}{tail}</td>"
+
+            return write_linked
+
+        return tuple(
+            write if tail is None else linked(write, tail)
+            for write, tail in zip(self.cells, self.edit_links, strict=True)
+        )
+
+    def _rows(self, rows: Sequence[Row], pick: bool, cells: tuple[CellWriter, ...]) -> Markup:
         parts: list[str] = []
-        open_href, cells = self.open_href, self.cells
+        open_href = self.open_href
         key_segment = self.key_segment if pick else None
         for row in rows:
             if key_segment is not None:
@@ -342,10 +369,21 @@ class RowsWriter:
         return Markup("".join(parts))
 
 
-def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
+EDIT_LINK_OPEN = ' <a class="edit-cell" href="'
+
+
+def edit_link_tail(name: str) -> str:
+    """The end of an editable cell's link, after its record's URL: the record form with
+    the column's field focused, named for a screen reader, and a pencil to see."""
+    query = escape(urlencode({"focus": name}))
+    return f'/edit?{query}" aria-label="Edit {escape(name)}">✎</a>'
+
+
+def rows_writer(info: TableInfo, plan: ListPlan, editable: Collection[str] = ()) -> RowsWriter:
     """The writer for `plan`'s rows of `info`: which cells link where, worked out once. A
     one-column primary key that is listed (and is no foreign key) links to the record from
-    its own cell; otherwise, a table with a key gets an "open" column."""
+    its own cell; otherwise, a table with a key gets an "open" column. The `editable`
+    columns' cells may end with a link to edit them (RowsWriter.html's `edit`)."""
     links: dict[str, tuple[list[int], str]] = {}  # column name -> key positions, target prefix
     for relation in info.outgoing:
         if not all(name in plan.positions for name in relation.columns):
@@ -378,6 +416,7 @@ def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
             cells.append(_shown_writer(start, end, show))
     open_href = None
     key_segment = None
+    record_href = None
     if info.primary_key:
         key_positions = [plan.positions[name] for name in plan.key_names]
         key_href = _key_href(record_prefix)
@@ -386,9 +425,13 @@ def rows_writer(info: TableInfo, plan: ListPlan) -> RowsWriter:
         def key_segment(row: Row) -> str:
             return segment([row[position] for position in key_positions])
 
+        def record_href(row: Row) -> str:
+            return key_href([row[position] for position in key_positions])
+
         if not key_linked:
-
-            def open_href(row: Row) -> str:
-                return key_href([row[position] for position in key_positions])
-
-    return RowsWriter(open_href, tuple(cells), key_segment)
+            open_href = record_href
+    edit_columns = tuple(
+        column.column.name if column.column.name in editable else None for column in plan.columns
+    )
+    edit_links = tuple(None if name is None else edit_link_tail(name) for name in edit_columns)
+    return RowsWriter(open_href, tuple(cells), key_segment, record_href, edit_links, edit_columns)

@@ -23,6 +23,7 @@ MAX_PAGE_NUMBER = 1_000_000
 MAX_OFFSET_ROWS = 100_000
 CURSOR_PARAM = "cursor"
 FACETS_PARAM = "facets"
+EDIT_PARAM = "edit"  # each editable cell links to the record form (for a page without script)
 
 
 def deep_page_message() -> str:
@@ -44,6 +45,7 @@ class TableState:
     page: int = 1
     cursor: str | None = None
     facets: bool = False
+    edit: bool = False
 
     @property
     def narrowed(self) -> bool:
@@ -57,13 +59,15 @@ class TableState:
 
     def href(self, **changes: Any) -> str:
         """This view's URL with `changes` (sort, size, filters, search, page, cursor,
-        facets); a change of sort, filters, search or size starts again at the first row."""
+        facets, edit); a change of sort, filters, search or size starts again at the first row."""
         state = replace(self, **changes)
         params: list[tuple[str, str | int]] = [*state._rows_params()]
         if state.size != state.default_size:
             params.append(("size", state.size))
         if state.facets:
             params.append((FACETS_PARAM, 1))
+        if state.edit:
+            params.append((EDIT_PARAM, 1))
         if state.cursor:
             params.append((CURSOR_PARAM, state.cursor))
         elif state.page > 1:
@@ -102,6 +106,8 @@ class TableState:
         fields = [field for field in self._rows_params() if keep_search or field[0] != "q"]
         if self.size != self.default_size:
             fields.append(("size", str(self.size)))
+        if self.edit:
+            fields.append((EDIT_PARAM, "1"))
         return fields
 
 
@@ -136,6 +142,7 @@ def parse_table_state(
         page=page,
         cursor=cursor,
         facets=query.get(FACETS_PARAM) == "1",
+        edit=query.get(EDIT_PARAM) == "1",
     )
 
 

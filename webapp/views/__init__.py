@@ -8,6 +8,7 @@ from aiohttp.typedefs import Handler
 from webapp.views import (
     admin,
     bulk,
+    cells,
     change_sets,
     console,
     edit,
@@ -38,8 +39,12 @@ def setup_routes(app: web.Application) -> None:
     _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
     _form(app, "/t/{table}/import", "import_file", imports.import_form, imports.upload)
     _form(app, "/t/{table}/import/{job}", "import_job", imports.job_page, imports.job_action)
+    app.router.add_get(
+        "/t/{table}/bulk.{format:csv|json}", bulk.export_selection, name="bulk_export"
+    )
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     _form(app, "/t/{table}/r/{key}/edit", "edit", edit.edit_form, edit.save_record)
+    _form(app, "/t/{table}/r/{key}/cell", "cell", cells.cell_value, cells.save_cell)
     _form(app, "/t/{table}/r/{key}/delete", "delete", edit.delete_form, edit.delete_record)
     app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")
     app.router.add_get(history.ACTIVITY_PAGE, history.activity_page, name="activity")

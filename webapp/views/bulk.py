@@ -1,8 +1,9 @@
-"""Bulk actions on the table page: delete the chosen rows (or every row the view finds), or
-set one column to one value on them. GET shows the confirmation (exactly what will happen,
-counted, and what will block it); POST makes the change as one change set
-(webapp.changes.bulk_writes) and goes to it. The write gate, the column rules and the value
-parsing are the single-record form's own."""
+"""Bulk actions on the table page: delete the chosen rows (or every row the view finds), set
+one column to one value on them, or download them. For a change, GET shows the confirmation
+(exactly what will happen, counted, and what will block it) and POST makes the change as one
+change set (webapp.changes.bulk_writes) and goes to it. The write gate, the column rules and
+the value parsing are the single-record form's own; a download goes through the table
+download's machinery (webapp.views.export)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ from webapp.changes.change_sets import close_change_set, open_change_set
 from webapp.changes.forms import OMIT, form_field
 from webapp.changes.inputs import FieldError, input_spec
 from webapp.changes.writes import row_version, write_transaction
+from webapp.listing.exports import export_plan
 from webapp.listing.queries import key_condition
 from webapp.listing.table_state import TableState, parse_table_state
 from webapp.schema.catalog import TableInfo
 from webapp.values import key_text, kind_for
 from webapp.views.change_sets import database_refusal
-from webapp.views.common import audit_trail, connection, session_dialect
+from webapp.views.common import audit_trail, connection, request_dialect, session_dialect
+from webapp.views.export import download
 from webapp.views.set_list import set_href
 from webapp.views.table import view_conditions
 from webapp.web.appkeys import DB_SESSION, SETTINGS
@@ -172,6 +175,30 @@ async def bulk_change(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(set_href(trail.change_set_id) if trail.change_set_id else "/")
 
 
+async def export_selection(request: web.Request) -> web.StreamResponse:
+    """Download the rows chosen on the table page, or every row its view finds, as CSV or
+    JSON: the table download's columns, values, order and streaming. A read, so anyone who
+    sees the table may ask (the page offers it with the other bulk actions, to those who get
+    the checkboxes; everyone has the download of the whole view below the rows)."""
+    format_name = request.match_info["format"]
+    info = request_catalog(request).by_slug(request.match_info["table"])
+    params = request.query
+    state = parse_table_state(info, params, request.app[SETTINGS])
+    scope = str(params.get("scope", "chosen"))
+    if scope not in SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(SCOPES)}.")
+    dialect = request_dialect(request)
+    if scope == "all":
+        where = view_conditions(state, dialect)[0]
+    else:
+        if not info.primary_key:
+            raise BadRequest(f"{info.name} has no primary key, so rows cannot be chosen.")
+        keys = _key_values(info, _chosen_key_parts(request, params))
+        where = [keys_condition(info, keys)]
+    plan = export_plan(info, dialect, state.sort, where)
+    return await download(request, plan, format_name, f"{info.name}-selection.{format_name}")
+
+
 # --- what a request asks ----------------------------------------------------------------------
 
 
@@ -185,24 +212,28 @@ def _bulk_request(request: web.Request, params: MultiMapping[Any]) -> BulkReques
     scope = str(params.get("scope", "chosen"))
     if scope not in SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(SCOPES)}.")
-    key_parts: list[list[str]] = []
-    if scope == "chosen":
-        getall = params.getall
-        for segment in getall("key", []):
-            try:
-                key_parts.append(key_from_segment(str(segment)))
-            except UrlDecodeError:
-                raise BadRequest("A chosen row's key does not decode.") from None
-        if not key_parts:
-            raise BadRequest(
-                "Choose some rows first (tick their boxes), or choose every row the view finds."
-            )
-        if len(key_parts) > request.app[SETTINGS].max_page_size:
-            raise BadRequest("Too many rows chosen one by one: choose every row the view finds.")
+    key_parts = _chosen_key_parts(request, params) if scope == "chosen" else []
     bulk = BulkRequest(info, state, action, scope, key_parts, None, None, "", False)
     if action == "set":
         _parse_value(request, bulk, params)
     return bulk
+
+
+def _chosen_key_parts(request: web.Request, params: MultiMapping[Any]) -> list[list[str]]:
+    """The keys of the rows ticked on the page, as text parts (at most a page's worth)."""
+    key_parts: list[list[str]] = []
+    for segment in params.getall("key", []):
+        try:
+            key_parts.append(key_from_segment(str(segment)))
+        except UrlDecodeError:
+            raise BadRequest("A chosen row's key does not decode.") from None
+    if not key_parts:
+        raise BadRequest(
+            "Choose some rows first (tick their boxes), or choose every row the view finds."
+        )
+    if len(key_parts) > request.app[SETTINGS].max_page_size:
+        raise BadRequest("Too many rows chosen one by one: choose every row the view finds.")
+    return key_parts
 
 
 def _parse_value(request: web.Request, bulk: BulkRequest, params: MultiMapping[Any]) -> None:
@@ -240,11 +271,15 @@ def _parse_value(request: web.Request, bulk: BulkRequest, params: MultiMapping[A
 
 
 def _keys(bulk: BulkRequest) -> list[tuple[Any, ...]]:
+    return _key_values(bulk.info, bulk.key_parts)
+
+
+def _key_values(info: TableInfo, key_parts: list[list[str]]) -> list[tuple[Any, ...]]:
     """The chosen rows' keys as values (a key that could not exist is a 404)."""
-    columns = bulk.info.primary_key
+    columns = info.primary_key
     keys = []
-    for parts in bulk.key_parts:
-        key_condition(bulk.info, parts)  # a 404 for a key no row could have
+    for parts in key_parts:
+        key_condition(info, parts)  # a 404 for a key no row could have
         keys.append(
             tuple(kind_for(c).parse_key(part) for c, part in zip(columns, parts, strict=True))
         )

@@ -107,7 +107,10 @@ async def edit_form(request: web.Request) -> web.Response:
     info, key_parts, row = await load_record(request)
     require_write(request, info)
     fields = await _fields(request, info, "edit", row=row)
-    return await _render_form(request, info, "edit", fields, row=row, status=200, key=key_parts)
+    focus = request.query.get("focus", "")  # the field a table cell's edit link opens on
+    return await _render_form(
+        request, info, "edit", fields, row=row, status=200, key=key_parts, focus=focus
+    )
 
 
 @body_limit(record_form_limit)
@@ -199,6 +202,7 @@ async def _render_form(
     key: list[str] | None = None,
     version: str | None = None,
     form_error: str | None = None,
+    focus: str = "",
 ) -> web.Response:
     record_href = record_url(info.name, key) if key is not None else None
     context = {
@@ -213,6 +217,7 @@ async def _render_form(
         "action": (record_href + "/edit") if record_href else new_record_url(info.name),
         "errors": [field for field in fields if field.error],
         "form_error": form_error,
+        "focus": focus,
     }
     return aiohttp_jinja2.render_template("edit.html", request, context, status=status)
 

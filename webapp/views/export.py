@@ -36,10 +36,18 @@ async def export_table(request: web.Request) -> web.StreamResponse:
     dialect = request_dialect(request)
     where, _ = view_conditions(state, dialect)
     plan = export_plan(info, dialect, state.sort, where)
+    return await download(request, plan, format_name, f"{info.name}.{format_name}")
+
+
+async def download(
+    request: web.Request, plan: Export, format_name: str, filename: str
+) -> web.StreamResponse:
+    """Stream `plan`'s rows as `format_name`, under `filename`, in a slot of the expensive
+    share of the pool (a download of the whole view, or of the rows chosen on a page)."""
     response = web.StreamResponse(
         headers={
             "Content-Type": f"{EXPORT_FORMATS[format_name]}; charset=utf-8",
-            "Content-Disposition": attachment_disposition(f"{info.name}.{format_name}"),
+            "Content-Disposition": attachment_disposition(filename),
             "Cache-Control": "no-store",
         }
     )

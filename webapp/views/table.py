@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
+from webapp.changes.forms import editable_in_list
 from webapp.listing.counts import UNKNOWN, RowCount, filtered_count, table_row_count
 from webapp.listing.exports import EXPORT_FORMATS
 from webapp.listing.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
@@ -38,7 +39,7 @@ from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
 from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS, TABLE_COUNTS
 from webapp.web.errors import BadRequest, TooBusy
-from webapp.web.urls import table_url
+from webapp.web.urls import record_url_prefix, table_url
 
 
 async def table_page(request: web.Request) -> web.Response:
@@ -92,8 +93,9 @@ async def table_page(request: web.Request) -> web.Response:
         "info": info,
         "read_only_reason": read_only_reason,
         "headings_html": page_headings_html(info, state),
-        "rows_html": writer.html(page.rows, pick=pick),
+        "rows_html": writer.html(page.rows, pick=pick, edit=pick and state.edit),
         "bulk": bulk_form_context(info, state) if pick else None,
+        "cell_editing": cell_editing_context(info, state, writer) if pick else None,
         "open_column": writer.open_column,
         "row_count": len(page.rows),
         "page": page.position // state.size + 1,
@@ -311,7 +313,8 @@ async def page_facets(
 
 def bulk_form_context(info: TableInfo, state: TableState) -> dict[str, Any]:
     """What the table page's bulk form offers: the columns a bulk "set" may change (not
-    the key, not read-only for the role), and the view it keeps."""
+    the key, not read-only for the role), the downloads of the chosen rows, and the view
+    it keeps."""
     columns = [
         column.name
         for column in info.columns
@@ -319,11 +322,30 @@ def bulk_form_context(info: TableInfo, state: TableState) -> dict[str, Any]:
         and column.name not in info.read_only_columns
         and column.computed is None
     ]
+    href = table_url(info.name) + "/bulk"
     return {
-        "href": table_url(info.name) + "/bulk",
+        "href": href,
+        "export_hrefs": {name: f"{href}.{name}" for name in EXPORT_FORMATS},
         "columns": columns,
         "view_inputs": state.hidden_inputs(),
         "narrowed": state.narrowed,
+    }
+
+
+def cell_editing_context(
+    info: TableInfo, state: TableState, writer: RowsWriter
+) -> dict[str, Any] | None:
+    """What the table page needs to offer editing its cells (static/inline.js in place; the
+    `edit` view's links without script): per listed column its name when editable (else
+    None), where the records are, and the link that turns the links on or off."""
+    columns = list(writer.edit_columns)
+    if not any(columns):
+        return None
+    return {
+        "columns": columns,
+        "records": record_url_prefix(info.name),
+        "toggle_href": state.href(edit=not state.edit),
+        "on": state.edit,
     }
 
 
@@ -346,7 +368,8 @@ def page_plan(
     def make() -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
         labels = label_expressions(catalog, info)
         plan, expressions = list_plan(info, dialect, also_whole=whole, labels=labels)
-        return plan, expressions, rows_writer(info, plan)
+        editable = {column.name for column in info.columns if editable_in_list(info, column)}
+        return plan, expressions, rows_writer(info, plan, editable)
 
     return info.derived(("page", dialect.name, tuple(column.name for column in whole)), make)
 
