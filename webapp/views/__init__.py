@@ -18,6 +18,8 @@ from webapp.views import (
     login,
     lookup,
     record,
+    schema_pages,
+    statistics,
     table,
     tokens,
 )
@@ -34,6 +36,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}", table.table_page, name="table")
     _form(app, "/t/{table}/new", "new", edit.new_form, edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
+    app.router.add_get("/schema", schema_pages.schema_page, name="schema")
+    app.router.add_get("/t/{table}/schema", schema_pages.table_schema_page, name="table_schema")
+    app.router.add_get(
+        "/t/{table}/stats/{column}", statistics.statistics_page, name="column_statistics"
+    )
     _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
     app.router.add_get("/t/{table}/r/{key}", record.record_page, name="record")
     _form(app, "/t/{table}/r/{key}/edit", "edit", edit.edit_form, edit.save_record)
