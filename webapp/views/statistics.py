@@ -123,12 +123,13 @@ def histogram_chart(bars: Sequence[Bar]) -> dict[str, Any] | None:
     if not bars:
         return None
     top = max(bar.count for bar in bars) or 1
-    left, base = 8.0, float(HISTOGRAM_HEIGHT)
+    # Room above the tallest bar for its count, written at the top left.
+    left, top_margin, base = 8.0, 18.0, float(HISTOGRAM_HEIGHT)
     slot = (CHART_WIDTH - 2 * left) / len(bars)
     gap = min(4.0, slot / 5)
     drawn = []
     for index, bar in enumerate(bars):
-        height = base * bar.count / top
+        height = (base - top_margin) * bar.count / top
         drawn.append(
             ChartBar(
                 round(left + index * slot + gap / 2, 2),
