@@ -36,7 +36,7 @@ from webapp.schema.catalog import TableInfo
 from webapp.settings import DEFAULT_PAGE_SIZE
 from webapp.values import column_family, key_text, kind_for
 from webapp.web.appkeys import CATALOG, ENGINE
-from webapp.web.urls import export_url, new_record_url, record_url, table_url
+from webapp.web.urls import column_statistics_url, export_url, new_record_url, record_url, table_url
 
 csv.field_size_limit(1 << 24)
 
@@ -83,6 +83,12 @@ RECORD_FIELD = re.compile(
     re.S,
 )
 FACET_LINK = re.compile(r'<a href="([^"]*)"[^>]*>.*?</a> <span class="facet-count">([\d,]+)</span>')
+# A statistics page's links: each bar's or value's row of its data table, and the NULLs.
+STATS_LINK = re.compile(
+    r'<tr><td[^>]*><a href="([^"]*)">(?:(?!</tr>).)*?<td class="num">([\d,]+)</td></tr>', re.S
+)
+STATS_NULL_LINK = re.compile(r'<dt>NULL</dt><dd><a href="([^"]*)">([\d,]+)</a>')
+STATS_FIGURE = re.compile(r"<dt>(Rows|NULL)</dt><dd>(?:<a [^>]*>)?([\d,]+)")
 DOWNLOAD_LINK = re.compile(r' <a class="download" href="([^"]*)" download>Download</a>')
 
 
@@ -212,6 +218,8 @@ class Walk:
                 for direction in ("", "-"):
                     await self.get(table_url(info.name, sort=f"{direction}{column.name}"))
         await self.filters(info, rows)
+        for column in info.columns:
+            await self.statistics(info, column, rows)
         texts = [column for column in info.columns if column_family(column.type) == "text"]
         searches = {sample_text(column, rows) for column in texts or info.columns[:1]}
         for search in sorted(searches):
@@ -338,6 +346,39 @@ class Walk:
             rows = len(ROW.findall(found[found.find("<tbody>") : found.find("</tbody>")]))
             if rows != int(count.replace(",", "")) and rows < DEFAULT_PAGE_SIZE:
                 self.fail(url, f"the facet counts {count} rows, its link finds {rows}")
+
+    async def statistics(self, info: TableInfo, column: Any, rows: list[dict[str, Any]]) -> None:
+        """A column's statistics page: its row and NULL counts are the table's, and every
+        bar, common value and NULL link finds exactly the rows it counts."""
+        url = column_statistics_url(info.name, column.name)
+        status, page = await self.get(url)
+        if status != 200 or page is None:
+            return
+        figures = {
+            name: int(number.replace(",", "")) for name, number in STATS_FIGURE.findall(page)
+        }
+        nulls = sum(1 for row in rows if row[column.name] is None)
+        unread = any(row[column.name] is UNREAD for row in rows)
+        if figures.get("Rows") != len(rows):
+            self.fail(
+                url, f"the statistics count {figures.get('Rows')} rows, the table {len(rows)}"
+            )
+        if not unread and figures.get("NULL") != nulls:
+            self.fail(url, f"the statistics count {figures.get('NULL')} NULLs, the table {nulls}")
+        links = STATS_LINK.findall(page) + STATS_NULL_LINK.findall(page)
+        for href, count in links:
+            link_url = html.unescape(href)
+            status, found = await self.get(link_url)
+            if status != 200 or found is None:
+                continue
+            found_rows = len(ROW.findall(found[found.find("<tbody>") : found.find("</tbody>")]))
+            counted = int(count.replace(",", ""))
+            if found_rows != counted and found_rows < DEFAULT_PAGE_SIZE:
+                self.fail(
+                    link_url,
+                    f"the statistics of {column.name!r} count {counted} rows, "
+                    f"the link finds {found_rows}",
+                )
 
     async def record(self, info: TableInfo, row: dict[str, Any]) -> None:
         key = [key_text(row[column.name]) for column in info.primary_key]

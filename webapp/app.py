@@ -24,14 +24,16 @@ from webapp.database.request_session import (
 from webapp.demo import demo_context
 from webapp.listing.counts import count_caches
 from webapp.listing.rows_html import cell_class, cell_html
+from webapp.listing.statistics import STATISTICS_CACHE_SECONDS
 from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.secret_key import fernet_key
 from webapp.settings import Settings
+from webapp.ttl_cache import TtlCache
 from webapp.views import setup_routes
 from webapp.views.imports import import_jobs_context
 from webapp.views.trace import trace_middleware
-from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
+from webapp.web.appkeys import COLUMN_STATISTICS, INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
 from webapp.web.error_pages import error_middleware
@@ -41,7 +43,7 @@ from webapp.web.html_text import visible_controls
 from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
-from webapp.web.urls import import_url, new_record_url
+from webapp.web.urls import import_url, new_record_url, schema_url
 
 
 def data_dir(name: str) -> Path:
@@ -109,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
+    app[COLUMN_STATISTICS] = TtlCache(STATISTICS_CACHE_SECONDS, max_entries=500)
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -123,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["database_label"] = database_label(settings)
     env.globals["new_record_url"] = new_record_url
     env.globals["import_url"] = import_url
+    env.globals["schema_url"] = schema_url
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
     env.globals["sql_roles"] = settings.sql.roles

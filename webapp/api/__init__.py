@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.api import activity, openapi, records, tables
+from webapp.api import activity, openapi, records, schemas, statistics, tables
 
 
 def setup_api_routes(app: web.Application) -> None:
@@ -23,4 +23,11 @@ def setup_api_routes(app: web.Application) -> None:
     record.add_route("GET", records.api_record)
     record.add_route("PATCH", records.api_update)
     record.add_route("DELETE", records.api_delete)
+    app.router.add_get("/api/schema", schemas.api_schema, name="api_schema")
+    app.router.add_get("/api/t/{table}/schema", schemas.api_table_schema, name="api_table_schema")
+    app.router.add_get(
+        "/api/t/{table}/stats/{column}",
+        statistics.api_column_statistics,
+        name="api_column_statistics",
+    )
     app.router.add_get("/api/t/{table}/r/{key}/history", activity.api_history, name="api_history")

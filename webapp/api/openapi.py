@@ -47,6 +47,7 @@ async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = {
         "/api/": {"get": operation("The tables and views, with their counts.", "Index")},
         "/api/activity": {"get": operation("The latest changes, newest first.", "Activity")},
+        "/api/schema": {"get": operation("Every table's columns, keys and constraints.", "Schema")},
     }
     schemas: dict[str, Any] = {}
     for number, info in enumerate(catalog):
@@ -100,6 +101,26 @@ def table_paths(info: TableInfo, schema_name: str, writable: bool) -> dict[str, 
         }
     }
     paths = {base: table_item}
+    paths[f"{base}/schema"] = {
+        "get": operation(
+            f"The columns, keys, constraints and DDL of {info.name!r}.", f"{schema_name}Schema"
+        )
+    }
+    column = {
+        "name": "column",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [c.name for c in info.columns]},
+    }
+    paths[f"{base}/stats/{{column}}"] = {
+        "get": {
+            **operation(
+                "A column's statistics over the rows the search and filters find.",
+                f"{schema_name}Statistics",
+            ),
+            "parameters": [column, *page_parameters(info)],
+        }
+    }
     if not info.primary_key:
         return paths
     key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}

@@ -25,9 +25,11 @@ from sqlalchemy import (
     Float,
     Integer,
     LargeBinary,
+    MetaData,
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     Time,
     TypeDecorator,
@@ -46,6 +48,7 @@ from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.util.concurrency import await_
 
@@ -1206,3 +1209,39 @@ async def schema_fingerprint(conn: AsyncConnection, hidden_prefix: str | None) -
     for kind, name, sql in rows:
         digest.update(f"{kind}\x1f{name}\x1f{sql}\x1e".encode())
     return digest.hexdigest()
+
+
+def table_ddl(conn: Connection, schema: str | None, name: str, is_view: bool) -> str:
+    """A table's or view's definition in the database's own words: MySQL's SHOW CREATE
+    TABLE, SQLite's statements kept in sqlite_master (the table's, then its indexes' and
+    triggers'); PostgreSQL keeps none, so its is rebuilt from the reflected table (columns,
+    defaults, constraints, then each index) or, for a view, pg_get_viewdef."""
+    backend = backend_of(conn.dialect)
+    preparer = conn.dialect.identifier_preparer
+    qualified = preparer.quote(name)
+    if schema is not None:
+        qualified = f"{preparer.quote_schema(schema)}.{qualified}"
+    if backend == "mysql":
+        row = conn.execute(text(f"SHOW CREATE TABLE {qualified}")).one()
+        return str(row[1])
+    if backend == "sqlite":
+        rows = conn.execute(
+            text(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = :name AND sql IS NOT NULL"
+                " ORDER BY type NOT IN ('table', 'view'), type, name"
+            ),
+            {"name": name},
+        ).all()
+        return ";\n".join(str(row[0]) for row in rows) + ";"
+    if is_view:
+        definition = conn.execute(
+            text("SELECT pg_get_viewdef(CAST(:name AS regclass), true)"), {"name": qualified}
+        ).scalar_one()
+        return f"CREATE VIEW {qualified} AS\n{definition}"
+    table = Table(name, MetaData(), schema=schema, autoload_with=conn)
+    statements = [str(CreateTable(table).compile(dialect=conn.dialect)).strip()]
+    statements += [
+        str(CreateIndex(index).compile(dialect=conn.dialect)).strip()
+        for index in sorted(table.indexes, key=lambda index: str(index.name))
+    ]
+    return ";\n".join(statements) + ";"

@@ -20,6 +20,8 @@ from webapp.views import (
     login,
     lookup,
     record,
+    schema_pages,
+    statistics,
     table,
     tokens,
 )
@@ -36,6 +38,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/t/{table}", table.table_page, name="table")
     _form(app, "/t/{table}/new", "new", edit.new_form, edit.create_record)
     app.router.add_get("/t/{table}/lookup", lookup.lookup, name="lookup")
+    app.router.add_get("/schema", schema_pages.schema_page, name="schema")
+    app.router.add_get("/t/{table}/schema", schema_pages.table_schema_page, name="table_schema")
+    app.router.add_get(
+        "/t/{table}/stats/{column}", statistics.statistics_page, name="column_statistics"
+    )
     _form(app, "/t/{table}/bulk", "bulk", bulk.bulk_form, bulk.bulk_change)
     _form(app, "/t/{table}/import", "import_file", imports.import_form, imports.upload)
     _form(app, "/t/{table}/import/{job}", "import_job", imports.job_page, imports.job_action)

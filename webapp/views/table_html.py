@@ -16,6 +16,7 @@ from webapp.listing.queries import parse_sort, sortable
 from webapp.listing.rows_html import escape
 from webapp.listing.table_state import TableState
 from webapp.schema.catalog import TableInfo, str_type
+from webapp.web.urls import column_statistics_url
 
 
 def page_headings_html(info: TableInfo, state: TableState) -> Markup:
@@ -29,8 +30,11 @@ def page_headings_html(info: TableInfo, state: TableState) -> Markup:
 
 def headings_html(info: TableInfo, state: TableState) -> Markup:
     """Each listed column's `<th>`: a sortable one links to ascending order, or to
-    descending when it is already the ascending sort; the sorted one says so."""
+    descending when it is already the ascending sort; the sorted one says so. Each links
+    to its column's statistics over the view's rows."""
     sort = state.sort
+    view = [("q", state.search)] if state.search else []
+    view += [(item.param, item.text) for item in state.filters]
     parts = []
     for column, name, title, can_sort in info.derived("headings", lambda: headings(info)):
         current = sort is not None and sort.column is column
@@ -46,6 +50,11 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
             inner = f'<span title="{title}">{name}</span>'
         if column.primary_key:
             inner += ' <abbr class="key" title="primary key">PK</abbr>'
+        stats_href = escape(column_statistics_url(info.name, column.name, view))
+        inner += (
+            f' <a class="stats-link" href="{stats_href}" title="Statistics of {name}"'
+            f' aria-label="Statistics of {name}">Σ</a>'
+        )
         parts.append(f"<th{attributes}>{inner}</th>\n")
     return Markup("".join(parts))
 

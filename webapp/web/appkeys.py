@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from webapp.changes.import_jobs import ImportJobs
     from webapp.database.expensive import ExpensiveQueries
     from webapp.listing.counts import RowCount
+    from webapp.listing.statistics import ColumnStatistics
     from webapp.schema.catalog import Catalog
     from webapp.schema.watch import SchemaWatch
     from webapp.settings import Settings
@@ -38,6 +39,10 @@ SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
 # The index page's counts of every table, and the table pages' counts by (table, filters).
 INDEX_COUNTS: web.AppKey[TtlCache[str, dict[str, RowCount]]] = web.AppKey("index_counts")
 TABLE_COUNTS: web.AppKey[TtlCache[Hashable, RowCount]] = web.AppKey("table_counts")
+# Column statistics by (role, view, column), kept a few seconds (views.statistics).
+COLUMN_STATISTICS: web.AppKey[TtlCache[Hashable, ColumnStatistics]] = web.AppKey(
+    "column_statistics"
+)
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 # Slots, time limit and in-flight queries of expensive request kinds
 # (database.engine.database_context).

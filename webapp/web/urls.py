@@ -147,6 +147,19 @@ def export_url(
     return url + "?" + urlencode(params) if params else url
 
 
+def column_statistics_url(
+    table_name: str, column_name: str, params: Sequence[tuple[str, str | int]] = ()
+) -> str:
+    """A column's statistics page; `params` keep the table view's search and filters."""
+    url = f"{_table_path(table_name)}/stats/{tilde_encode(column_name)}"
+    return url + "?" + urlencode(params) if params else url
+
+
+def schema_url(table_name: str | None = None) -> str:
+    """The schema page of one table, or (None) of every table."""
+    return f"{_table_path(table_name)}/schema" if table_name is not None else "/schema"
+
+
 def record_url(table_name: str, key_parts: Sequence[str]) -> str:
     return f"{record_url_prefix(table_name)}{key_segment(key_parts)}"
 
