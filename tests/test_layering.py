@@ -43,7 +43,11 @@ ALLOWED: dict[str, set[str]] = {
     "demo": FOUNDATIONS | {"web", "database", "schema"},
     "app": FOUNDATIONS
     | {"web", "database", "schema", "listing", "accounts", "console", "views", "api", "demo"},
-    "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "app"},
+    "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "app", "demo", "workers"},
+    # `--workers N`: the supervising parent and the worker processes it starts.
+    "workers": FOUNDATIONS | {"web", "database", "schema", "app"},
+    # gunicorn's settings: the master prepares the database as `python -m webapp` does.
+    "gunicorn_conf": FOUNDATIONS | {"web", "database", "accounts", "app", "demo"},
     "__init__": set(),
 }
 

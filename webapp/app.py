@@ -3,6 +3,7 @@ Nothing happens at import time."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -27,7 +28,7 @@ from webapp.listing.rows_html import cell_class, cell_html
 from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.secret_key import fernet_key
-from webapp.settings import Settings
+from webapp.settings import Settings, load_settings
 from webapp.views import setup_routes
 from webapp.views.trace import trace_middleware
 from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
@@ -37,6 +38,7 @@ from webapp.web.error_pages import error_middleware
 from webapp.web.flash import flash_processor
 from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
+from webapp.web.metrics import METRICS, Metrics, metrics_middleware
 from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
@@ -87,6 +89,7 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
+            metrics_middleware,
             body_limit_middleware,
             error_middleware,
             body_deadline_middleware,
@@ -103,10 +106,11 @@ def create_app(settings: Settings) -> web.Application:
     )
     if settings.trusted_proxies:
         # Right inside the error pages, so everything after sees the real client.
-        app.middlewares.insert(2, TrustedProxies(settings.trusted_proxies).middleware)
+        app.middlewares.insert(3, TrustedProxies(settings.trusted_proxies).middleware)
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
     env = aiohttp_jinja2.setup(
         app,
@@ -136,3 +140,18 @@ def create_app(settings: Settings) -> web.Application:
         "/static", STATIC_DIR, follow_symlinks=False, show_index=False, name="static"
     )
     return app
+
+
+async def gunicorn_app() -> web.Application:
+    """The app factory for gunicorn's aiohttp worker (`gunicorn -c python:webapp.gunicorn_conf
+    webapp.app:gunicorn_app`), called in each worker process: the settings file is
+    WEBAPP_CONFIG, else `config.yaml` in the working directory when there is one."""
+    return create_app(load_settings(gunicorn_config_path()))
+
+
+def gunicorn_config_path() -> Path | None:
+    given = os.environ.get("WEBAPP_CONFIG")
+    if given:
+        return Path(given)
+    default = Path("config.yaml")
+    return default if default.is_file() else None

@@ -24,6 +24,7 @@ from webapp.web.appkeys import ACCOUNTS
 from webapp.web.csrf import csrf_token
 from webapp.web.errors import AppError, Forbidden
 from webapp.web.flash import flash
+from webapp.web.metrics import METRICS
 from webapp.web.request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
@@ -54,11 +55,13 @@ async def login(request: web.Request) -> web.Response:
     if not USERNAME_PATTERN.match(username):
         # No user has such a name, and a database may refuse even to look it up (NUL):
         # nothing to count or check.
+        request.app[METRICS].sign_in_failures.inc()
         return await render_login(
             request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
         )
     attempt = await begin_attempt(accounts, username, address)
     if isinstance(attempt, int):
+        request.app[METRICS].sign_in_throttled.inc()
         wait = attempt
         minutes = max(1, (wait + 59) // 60)
         response = await render_login(
@@ -78,6 +81,7 @@ async def login(request: web.Request) -> web.Response:
         raise
     if user is None:
         await attempt_failed(accounts, attempt)
+        request.app[METRICS].sign_in_failures.inc()
         return await render_login(
             request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
         )
