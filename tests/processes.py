@@ -32,15 +32,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def service_config(directory: Path, db_url: str, port: int, extra: str = "") -> Path:
+def service_config(
+    directory: Path,
+    db_url: str,
+    port: int,
+    extra: str = "",
+    *,
+    server: str = "",
+    auth: str = "",
+) -> Path:
     """A config for `db_url` on 127.0.0.1:`port` with cheap password hashing; `extra` is more
-    YAML (top-level sections). The secret key file lands beside it, shared by every process
-    started with it."""
+    YAML (top-level sections), `server` and `auth` more lines of those sections. The secret
+    key file lands beside it, shared by every process started with it."""
     path = directory / "config.yaml"
     path.write_text(
         f"database:\n  url: {db_url}\n  schema_check_interval: 0\n"
-        f"server:\n  host: 127.0.0.1\n  port: {port}\n  shutdown_timeout: 10\n"
-        f"auth:\n{FAST_HASHING_YAML}" + extra,
+        f"server:\n  host: 127.0.0.1\n  port: {port}\n  shutdown_timeout: 10\n{server}"
+        f"auth:\n{FAST_HASHING_YAML}{auth}" + extra,
         encoding="utf-8",
     )
     return path

@@ -80,6 +80,7 @@ def serve(settings: Settings) -> int:
         return fail(exc, 2)
     except StartupError as exc:
         return fail(exc, 1)
+    from webapp.web.access_log import configure_access_log
     from webapp.web.tls import tls_context
 
     try:
@@ -90,6 +91,7 @@ def serve(settings: Settings) -> int:
         return serve_workers(settings, token)
     scheme = "https" if ssl_context is not None else "http"
     address = f"{scheme}://{settings.host}:{settings.port}"
+    configure_access_log(settings.access_log)
     app = create_app(settings)
     reload_on_sighup(app)
 

@@ -31,6 +31,13 @@ from webapp.secret_key import fernet_key
 from webapp.settings import Settings, load_settings
 from webapp.views import setup_routes
 from webapp.views.trace import trace_middleware
+from webapp.web.access_log import (
+    add_request_id_header,
+    client_note_middleware,
+    configure_access_log,
+    request_log_middleware,
+    user_note_middleware,
+)
 from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
@@ -87,27 +94,30 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    proxies = [TrustedProxies(settings.trusted_proxies).middleware, client_note_middleware]
     app = web.Application(
         middlewares=[
+            request_log_middleware(settings.access_log),
             metrics_middleware,
             body_limit_middleware,
             error_middleware,
+            # Right inside the error pages, so everything after sees the real client.
+            *(proxies if settings.trusted_proxies else []),
             body_deadline_middleware,
             session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             schema_change_middleware,
             cors_preflight_middleware,
             signin_middleware,
+            user_note_middleware,
             csrf_middleware,
             trace_middleware,
             db_session_middleware,
         ],
         client_max_size=UPLOAD_LIMIT,
     )
-    if settings.trusted_proxies:
-        # Right inside the error pages, so everything after sees the real client.
-        app.middlewares.insert(3, TrustedProxies(settings.trusted_proxies).middleware)
     app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(add_request_id_header)
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
@@ -146,7 +156,9 @@ async def gunicorn_app() -> web.Application:
     """The app factory for gunicorn's aiohttp worker (`gunicorn -c python:webapp.gunicorn_conf
     webapp.app:gunicorn_app`), called in each worker process: the settings file is
     WEBAPP_CONFIG, else `config.yaml` in the working directory when there is one."""
-    return create_app(load_settings(gunicorn_config_path()))
+    settings = load_settings(gunicorn_config_path())
+    configure_access_log(settings.access_log)
+    return create_app(settings)
 
 
 def gunicorn_config_path() -> Path | None:

@@ -30,6 +30,7 @@ ROLES = ("viewer", "editor", "admin")  # from least to most trusted
 
 
 MAX_WORKERS = 64
+ACCESS_LOG_MODES = ("off", "plain", "json")
 
 
 class SettingsError(Exception):
@@ -226,6 +227,8 @@ class Settings:
     bulk_max_rows: int = 100_000
     # Worker processes `python -m webapp` starts on the one port (a parent supervises them).
     workers: int = 1
+    # One line per request in the `webapp.access` log: off, plain or json (JSON lines).
+    access_log: str = "off"
 
     @property
     def hidden_table_prefix(self) -> str | None:
@@ -317,6 +320,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             "certfile",
             "keyfile",
             "workers",
+            "access_log",
         },
         "server.",
     )
@@ -398,7 +402,16 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         certfile=certfile,
         keyfile=keyfile,
         workers=_int(server_raw.get("workers", 1), "server.workers", 1, MAX_WORKERS),
+        access_log=_access_log_mode(server_raw.get("access_log", "off")),
     )
+
+
+def _access_log_mode(value: Any) -> str:
+    # YAML reads a bare `off` as false.
+    text = "off" if value is False else str(value).strip().lower()
+    if text not in ACCESS_LOG_MODES:
+        raise SettingsError(f"server.access_log must be off, plain or json, not {value!r}")
+    return text
 
 
 def _networks(value: Any, key: str) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -203,8 +203,10 @@ def worker_main(settings: Settings, ready: Connection, parent_pid: int) -> None:
     from webapp.app import create_app
     from webapp.database.engine import StartupError
     from webapp.schema.watch import reload_on_sighup
+    from webapp.web.access_log import configure_access_log
     from webapp.web.tls import tls_context
 
+    configure_access_log(settings.access_log)
     app = create_app(settings)
     reload_on_sighup(app)
 
