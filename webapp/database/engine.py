@@ -47,7 +47,9 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             limit = None if database.backend == "sqlite" else 2 * database.pool_size
             metrics.watch_engine(engine, "primary", limit)
             if read_engine is not engine:
-                metrics.watch_engine(read_engine, "reads", limit)
+                # No statement listeners here: MySQL's page views run on the driver's
+                # connection directly only while nothing watches the engine's statements.
+                metrics.watch_engine(read_engine, "reads", limit, statements=False)
         app[EXPENSIVE_QUERIES] = ExpensiveQueries(
             read_engine,
             limit=database.expensive_connections or expensive_slots_for(database.pool_size),

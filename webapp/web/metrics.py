@@ -140,9 +140,12 @@ class Metrics:
         prometheus_multiprocess.MultiProcessCollector(merged)
         return generate_latest(merged)
 
-    def watch_engine(self, engine: AsyncEngine, pool: str, limit: int | None) -> None:
-        """Follow `engine`'s pool (checkouts, overflow) and time its statements. `limit`: the
-        most connections the pool may open (None: no limit worth reporting)."""
+    def watch_engine(
+        self, engine: AsyncEngine, pool: str, limit: int | None, *, statements: bool = True
+    ) -> None:
+        """Follow `engine`'s pool (checkouts, overflow) and, with `statements`, time its
+        statements. `limit`: the most connections the pool may open (None: no limit worth
+        reporting)."""
         sync_engine = engine.sync_engine
         in_use = self.pool_in_use.labels(pool)
         overflow = self.pool_overflow.labels(pool)
@@ -165,6 +168,8 @@ class Metrics:
 
         event.listen(sync_engine.pool, "checkout", on_checkout)
         event.listen(sync_engine.pool, "checkin", on_checkin)
+        if not statements:
+            return
 
         def before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             conn.info.setdefault("metrics_started", []).append(time.perf_counter())
