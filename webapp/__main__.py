@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from webapp.settings import Settings, SettingsError, load_settings
+from webapp.settings import MAX_WORKERS, Settings, SettingsError, load_settings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -99,12 +98,18 @@ def serve(settings: Settings) -> int:
         return fail(exc, 2)
     except StartupError as exc:
         return fail(exc, 1)
+    from webapp.web.access_log import configure_access_log
+    from webapp.web.tls import tls_context
+
     try:
         ssl_context = tls_context(settings)
     except (OSError, ValueError) as exc:
         return fail(f"cannot use server.certfile/keyfile: {exc}", 2)
+    if settings.workers > 1:
+        return serve_workers(settings, token)
     scheme = "https" if ssl_context is not None else "http"
     address = f"{scheme}://{settings.host}:{settings.port}"
+    configure_access_log(settings.access_log)
     app = create_app(settings)
     reload_on_sighup(app)
 
@@ -113,14 +118,7 @@ def serve(settings: Settings) -> int:
             f"webapp: serving {describe(settings)} on {address}/ (Ctrl+C to stop)",
             flush=True,
         )
-        if token is not None:
-            minutes = settings.auth.sign_in_link_ttl // 60
-            print(
-                "webapp: no user exists yet. Open this one-time link to sign in as the first "
-                f"admin (valid once, for {minutes} minutes):\n"
-                f"    {address}/login/token/{token}",
-                flush=True,
-            )
+        print_sign_in_link(settings, address, token)
 
     try:
         web.run_app(
@@ -139,13 +137,51 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """The server side of TLS from `server.certfile`/`keyfile`, or None for plain HTTP."""
-    if settings.certfile is None or settings.keyfile is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.certfile, settings.keyfile)
-    return context
+def serve_workers(settings: Settings, token: str | None) -> int:
+    """`--workers N`: the demo is filled here, once, then N worker processes serve the port
+    under this one (webapp.workers)."""
+    from webapp import workers
+    from webapp.database.engine import StartupError
+    from webapp.demo import prepare_demo
+
+    try:
+        asyncio.run(prepare_demo(settings))
+    except StartupError as exc:
+        return fail(exc, 1)
+    holder = None
+    if settings.port == 0:
+        try:
+            holder, port = workers.reserve_port(settings.host)
+        except OSError as exc:
+            return fail(f"cannot listen on {settings.host}: {exc.strerror}", 1)
+        settings = settings.with_overrides(port=port)
+    scheme = "https" if settings.certfile is not None else "http"
+    address = f"{scheme}://{settings.host}:{settings.port}"
+
+    def announce() -> None:
+        print(
+            f"webapp: serving {describe(settings)} on {address}/ with {settings.workers} "
+            "workers (Ctrl+C to stop)",
+            flush=True,
+        )
+        print_sign_in_link(settings, address, token)
+
+    try:
+        return workers.serve_workers(settings, settings.workers, announce)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+def print_sign_in_link(settings: Settings, address: str, token: str | None) -> None:
+    if token is not None:
+        minutes = settings.auth.sign_in_link_ttl // 60
+        print(
+            "webapp: no user exists yet. Open this one-time link to sign in as the first "
+            f"admin (valid once, for {minutes} minutes):\n"
+            f"    {address}/login/token/{token}",
+            flush=True,
+        )
 
 
 def fail(message: object, code: int) -> int:
@@ -174,6 +210,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=argparse.SUPPRESS,
         help="port to listen on (default from the config)",
     )
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="worker processes serving the one port (default from the config: server.workers)",
+    )
     parser = OneLineParser(
         prog=program_name(),
         description="Browse and edit the records of a MySQL/MariaDB, PostgreSQL or SQLite "
@@ -189,7 +231,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_token_commands(commands, common)
     add_import_command(commands, common)
     args = parser.parse_args(argv)
-    for name in ("config", "host", "port"):
+    for name in ("config", "host", "port", "workers"):
         if not hasattr(args, name):
             setattr(args, name, None)
     return args
@@ -221,6 +263,10 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         if not 0 <= args.port <= 65535:
             raise SettingsError(f"--port must be from 0 to 65535, not {args.port}")
         settings = settings.with_overrides(port=args.port)
+    if args.workers is not None:
+        if not 1 <= args.workers <= MAX_WORKERS:
+            raise SettingsError(f"--workers must be from 1 to {MAX_WORKERS}, not {args.workers}")
+        settings = settings.with_overrides(workers=args.workers)
     return settings
 
 

@@ -3,6 +3,7 @@ Nothing happens at import time."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -28,11 +29,18 @@ from webapp.listing.statistics import STATISTICS_CACHE_SECONDS
 from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
 from webapp.secret_key import fernet_key
-from webapp.settings import Settings
+from webapp.settings import Settings, load_settings
 from webapp.ttl_cache import TtlCache
 from webapp.views import setup_routes
 from webapp.views.imports import import_jobs_context
 from webapp.views.trace import trace_middleware
+from webapp.web.access_log import (
+    add_request_id_header,
+    client_note_middleware,
+    configure_access_log,
+    request_log_middleware,
+    user_note_middleware,
+)
 from webapp.web.appkeys import COLUMN_STATISTICS, INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
@@ -40,6 +48,7 @@ from webapp.web.error_pages import error_middleware
 from webapp.web.flash import flash_processor
 from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
+from webapp.web.metrics import METRICS, Metrics, metrics_middleware
 from webapp.web.proxies import TrustedProxies
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
@@ -88,28 +97,33 @@ async def signed_in_context(request: web.Request) -> dict[str, object]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    proxies = [TrustedProxies(settings.trusted_proxies).middleware, client_note_middleware]
     app = web.Application(
         middlewares=[
+            request_log_middleware(settings.access_log),
+            metrics_middleware,
             body_limit_middleware,
             error_middleware,
+            # Right inside the error pages, so everything after sees the real client.
+            *(proxies if settings.trusted_proxies else []),
             body_deadline_middleware,
             session_middleware(session_storage(settings)),
             stale_connection_retry_middleware,
             schema_change_middleware,
             cors_preflight_middleware,
             signin_middleware,
+            user_note_middleware,
             csrf_middleware,
             trace_middleware,
             db_session_middleware,
         ],
         client_max_size=UPLOAD_LIMIT,
     )
-    if settings.trusted_proxies:
-        # Right inside the error pages, so everything after sees the real client.
-        app.middlewares.insert(2, TrustedProxies(settings.trusted_proxies).middleware)
     app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(add_request_id_header)
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
     app[COLUMN_STATISTICS] = TtlCache(STATISTICS_CACHE_SECONDS, max_entries=500)
     env = aiohttp_jinja2.setup(
@@ -143,3 +157,20 @@ def create_app(settings: Settings) -> web.Application:
         "/static", STATIC_DIR, follow_symlinks=False, show_index=False, name="static"
     )
     return app
+
+
+async def gunicorn_app() -> web.Application:
+    """The app factory for gunicorn's aiohttp worker (`gunicorn -c python:webapp.gunicorn_conf
+    webapp.app:gunicorn_app`), called in each worker process: the settings file is
+    WEBAPP_CONFIG, else `config.yaml` in the working directory when there is one."""
+    settings = load_settings(gunicorn_config_path())
+    configure_access_log(settings.access_log)
+    return create_app(settings)
+
+
+def gunicorn_config_path() -> Path | None:
+    given = os.environ.get("WEBAPP_CONFIG")
+    if given:
+        return Path(given)
+    default = Path("config.yaml")
+    return default if default.is_file() else None

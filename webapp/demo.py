@@ -44,8 +44,10 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from webapp.database.dialects import create_engine
 from webapp.database.engine import unusable_database
 from webapp.schema.catalog import reflect_catalog
+from webapp.settings import Settings
 from webapp.web.appkeys import ENGINE, SETTINGS
 
 __all__ = ["DEMO_TABLES", "DEMO_VIEWS", "DemoBase", "DemoSize", "install_demo"]
@@ -520,3 +522,18 @@ async def demo_context(app: web.Application) -> AsyncIterator[None]:
         except Exception as exc:
             raise unusable_database(settings.database, exc) from exc
     yield
+
+
+async def prepare_demo(settings: Settings) -> None:
+    """Fill the demo once before several worker processes start, so that they do not race
+    to create the same tables (each then finds them made)."""
+    if not settings.database.demo:
+        return
+    engine = create_engine(settings.database)
+    try:
+        if len(await reflect_catalog(engine, settings.hidden_table_prefix)) == 0:
+            await install_demo(engine)
+    except Exception as exc:
+        raise unusable_database(settings.database, exc) from exc
+    finally:
+        await engine.dispose()

@@ -29,6 +29,10 @@ TABLE_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
 ROLES = ("viewer", "editor", "admin")  # from least to most trusted
 
 
+MAX_WORKERS = 64
+ACCESS_LOG_MODES = ("off", "plain", "json")
+
+
 class SettingsError(Exception):
     """A configuration mistake, phrased for the person who made it."""
 
@@ -184,6 +188,19 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read `/metrics` besides a signed-in admin: a caller sending this bearer token,
+    and callers from these addresses or networks (the client address, after
+    `server.trusted_proxies`)."""
+
+    token: str | None = field(default=None, repr=False)
+    allow: tuple[IPv4Network | IPv6Network, ...] = ()
+
+
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     host: str = "127.0.0.1"
@@ -195,6 +212,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     sql: SqlSettings = field(default_factory=SqlSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # How long a client may take to send a request body, how long a download may make no
     # progress (the client stopped reading), and how long shutdown waits for requests to end.
     body_timeout: float = 60.0
@@ -209,6 +227,10 @@ class Settings:
     bulk_max_rows: int = 100_000
     # The largest file an import accepts (its upload's body limit).
     bulk_max_file_bytes: int = 64 * 1024 * 1024
+    # Worker processes `python -m webapp` starts on the one port (a parent supervises them).
+    workers: int = 1
+    # One line per request in the `webapp.access` log: off, plain or json (JSON lines).
+    access_log: str = "off"
 
     @property
     def hidden_table_prefix(self) -> str | None:
@@ -262,7 +284,9 @@ def settings_for_url(url: str, **changes: Any) -> Settings:
 
 def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Path) -> Settings:
     _reject_unknown(
-        raw, {"database", "server", "pages", "tables", "auth", "bulk", "sql", "api"}, ""
+        raw,
+        {"database", "server", "pages", "tables", "auth", "bulk", "sql", "api", "metrics"},
+        "",
     )
     bulk_raw = _section(raw, "bulk")
     _reject_unknown(bulk_raw, {"max_rows", "max_file_bytes"}, "bulk.")
@@ -297,6 +321,8 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
             "trusted_proxies",
             "certfile",
             "keyfile",
+            "workers",
+            "access_log",
         },
         "server.",
     )
@@ -367,6 +393,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         auth=auth,
         sql=_sql_settings(_section(raw, "sql"), environ, base_dir, database.backend),
         api=_api_settings(_section(raw, "api")),
+        metrics=_metrics_settings(_section(raw, "metrics"), environ),
         body_timeout=_number(server_raw.get("body_timeout", 60.0), "server.body_timeout"),
         send_timeout=_number(server_raw.get("send_timeout", 30.0), "server.send_timeout"),
         shutdown_timeout=_number(
@@ -379,7 +406,17 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         trusted_proxies=_networks(server_raw.get("trusted_proxies"), "server.trusted_proxies"),
         certfile=certfile,
         keyfile=keyfile,
+        workers=_int(server_raw.get("workers", 1), "server.workers", 1, MAX_WORKERS),
+        access_log=_access_log_mode(server_raw.get("access_log", "off")),
     )
+
+
+def _access_log_mode(value: Any) -> str:
+    # YAML reads a bare `off` as false.
+    text = "off" if value is False else str(value).strip().lower()
+    if text not in ACCESS_LOG_MODES:
+        raise SettingsError(f"server.access_log must be off, plain or json, not {value!r}")
+    return text
 
 
 def _networks(value: Any, key: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -529,6 +566,19 @@ def _sql_settings(
 ORIGIN_PATTERN = re.compile(
     r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 )
+
+
+def _metrics_settings(raw: dict[str, Any], environ: Mapping[str, str]) -> MetricsSettings:
+    _reject_unknown(raw, {"token", "allow"}, "metrics.")
+    key = "WEBAPP_METRICS_TOKEN" if environ.get("WEBAPP_METRICS_TOKEN") else "metrics.token"
+    token = environ.get("WEBAPP_METRICS_TOKEN") or raw.get("token")
+    if token is not None:
+        if not isinstance(token, str) or len(token.strip()) < MIN_METRICS_TOKEN_LENGTH:
+            raise SettingsError(
+                f"{key} must be a text of at least {MIN_METRICS_TOKEN_LENGTH} characters"
+            )
+        token = token.strip()
+    return MetricsSettings(token=token, allow=_networks(raw.get("allow"), "metrics.allow"))
 
 
 def _api_settings(raw: dict[str, Any]) -> ApiSettings:

@@ -28,7 +28,8 @@ from webapp.web.problems import is_api
 SEEN_REFRESH_SECONDS = 60
 PUBLIC_PREFIXES = ("/static/", "/login/token/")
 # The health checks answer balancers, which never sign in.
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz"})
+# /metrics checks its own callers (a token, an address list or an admin session).
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/metrics"})
 PASSWORD_PAGE = "/account/password"
 # Why a session ended, as the sign-in page's `expired` parameter says it.
 IDLE = "1"
@@ -60,6 +61,13 @@ def sign_in(session: Session, user_id: int, session_version: int) -> None:
     session[FIELDS.session_version] = session_version
     session[FIELDS.last_seen] = session[FIELDS.signed_in_at] = int(clock.now())
     csrf_token(session)
+
+
+async def session_user(request: web.Request) -> UserState | None:
+    """The user the session cookie signs in, on a public page that wants to know (the
+    sign-in middleware leaves public pages alone)."""
+    user, _ = await _session_user(request, await get_session(request))
+    return user
 
 
 def is_public(path: str) -> bool:

@@ -20,6 +20,7 @@ from webapp.web.appkeys import (
     SETTINGS,
 )
 from webapp.web.errors import first_line
+from webapp.web.metrics import METRICS
 
 
 class StartupError(Exception):
@@ -41,6 +42,14 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             if read_engine is engine
             else async_sessionmaker(read_engine, expire_on_commit=False)
         )
+        metrics = app.get(METRICS)
+        if metrics is not None:
+            limit = None if database.backend == "sqlite" else 2 * database.pool_size
+            metrics.watch_engine(engine, "primary", limit)
+            if read_engine is not engine:
+                # No statement listeners here: MySQL's page views run on the driver's
+                # connection directly only while nothing watches the engine's statements.
+                metrics.watch_engine(read_engine, "reads", limit, statements=False)
         app[EXPENSIVE_QUERIES] = ExpensiveQueries(
             read_engine,
             limit=database.expensive_connections or expensive_slots_for(database.pool_size),

@@ -19,6 +19,7 @@ from webapp.views import (
     index,
     login,
     lookup,
+    metrics,
     record,
     schema_pages,
     statistics,
@@ -33,6 +34,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", index.index_page, name="index")
     app.router.add_get(health.HEALTH_PATH, health.healthz, name="healthz")
     app.router.add_get(health.READY_PATH, health.readyz, name="readyz")
+    app.router.add_get(metrics.METRICS_PATH, metrics.metrics_page, name="metrics")
     # Before /t/{table}: a table's name in a URL never holds a dot (urls.tilde_encode).
     app.router.add_get("/t/{table:[^{}/.]+}.{format:csv|json}", export.export_table, name="export")
     app.router.add_get("/t/{table}", table.table_page, name="table")

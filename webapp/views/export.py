@@ -18,6 +18,7 @@ from webapp.listing.table_state import parse_table_state
 from webapp.views.common import attachment_disposition, connection, request_dialect
 from webapp.views.table import view_conditions
 from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS
+from webapp.web.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,17 @@ async def download(
         await response.prepare(request)
         return response
     # The connection is taken inside the slot: a refused download never held one.
+    metrics = request.app[METRICS]
+    outcome = "failed"
     async with request.app[EXPENSIVE_QUERIES].slot(wait=False):
-        await stream_rows(request, await connection(request), response, plan, format_name)
+        metrics.exports_in_progress.inc()
+        try:
+            outcome = await stream_rows(
+                request, await connection(request), response, plan, format_name
+            )
+        finally:
+            metrics.exports_in_progress.dec()
+            metrics.exports.labels(format_name, outcome).inc()
     return response
 
 
@@ -66,8 +76,9 @@ async def stream_rows(
     response: web.StreamResponse,
     plan: Export,
     format_name: str,
-) -> None:
-    """Write the rows as they come. A download that stops early (the client left or stopped
+) -> str:
+    """Write the rows as they come; how it ended: `complete`, `client_left`,
+    `client_stalled` or `failed`. A download that stops early (the client left or stopped
     reading for send_timeout, or a failure) drops its database connection instead of closing
     the result, which on MySQL would read and discard every row left (seconds of CPU for a
     big table), and so frees its slot and connection."""
@@ -99,7 +110,7 @@ async def stream_rows(
             await conn.invalidate()
             if isinstance(exc, ConnectionError):
                 log.info("export %s stopped: the client went away", request.path)
-                return
+                return "client_left"
             if isinstance(exc, ClientStalled):
                 log.info(
                     "export %s stopped: the client took nothing for %g s",
@@ -108,11 +119,12 @@ async def stream_rows(
                 )
                 if request.transport is not None:
                     request.transport.abort()
-                return
+                return "client_stalled"
             if not isinstance(exc, Exception):
                 raise  # cancelled: the client left (with handler cancellation on) or shutdown
             log.exception("export %s failed after it began; the connection is cut", request.path)
             if request.transport is not None:
                 request.transport.close()
-            return
+            return "failed"
     await response.write_eof()
+    return "complete"

@@ -3,6 +3,7 @@ new password."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp_jinja2
@@ -20,13 +21,17 @@ from webapp.accounts.throttle import (
     forget_attempt,
 )
 from webapp.accounts.tokens import redeem_sign_in_token
+from webapp.web.access_log import loggable, request_id
 from webapp.web.appkeys import ACCOUNTS
 from webapp.web.csrf import csrf_token
 from webapp.web.errors import AppError, Forbidden
 from webapp.web.flash import flash
+from webapp.web.metrics import METRICS
 from webapp.web.request_body import read_form
 
 WRONG_CREDENTIALS = "Wrong user name or password."
+log = logging.getLogger("webapp.auth")
+
 SIGNED_OUT = "signed-out"
 SESSION_END_NOTICES = {
     IDLE: "You were signed out after a while without activity.",
@@ -54,12 +59,16 @@ async def login(request: web.Request) -> web.Response:
     if not USERNAME_PATTERN.match(username):
         # No user has such a name, and a database may refuse even to look it up (NUL):
         # nothing to count or check.
+        request.app[METRICS].sign_in_failures.inc()
+        log_sign_in(request, "failed sign-in", username, "no such user name")
         return await render_login(
             request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
         )
     attempt = await begin_attempt(accounts, username, address)
     if isinstance(attempt, int):
+        request.app[METRICS].sign_in_throttled.inc()
         wait = attempt
+        log_sign_in(request, "failed sign-in", username, f"throttled for {wait} s")
         minutes = max(1, (wait + 59) // 60)
         response = await render_login(
             request,
@@ -78,10 +87,13 @@ async def login(request: web.Request) -> web.Response:
         raise
     if user is None:
         await attempt_failed(accounts, attempt)
+        request.app[METRICS].sign_in_failures.inc()
+        log_sign_in(request, "failed sign-in", username, "wrong user name or password")
         return await render_login(
             request, next_path=next_path, username=username, error=WRONG_CREDENTIALS, status=401
         )
     await attempt_succeeded(accounts, attempt)
+    log_sign_in(request, "sign-in", user.username)
     session = await new_session(request)
     sign_in(session, user.id, user.session_version)
     raise web.HTTPSeeOther(next_path)
@@ -92,6 +104,7 @@ async def logout(request: web.Request) -> web.Response:
     a copy of the old cookie is no longer signed in either."""
     user = require_role(request, "viewer")
     await request.app[ACCOUNTS].end_sessions(user.id)
+    log_sign_in(request, "sign-out", user.username)
     session = await get_session(request)
     session.invalidate()
     # The session is gone, so no flash can carry the confirmation: the address does.
@@ -106,9 +119,23 @@ async def sign_in_link(request: web.Request) -> web.Response:
     if not await redeem_sign_in_token(accounts, request.match_info["token"]):
         raise Forbidden("This sign-in link is unknown, already used or expired.")
     user = await accounts.add_user(await accounts.free_admin_name(), "admin", None)
+    log_sign_in(request, "sign-in", user.username, "first-run link; a new admin")
     session = await new_session(request)
     sign_in(session, user.id, user.session_version)
     raise web.HTTPSeeOther(PASSWORD_PAGE)
+
+
+def log_sign_in(request: web.Request, event: str, username: str, why: str = "") -> None:
+    """One line in the log for a sign-in, a sign-out or a refused sign-in: who (the name as
+    typed, quoted), from where, the request id, and why when refused."""
+    log.info(
+        "%s: user=%s address=%s request_id=%s%s",
+        event,
+        loggable(username),
+        request.remote or "unknown",
+        request_id(request),
+        f" ({why})" if why else "",
+    )
 
 
 async def password_page(request: web.Request) -> web.Response:

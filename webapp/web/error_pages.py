@@ -12,10 +12,12 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from webapp.database.dialects import is_timeout
 from webapp.database.failures import is_unavailable
 from webapp.web.errors import AppError, Handler, SlowRequest, Unauthorized, first_line
+from webapp.web.metrics import METRICS
 from webapp.web.problems import is_api, problem_response
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return response
         if is_unavailable(exc):
             log.warning("database unavailable: %s", first_line(exc))
+            metrics = request.app.get(METRICS)
+            if metrics is not None and isinstance(exc, PoolTimeoutError):
+                metrics.pool_wait_timeouts.inc()
             response = render_error(
                 request,
                 503,
