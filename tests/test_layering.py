@@ -44,7 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     "app": FOUNDATIONS
     | {"web", "database", "schema", "listing", "accounts", "console", "views", "api", "demo"},
     # `import TABLE FILE` runs the import pages' dry run and import (changes/import_command.py).
-    "__main__": FOUNDATIONS | {"web", "database", "schema", "accounts", "changes", "app", "demo", "workers"},
+    "__main__": FOUNDATIONS
+    | {"web", "database", "schema", "accounts", "changes", "app", "demo", "workers"},
     # `--workers N`: the supervising parent and the worker processes it starts.
     "workers": FOUNDATIONS | {"web", "database", "schema", "app"},
     # gunicorn's settings: the master prepares the database as `python -m webapp` does.
