@@ -20,7 +20,7 @@ from yarl import URL
 from tests.helpers import FAST_HASHING, TEST_PASSWORD, add_test_user, form_token, sign_in_as
 from webapp import clock
 from webapp.app import create_app
-from webapp.settings import AuthSettings, settings_for_url
+from webapp.settings import AuthSettings, Settings, settings_for_url
 from webapp.web.errors import Handler
 
 ADDRESS_HEADER = "X-Test-Remote"
@@ -45,8 +45,16 @@ async def https_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request.clone(scheme="https"))
 
 
+def patient_settings(db_url: str, auth: AuthSettings) -> Settings:
+    """Settings whose requests wait up to a minute for a pooled connection: these tests send
+    dozens of sign-ins at once to ten pooled connections, and on a loaded machine the default
+    five-second wait can end in a 503, which is not what they are about."""
+    settings = settings_for_url(db_url, auth=auth)
+    return replace(settings, database=replace(settings.database, pool_timeout=60.0))
+
+
 async def client_with(app_client, db_url: str, middleware, auth: AuthSettings):
-    app = create_app(settings_for_url(db_url, auth=auth))
+    app = create_app(patient_settings(db_url, auth))
     app.middlewares.insert(0, middleware)
     return await app_client(app, role=None)
 
@@ -92,11 +100,7 @@ async def test_concurrent_wrong_passwords_reach_the_hash_at_most_the_limit(
     app_client, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = auth_settings(max_failures_per_user=5, max_failures_per_address=1000)
-    settings = settings_for_url(db_url, auth=auth)
-    # Fifty sign-ins queue for ten pooled connections: on a loaded machine the default
-    # five-second wait can end in a 503, which is not what this test is about.
-    database = replace(settings.database, pool_timeout=60.0)
-    client = await app_client(create_app(replace(settings, database=database)), role=None)
+    client = await app_client(create_app(patient_settings(db_url, auth)), role=None)
     await add_test_user(client.server.app, "viewer", "vic")
     hasher = CountingHasher(monkeypatch)
     token = await form_token(client)
