@@ -213,6 +213,48 @@ async def test_the_skip_link_leads_to_the_rows(site: Site) -> None:
         await page.close()
 
 
+async def test_the_grid_keeps_rows_short_and_its_header_in_view(site: Site) -> None:
+    """JSON and long text take one line in the grid; headings read as titles with the raw
+    name in their tooltip; scrolling the rows keeps the header row where it was."""
+    page = await site.signed_in.new_page()
+    try:
+        await page.goto(site.base + "/t/orders")
+        heights = await page.eval_on_selector_all(
+            "#rows tbody tr", "rows => rows.map(r => r.getBoundingClientRect().height)"
+        )
+        assert heights and max(heights) < 45, heights
+        heading = page.locator("#rows thead th", has_text="Customer")
+        assert "customer_id" in (await heading.locator("a").get_attribute("title") or "")
+        box = page.locator(".rows-scroll")
+        before = await heading.bounding_box()
+        await box.evaluate("box => { box.scrollTop = 400; }")
+        assert await box.evaluate("box => box.scrollTop") > 0
+        after = await heading.bounding_box()
+        assert before and after and abs(after["y"] - before["y"]) < 1
+    finally:
+        await page.close()
+
+
+async def test_phones_fold_the_filters_and_facets(site: Site) -> None:
+    page = await site.signed_in.new_page()
+    try:
+        await page.set_viewport_size({"width": PHONE, "height": 800})
+        await page.goto(site.base + "/t/books")
+        facets, form = page.locator("aside.facets"), page.locator("form.add-filter")
+        assert not await facets.is_visible() and not await form.is_visible()
+        await page.get_by_text("Filters and facets").click()
+        assert await facets.is_visible() and await form.is_visible()
+        assert await page.locator("aside.facets h2", has_text="Author").count() == 1
+        await page.goto(site.base + "/t/orders?total__gt=lots")  # an error is never folded
+        assert await page.locator("#filter-error").is_visible()
+        await page.set_viewport_size({"width": DESKTOP, "height": 800})
+        await page.goto(site.base + "/t/books")
+        assert await facets.is_visible()
+        assert not await page.get_by_text("Filters and facets").is_visible()
+    finally:
+        await page.close()
+
+
 async def test_the_sql_console_result_is_accessible(site: Site) -> None:
     page = await site.signed_in.new_page()
     try:
