@@ -19,6 +19,12 @@ PAGES = {
     "table.png": "/t/orders?status__exact=shipped&sort=-total&facets=1",
     "record.png": "/t/authors/r/7",
 }
+# The same pages on a phone (390 x 844) and in the dark theme.
+PHONE_PAGES = {
+    "table-phone.png": PAGES["table.png"],
+    "record-phone.png": "/t/orders/r/7",
+}
+DARK_PAGES = {"table-dark.png": "/t/books?facets=1"}
 EDIT_PATH = "/t/books/r/7/edit"
 HISTORY_PATH = "/t/books/r/3"
 CHROMIUM_ARGS = [
@@ -47,9 +53,23 @@ async def main(base: str) -> None:
             assert response is not None and response.ok, (path, response and response.status)
             await page.screenshot(path=str(OUT / name))
             print(f"{OUT / name}")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await shoot(page, base, PHONE_PAGES)
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.emulate_media(color_scheme="dark")
+        await shoot(page, base, DARK_PAGES)
+        await page.emulate_media(color_scheme="light")
         await edit_error(page, base)
         await history(page, base)
         await browser.close()
+
+
+async def shoot(page, base: str, pages: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for name, path in pages.items():
+        response = await page.goto(base + path)
+        assert response is not None and response.ok, (path, response and response.status)
+        await page.screenshot(path=str(OUT / name))
+        print(f"{OUT / name}")
 
 
 async def save(page, *, expect: int) -> None:  # type: ignore[no-untyped-def]

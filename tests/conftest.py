@@ -314,7 +314,7 @@ def open_form():
     return open_
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium() -> Path:
     """Debian's Chromium for the browser tests, or a skip; in CI (CI set) a missing browser
     is a failure."""

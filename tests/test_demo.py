@@ -8,6 +8,7 @@ decimals and microseconds surviving the round trip, and identical data on every 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,16 @@ async def test_data_is_deterministic(engine: AsyncEngine, tmp_path: Path) -> Non
         await reference.dispose()
     for name, want, got in zip(DEMO_TABLES, expected, actual, strict=True):
         assert got == want, f"{name} differs"
+
+
+async def test_installing_says_what_it_is_doing(engine: AsyncEngine) -> None:
+    lines: list[str] = []
+    assert await install_demo(engine, orders=ORDERS, progress=lines.append) is True
+    assert lines[0] == f"building the demo database ({ORDERS:,} orders; first start only)"
+    orders_lines = [line for line in lines if line.endswith(" orders")]
+    assert orders_lines[-1] == f"demo: {ORDERS:,} of {ORDERS:,} orders"
+    assert 1 <= len(orders_lines) <= 4
+    assert re.fullmatch(r"demo database ready in \d+\.\d s", lines[-1])
+    lines.clear()
+    assert await install_demo(engine, orders=ORDERS, progress=lines.append) is False
+    assert lines == []  # an existing demo: nothing to say

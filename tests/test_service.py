@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import REPO, write_config
+from tests.helpers import REPO, run_main, write_config
 
 
 def free_port() -> int:
@@ -164,3 +164,17 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_0(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_taken_port_is_one_line_that_suggests_another(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "database:\n  url: sqlite+aiosqlite:///taken.db\n")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_main("--config", str(config), "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"webapp: error: port {port} on 127.0.0.1 is already in use; "
+        f"start on another with --port {port + 1}"
+    )

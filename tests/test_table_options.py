@@ -66,8 +66,9 @@ async def test_hidden_columns_never_appear_or_work(
 async def test_listed_columns_in_order_with_labels_and_links(start_shared) -> None:
     client = await start_shared({"items": {"columns": ["name", "owner_id", "rank"]}})
     body = await (await client.get("/t/items")).text()
-    headings = re.findall(r'<th[^>]*><a href="[^"]*" title="[^"]*">(\w+)</a>', body)
-    assert headings == ["name", "owner_id", "rank"]
+    # Each heading shows the column's title; its tooltip starts with the raw name.
+    headings = re.findall(r'<th[^>]*><a href="[^"]*" title="(\w+) · [^"]*">([^<]+)</a>', body)
+    assert headings == [("name", "Name"), ("owner_id", "Owner"), ("rank", "Rank")]
     assert '">Owner 2</a> <span class="fk-key">' in body
     assert 'href="/t/items/r/1"' in body  # the key still makes each row's link
     record = await (await client.get("/t/items/r/1")).text()

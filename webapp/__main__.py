@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -91,6 +92,7 @@ def serve(settings: Settings) -> int:
     from webapp.app import create_app
     from webapp.database.engine import StartupError
     from webapp.schema.watch import reload_on_sighup
+    from webapp.web.appkeys import STARTUP_PROGRESS
 
     try:
         token = asyncio.run(first_run(settings))
@@ -111,6 +113,7 @@ def serve(settings: Settings) -> int:
     address = f"{scheme}://{settings.host}:{settings.port}"
     configure_access_log(settings.access_log)
     app = create_app(settings)
+    app[STARTUP_PROGRESS] = lambda line: print(f"webapp: {line}", flush=True)
     reload_on_sighup(app)
 
     def announce(_: str) -> None:
@@ -133,6 +136,12 @@ def serve(settings: Settings) -> int:
     except StartupError as exc:
         return fail(exc, 1)
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return fail(
+                f"port {settings.port} on {settings.host} is already in use; "
+                f"start on another with --port {settings.port + 1}",
+                1,
+            )
         return fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
     return 0
 

@@ -14,8 +14,9 @@ The same code runs on SQLite, MySQL/MariaDB and PostgreSQL. Rows come from a loc
 from __future__ import annotations
 
 import datetime as dt
+import time
 import unicodedata
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from random import Random
@@ -48,7 +49,7 @@ from webapp.database.dialects import create_engine
 from webapp.database.engine import unusable_database
 from webapp.schema.catalog import reflect_catalog
 from webapp.settings import Settings
-from webapp.web.appkeys import ENGINE, SETTINGS
+from webapp.web.appkeys import ENGINE, SETTINGS, STARTUP_PROGRESS
 
 __all__ = ["DEMO_TABLES", "DEMO_VIEWS", "DemoBase", "DemoSize", "install_demo"]
 
@@ -480,17 +481,25 @@ async def _after_explicit_ids(conn: AsyncConnection, tables: Iterable[Table]) ->
 
 
 async def install_demo(
-    engine: AsyncEngine, *, orders: int = DEFAULT_ORDERS, size: DemoSize | None = None
+    engine: AsyncEngine,
+    *,
+    orders: int = DEFAULT_ORDERS,
+    size: DemoSize | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> bool:
     """Create and fill the demo schema when the database has none of its tables; `size`
-    (default: the demo's) sets the rows of authors, books and customers.
+    (default: the demo's) sets the rows of authors, books and customers; `progress`, when
+    given, is told what is being done, a line at a time (the first start takes seconds).
 
     Returns True if it installed, False if ``my_table`` already exists: the demo is only for a
     database the app created itself, so an existing one is never touched.
     """
+    say = progress or (lambda _line: None)
+    started = time.monotonic()
     async with engine.begin() as conn:
         if await conn.run_sync(lambda c: inspect(c).has_table("my_table")):
             return False
+        say(f"building the demo database ({orders:,} orders; first start only)")
         await conn.run_sync(DemoBase.metadata.create_all)
 
         size = size or DemoSize()
@@ -500,13 +509,19 @@ async def install_demo(
         book_rows = _book_rows(rng, size)
         await _insert(conn, _table(Book), book_rows)
         await _insert(conn, _table(Customer), _customer_rows(rng, size))
+        say(f"demo: {size.authors:,} authors, {size.books:,} books, {size.customers:,} customers")
         book_prices = [row["price"] for row in book_rows]
+        done, step = 0, max(orders // 4, 1)  # a line per quarter of the orders
         for order_rows, item_rows in _order_chunks(rng, orders, book_prices, size):
             await _insert(conn, _table(Order), order_rows)
             await _insert(conn, _table(OrderItem), item_rows)
+            if (done + len(order_rows)) // step > done // step:
+                say(f"demo: {done + len(order_rows):,} of {orders:,} orders")
+            done += len(order_rows)
 
         await _after_explicit_ids(conn, DemoBase.metadata.sorted_tables)
         await conn.execute(text(BOOK_SALES_VIEW))
+    say(f"demo database ready in {time.monotonic() - started:.1f} s")
     return True
 
 
@@ -518,7 +533,7 @@ async def demo_context(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
         try:
             if len(await reflect_catalog(engine, settings.hidden_table_prefix)) == 0:
-                await install_demo(engine)
+                await install_demo(engine, progress=app.get(STARTUP_PROGRESS))
         except Exception as exc:
             raise unusable_database(settings.database, exc) from exc
     yield

@@ -26,7 +26,7 @@ from webapp.changes.inputs import (
 )
 from webapp.database.dialects import can_hold
 from webapp.schema.catalog import Catalog, TableInfo, str_type
-from webapp.schema.labels import row_label
+from webapp.schema.labels import load_labels, row_label
 from webapp.values import Cell, key_text, kind_for, show_value
 from webapp.web.html_text import visible_controls
 from webapp.web.urls import table_url
@@ -65,6 +65,7 @@ class FormField:
     use_default: bool = False
     options: list[tuple[str, str]] = field(default_factory=list)  # (key text, label)
     lookup_href: str | None = None
+    current_label: str | None = None  # a lookup's stored key, named by the row it refers to
     sent: str | bytes | web.FileField | None = None  # what the browser sent, if anything
     error: str | None = None
 
@@ -215,7 +216,8 @@ async def column_field(
     spec = input_spec(column, position, conn.dialect)
     field_ = form_field(spec, info, mode, row)
     if field_.widget in ("text", "textarea"):
-        await _foreign_key_widget(conn, catalog, info, column, field_)
+        stored = row[column.name] if row is not None else None
+        await _foreign_key_widget(conn, catalog, info, column, field_, stored)
     if form is not None:
         field_.take_input(form)
     if field_.widget == "text" and needs_textarea(spec, field_.text):
@@ -260,10 +262,16 @@ def option_label(key: Any, label: Any) -> str:
 
 
 async def _foreign_key_widget(
-    conn: AsyncConnection, catalog: Catalog, info: TableInfo, column: Column, field_: FormField
+    conn: AsyncConnection,
+    catalog: Catalog,
+    info: TableInfo,
+    column: Column,
+    field_: FormField,
+    stored: Any,
 ) -> None:
     """A select of the referenced rows for a small table; for a large one, a key input with
-    a search-as-you-type picker (static/edit.js) over the lookup endpoint."""
+    a search-as-you-type picker (static/edit.js) over the lookup endpoint, with the label of
+    the `stored` key beside it."""
     relation = info.relation_for(column.name)
     if relation is None or len(relation.columns) != 1:
         return
@@ -277,6 +285,9 @@ async def _foreign_key_widget(
     rows = (await conn.execute(statement)).all()
     if len(rows) > FK_SELECT_LIMIT:
         field_.lookup_href = f"{table_url(target.name)}/lookup"
+        if stored is not None:
+            labels = await load_labels(conn, catalog, relation, [stored])
+            field_.current_label = labels.get(stored)
         return
     field_.widget = "select"
     field_.options = [

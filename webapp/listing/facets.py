@@ -17,6 +17,7 @@ from webapp.database.decoding import fetch_rows
 from webapp.database.dialects import is_timeout, statement_time_limit
 from webapp.schema.catalog import Catalog, TableInfo
 from webapp.schema.labels import load_labels
+from webapp.schema.titles import column_title
 from webapp.values import column_family, key_text, kind_for
 
 FACET_VALUES = 10
@@ -42,6 +43,7 @@ class Facet:
     column: str
     values: list[FacetValue] = field(default_factory=list)
     note: str | None = None  # why the facet is empty: it took too long
+    title: str = ""  # the column's readable title (schema/titles.py)
 
 
 def facet_columns(info: TableInfo) -> list[Column]:
@@ -77,7 +79,8 @@ async def compute_facets(
     (None: is NULL) and whether it is applied."""
     facets = []
     for column in facet_columns(info):
-        facet = Facet(column.name)
+        relation = info.relation_for(column.name)
+        facet = Facet(column.name, title=column_title(column.name, reference=relation is not None))
         count = func.count().label("n")
         statement = (
             select(column, count)
@@ -97,7 +100,6 @@ async def compute_facets(
             facets.append(facet)
             continue
         labels: dict[Any, str] = {}
-        relation = info.relation_for(column.name)
         if relation is not None:
             labels = await load_labels(conn, catalog, relation, [row[0] for row in rows])
         href: str | None  # None: a value kept as stored, which no filter can name

@@ -48,12 +48,12 @@ def row_label(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
     return func.trim(joined)
 
 
-def label_starts_with(
+def label_contains(
     columns: Sequence[ColumnElement[Any]], text: str, dialect: Dialect
 ) -> ColumnElement[bool]:
-    """Rows whose label, or one of its parts (a last name), starts with `text`, ignoring
-    case (dialects.text_like)."""
-    pattern = escape_like(text) + "%"
+    """Rows whose label, or one of its parts, holds `text` anywhere, ignoring case
+    (dialects.text_like): a picker finds "García" from "arc" as a person would expect."""
+    pattern = "%" + escape_like(text) + "%"
     parts = [text_like(column, pattern, dialect) for column in columns]
     if len(columns) == 1:
         return parts[0]

@@ -35,7 +35,7 @@ from webapp.database.failures import is_unavailable
 from webapp.schema.catalog import TableInfo
 from webapp.values import key_text
 from webapp.views.common import audit_log, audit_trail
-from webapp.views.history import entry_view
+from webapp.views.history import entry_view, name_references
 from webapp.views.set_list import SETS_PAGE, change_set_view, set_href
 from webapp.web.appkeys import DB_SESSION
 from webapp.web.csrf import request_csrf_token
@@ -96,9 +96,11 @@ async def change_set_page(request: web.Request) -> dict[str, Any]:
     next_href = None
     if len(entries) > SET_ROWS_PAGE_SIZE:
         next_href = set_href(change_set.id) + "?" + urlencode({"after": shown[-1].id})
+    views = [entry_view(request, entry) for entry in shown]
+    await name_references(request, views)
     return {
         "set": change_set_view(request, change_set),
-        "entries": [entry_view(request, entry) for entry in shown],
+        "entries": views,
         "next_href": next_href,
         "first_href": set_href(change_set.id) if after is not None else None,
     }

@@ -38,7 +38,7 @@ from webapp.schema.catalog import TableInfo, hidden_names
 from webapp.values import key_text, kind_for, show_value
 from webapp.views.common import audit_trail, connection, session_dialect
 from webapp.views.history import revert_allowed, revert_href
-from webapp.views.record import delete_blockers, load_record, record_key
+from webapp.views.record import delete_blockers, load_record, record_cell, record_key
 from webapp.web.appkeys import CATALOG, DB_SESSION, ENGINE
 from webapp.web.csrf import request_csrf_token
 from webapp.web.errors import NoSuchRecord, NotFound
@@ -279,6 +279,11 @@ async def _render_delete(
     blockers: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     record_href = record_url(info.name, key_parts)
+    conn, catalog = await connection(request), request_catalog(request)
+    fields = [
+        {"name": c.name, "cell": await record_cell(conn, catalog, info, row, c, preview=True)}
+        for c in info.columns
+    ]
     return aiohttp_jinja2.render_template(
         "delete.html",
         request,
@@ -292,10 +297,7 @@ async def _render_delete(
             "row_version": version,
             "error": error,
             "blockers": blockers or [],
-            "fields": [
-                {"name": c.name, "cell": kind_for(c).show(row[c.name], preview=True)}
-                for c in info.columns
-            ],
+            "fields": fields,
         },
         status=status,
     )

@@ -29,8 +29,9 @@ from webapp.changes.writes import write_transaction
 from webapp.database.dialects import can_hold, equals, is_schema_mismatch
 from webapp.database.failures import is_unavailable
 from webapp.schema.catalog import TableInfo
-from webapp.values import Cell, key_text, show_value
-from webapp.views.common import audit_log, audit_trail
+from webapp.schema.labels import load_labels
+from webapp.values import Cell, key_text, kind_for, show_value
+from webapp.views.common import audit_log, audit_trail, connection
 from webapp.views.set_list import recent_change_sets
 from webapp.web.appkeys import DB_SESSION
 from webapp.web.csrf import request_csrf_token
@@ -51,7 +52,46 @@ async def entry_views(request: web.Request, entries: Sequence[Any]) -> list[dict
     audit = audit_log(request.app)
     async with audit.reading(request[DB_SESSION]) as conn:
         reverted = await reverted_by(conn, audit, entries)
-    return [entry_view(request, entry, reverted.get(entry.id)) for entry in entries]
+    views = [entry_view(request, entry, reverted.get(entry.id)) for entry in entries]
+    await name_references(request, views)
+    return views
+
+
+async def name_references(request: web.Request, views: Sequence[dict[str, Any]]) -> None:
+    """Link the foreign-key values of the entries' changes to the rows they refer to, named
+    by those rows' labels (one query per relation for the whole page, as the table page's
+    other pages do), so a history never shows a bare key where a name exists."""
+    catalog = request_catalog(request)
+    wanted: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for view in views:
+        info = catalog.tables.get(view["table"])
+        for change in view["changes"] if info is not None else ():
+            relation = info.relation_for(change["column"]) if info is not None else None
+            if relation is not None and len(relation.columns) == 1:
+                wanted.setdefault((view["table"], change["column"]), []).append(change)
+    if not wanted:
+        return
+    conn = await connection(request)
+    for (table, column), changes in wanted.items():
+        relation = catalog.tables[table].relation_for(column)
+        target = catalog.tables.get(relation.target) if relation is not None else None
+        if relation is None or target is None:
+            continue
+        key_column = target.table.columns[relation.target_columns[0]]
+        kind = kind_for(key_column)
+        values = [
+            value
+            for change in changes
+            for value in change["values"]
+            if value is not None and kind.fits(value)
+        ]
+        labels = await load_labels(conn, catalog, relation, values)
+        for change in changes:
+            for side, value in zip(("before", "after"), change["values"], strict=True):
+                if change[side] is None or value is None or not kind.fits(value):
+                    continue
+                href = record_url(relation.target, [key_text(value)])
+                change[side] = change[side].linked(href).labelled(labels.get(value))
 
 
 def entry_view(
@@ -234,6 +274,7 @@ def _entry_id(text: str | None, name: str) -> int:
 async def revert_form(request: web.Request) -> web.Response:
     entry, _ = await _revertible(request)
     view = entry_view(request, entry)
+    await name_references(request, [view])
     return aiohttp_jinja2.render_template(
         "revert.html", request, {"entry": view, "csrf_token": await request_csrf_token(request)}
     )

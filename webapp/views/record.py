@@ -3,11 +3,12 @@ other tables that reference it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import and_, literal_column, select
+from sqlalchemy import Column, and_, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from webapp.accounts.roles import request_catalog, write_refusal
@@ -16,7 +17,7 @@ from webapp.listing.counts import bounded_count
 from webapp.listing.queries import key_condition
 from webapp.schema.catalog import Catalog, Relation, TableInfo, str_type
 from webapp.schema.labels import load_labels, row_label, row_label_text
-from webapp.values import key_text, kind_for, show_value
+from webapp.values import Cell, key_text, kind_for, show_value
 from webapp.views.common import attachment_disposition, connection
 from webapp.views.history import record_history
 from webapp.web.errors import NoSuchRecord, NotFound
@@ -32,6 +33,28 @@ from webapp.web.urls import (
 REFERENCING_SAMPLE = 10
 
 
+async def record_cell(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    info: TableInfo,
+    row: Mapping[str, Any],
+    column: Column,
+    *,
+    preview: bool,
+) -> Cell:
+    """A value of a record as its pages show it: a foreign key links to the referenced row
+    and is named by that row's label, so no page shows a bare key where a name exists."""
+    cell = kind_for(column).show(row[column.name], preview=preview)
+    relation = info.relation_for(column.name)
+    if relation is not None and all(row[name] is not None for name in relation.columns):
+        cell = cell.linked(
+            record_url(relation.target, [key_text(row[name]) for name in relation.columns])
+        )
+        labels = await load_labels(conn, catalog, relation, [row[column.name]])
+        cell = cell.labelled(labels.get(row[column.name]))
+    return cell
+
+
 @aiohttp_jinja2.template("record.html")
 async def record_page(request: web.Request) -> dict[str, Any]:
     catalog = request_catalog(request)
@@ -40,14 +63,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     record_href = record_url(info.name, key_parts)
     fields = []
     for column in info.columns:
-        cell = kind_for(column).show(row[column.name], preview=False)
-        relation = info.relation_for(column.name)
-        if relation is not None and all(row[name] is not None for name in relation.columns):
-            cell = cell.linked(
-                record_url(relation.target, [key_text(row[name]) for name in relation.columns])
-            )
-            labels = await load_labels(conn, catalog, relation, [row[column.name]])
-            cell = cell.labelled(labels.get(row[column.name]))
+        cell = await record_cell(conn, catalog, info, row, column, preview=False)
         fields.append(
             {
                 "download_href": (

@@ -16,6 +16,7 @@ from webapp.listing.queries import parse_sort, sortable
 from webapp.listing.rows_html import escape
 from webapp.listing.table_state import TableState
 from webapp.schema.catalog import TableInfo, str_type
+from webapp.schema.titles import column_title
 from webapp.web.urls import column_statistics_url
 
 
@@ -36,7 +37,7 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
     view = [("q", state.search)] if state.search else []
     view += [(item.param, item.text) for item in state.filters]
     parts = []
-    for column, name, title, can_sort in info.derived("headings", lambda: headings(info)):
+    for column, name, shown, title, can_sort in info.derived("headings", lambda: headings(info)):
         current = sort is not None and sort.column is column
         attributes = ""
         if current and sort is not None:
@@ -45,9 +46,9 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
         if can_sort:
             target = "-" + column.name if current and sort and not sort.descending else column.name
             href = escape(state.first_page(sort=parse_sort(info, target)))
-            inner = f'<a href="{href}" title="{title}: sort">{name}</a>'
+            inner = f'<a href="{href}" title="{name} · {title}: sort">{shown}</a>'
         else:
-            inner = f'<span title="{title}">{name}</span>'
+            inner = f'<span title="{name} · {title}">{shown}</span>'
         if column.primary_key:
             inner += ' <abbr class="key" title="primary key">PK</abbr>'
         stats_href = escape(column_statistics_url(info.name, column.name, view))
@@ -59,11 +60,18 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
     return Markup("".join(parts))
 
 
-def headings(info: TableInfo) -> list[tuple[Column, str, str, bool]]:
-    """Per listed column: the column, its name and type escaped, whether it can be sorted
-    on (what the headings take from the catalog alone; naming a type compiles it)."""
+def headings(info: TableInfo) -> list[tuple[Column, str, str, str, bool]]:
+    """Per listed column: the column, its name, readable title and type escaped, whether it
+    can be sorted on (what the headings take from the catalog alone; naming a type compiles
+    it). The heading shows the title; the raw name is in its tooltip."""
     return [
-        (column, escape(str(column.name)), escape(str_type(column.type)), sortable(column))
+        (
+            column,
+            escape(str(column.name)),
+            escape(column_title(column.name, reference=info.relation_for(column.name) is not None)),
+            escape(str_type(column.type)),
+            sortable(column),
+        )
         for column in info.list_columns
     ]
 

@@ -3,7 +3,7 @@ the type checker only, so that importing the keys imports none of the packages t
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -49,6 +49,10 @@ ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 EXPENSIVE_QUERIES: web.AppKey[ExpensiveQueries] = web.AppKey("expensive_queries")
 # The SQL console's read-only engine (console.lifecycle): a pool of its own.
 CONSOLE_ENGINE: web.AppKey[AsyncEngine] = web.AppKey("console_engine")
+
+# Where the server's start says what it is doing (the command line prints each line); absent
+# in tests and embedded apps, which start silently.
+STARTUP_PROGRESS: web.AppKey[Callable[[str], None]] = web.AppKey("startup_progress")
 
 DB_SESSION: web.RequestKey[AsyncSession] = web.RequestKey("db_session")
 # The signed-in user (accounts.signin.signin_middleware); absent on the public pages.
