@@ -23,6 +23,7 @@ from webapp.database.request_session import (
 )
 from webapp.demo import demo_context
 from webapp.listing.counts import count_caches
+from webapp.listing.facets import facet_cache
 from webapp.listing.rows_html import cell_class, cell_html
 from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
@@ -30,7 +31,7 @@ from webapp.secret_key import fernet_key
 from webapp.settings import Settings
 from webapp.views import setup_routes
 from webapp.views.trace import trace_middleware
-from webapp.web.appkeys import INDEX_COUNTS, SETTINGS, TABLE_COUNTS
+from webapp.web.appkeys import FACETS, INDEX_COUNTS, SETTINGS, TABLE_COUNTS
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
 from webapp.web.error_pages import error_middleware
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     app[SETTINGS] = settings
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
+    app[FACETS] = facet_cache()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

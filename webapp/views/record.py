@@ -3,21 +3,32 @@ other tables that reference it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import and_, literal_column, select
+from sqlalchemy import Select, and_, exists, literal_column, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
+from webapp.changes.audit import record_hash
 from webapp.database.decoding import fetch_rows
-from webapp.listing.counts import bounded_count
-from webapp.listing.queries import key_condition
+from webapp.database.driver_rows import fetch_rows_direct
+from webapp.listing.counts import RowCount, bounded_count
+from webapp.listing.queries import key_condition, key_values
 from webapp.schema.catalog import Catalog, Relation, TableInfo, str_type
-from webapp.schema.labels import load_labels, row_label, row_label_text
+from webapp.schema.labels import (
+    label_text,
+    record_label_expressions,
+    row_label,
+    row_label_text,
+)
 from webapp.values import key_text, kind_for, show_value
-from webapp.views.common import attachment_disposition, connection
+from webapp.views.common import attachment_disposition, audit_log, connection
 from webapp.views.history import record_history
 from webapp.web.errors import NoSuchRecord, NotFound
 from webapp.web.urls import (
@@ -35,7 +46,7 @@ REFERENCING_SAMPLE = 10
 @aiohttp_jinja2.template("record.html")
 async def record_page(request: web.Request) -> dict[str, Any]:
     catalog = request_catalog(request)
-    info, key_parts, row = await load_record(request)
+    info, key_parts, row, extras = await load_record_with_extras(request)
     conn = await connection(request)
     record_href = record_url(info.name, key_parts)
     fields = []
@@ -46,8 +57,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
             cell = cell.linked(
                 record_url(relation.target, [key_text(row[name]) for name in relation.columns])
             )
-            labels = await load_labels(conn, catalog, relation, [row[column.name]])
-            cell = cell.labelled(labels.get(row[column.name]))
+            cell = cell.labelled(label_text(extras.labels.get(column.name)))
         fields.append(
             {
                 "download_href": (
@@ -75,8 +85,68 @@ async def record_page(request: web.Request) -> dict[str, Any]:
         "referenced_by": [
             await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
         ],
-        "history": await record_history(request, info, row),
+        "history": await record_history(request, info, row, known_empty=extras.no_history),
     }
+
+
+@dataclass(frozen=True)
+class RecordExtras:
+    """What the record page's one statement fetched beside the row: the label of each
+    foreign key's referenced row (by column name), and whether the audit log surely holds
+    no entry for the record (so its history needs no statement of its own)."""
+
+    labels: dict[str, Any]
+    no_history: bool
+
+
+async def load_record_with_extras(
+    request: web.Request,
+) -> tuple[TableInfo, list[str], dict[str, Any], RecordExtras]:
+    """load_record, and in the same statement the foreign keys' labels (correlated scalar
+    subqueries, a primary-key lookup each) and whether the record has any history (an
+    EXISTS on the audit log's record index, when the log shares the data's database)."""
+    catalog = request_catalog(request)
+    info = catalog.by_slug(request.match_info["table"])
+    key_parts = record_key(request)
+    conn = await connection(request)
+    values = key_values(info, key_parts, conn.dialect)
+    expressions, labels = info.derived(
+        ("record", conn.dialect.name), lambda: _record_columns(catalog, info, conn.dialect)
+    )
+    selected = [*expressions, *labels.values()]
+    audit = audit_log(request.app)
+    history_hash = record_hash(info.name, values)
+    if audit.separate is None:
+        entries = audit.table
+        selected.append(
+            exists()
+            .where(entries.c.key_hash == history_hash, entries.c.table_name == info.name)
+            .label("has_history")
+        )
+    condition = and_(*(c == v for c, v in zip(info.primary_key, values, strict=True)))
+    rows = await fetch_rows_direct(conn, select(*selected).where(condition).limit(2), selected)
+    if not rows:
+        raise NoSuchRecord()
+    found = rows[0]
+    names = [column.name for column in info.columns]
+    row = dict(zip(names, found[: len(names)], strict=True))
+    fetched_labels = dict(zip(labels, found[len(names) : len(names) + len(labels)], strict=True))
+    # The log is indexed by the key as the row holds it: the URL's spelling of it may differ
+    # (a case-insensitive collation), and then the log is asked again with the row's key.
+    no_history = (
+        audit.separate is None
+        and not found[-1]
+        and history_hash == record_hash(info.name, [row[c.name] for c in info.primary_key])
+    )
+    return info, key_parts, row, RecordExtras(fetched_labels, no_history)
+
+
+def _record_columns(
+    catalog: Catalog, info: TableInfo, dialect: Dialect
+) -> tuple[list[ColumnElement[Any]], dict[str, ColumnElement[Any]]]:
+    """The record page's row expressions and label subqueries, worked out once per table."""
+    expressions = [kind_for(column, dialect).record_expression() for column in info.columns]
+    return expressions, record_label_expressions(catalog, info)
 
 
 async def record_value(request: web.Request) -> web.Response:
@@ -162,12 +232,22 @@ async def referencing_rows(
             for column, target in zip(relation.columns, relation.target_columns, strict=True)
         )
     )
-    count = await bounded_count(
-        conn, child, statement=select(literal_column("1")).select_from(child.table).where(condition)
-    )
-    first_rows = []
-    if samples and child.primary_key and count.value:
-        first_rows = await _sample(conn, child, condition)
+    first_rows: list[dict[str, str]] = []
+    count: RowCount | None = None
+    if samples and child.primary_key and _indexed(child, relation.columns):
+        # An index finds the first few quickly: when they are all there are, they are the
+        # count too, and the time-limited count is left out.
+        first_rows = await _sample(conn, child, condition, REFERENCING_SAMPLE + 1)
+        if len(first_rows) <= REFERENCING_SAMPLE:
+            count = RowCount(len(first_rows), "exact")
+        del first_rows[REFERENCING_SAMPLE:]
+    if count is None:
+        statement: Select[Any] = (
+            select(literal_column("1")).select_from(child.table).where(condition)
+        )
+        count = await bounded_count(conn, child, statement=statement)
+        if samples and child.primary_key and count.value and not first_rows:
+            first_rows = await _sample(conn, child, condition, REFERENCING_SAMPLE)
     filters = [
         (f"{column}__exact", key_text(row[target]))
         for column, target in zip(relation.columns, relation.target_columns, strict=True)
@@ -183,11 +263,22 @@ async def referencing_rows(
     }
 
 
-async def _sample(conn: AsyncConnection, child: TableInfo, condition: Any) -> list[dict[str, str]]:
+def _indexed(child: TableInfo, columns: Sequence[str]) -> bool:
+    """Whether an index of `child` (its primary key included) begins with `columns`, so
+    that looking up the rows holding given values of them reads only those rows."""
+    wanted = set(columns)
+    leading = [[column.name for column in child.table.primary_key.columns]]
+    leading += [[column.name for column in index.columns] for index in child.table.indexes]
+    return any(set(names[: len(wanted)]) == wanted for names in leading)
+
+
+async def _sample(
+    conn: AsyncConnection, child: TableInfo, condition: Any, limit: int
+) -> list[dict[str, str]]:
     label = row_label(child.label_columns).label("label") if child.label_columns else None
     key_columns = list(child.primary_key)
     selected = [*key_columns, *([label] if label is not None else [])]
-    statement = select(*selected).where(condition).order_by(*key_columns).limit(REFERENCING_SAMPLE)
+    statement = select(*selected).where(condition).order_by(*key_columns).limit(limit)
     samples = []
     for values in await fetch_rows(conn, statement, selected):
         keys = [key_text(value) for value in values[: len(key_columns)]]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from webapp.accounts.store import Accounts, UserState
     from webapp.database.expensive import ExpensiveQueries
     from webapp.listing.counts import RowCount
+    from webapp.listing.facets import Facet
     from webapp.schema.catalog import Catalog
     from webapp.schema.watch import SchemaWatch
     from webapp.settings import Settings
@@ -37,6 +38,8 @@ SCHEMA_WATCH: web.AppKey[SchemaWatch] = web.AppKey("schema_watch")
 # The index page's counts of every table, and the table pages' counts by (table, filters).
 INDEX_COUNTS: web.AppKey[TtlCache[str, dict[str, RowCount]]] = web.AppKey("index_counts")
 TABLE_COUNTS: web.AppKey[TtlCache[Hashable, RowCount]] = web.AppKey("table_counts")
+# The table pages' facets by (table, role, view), briefly (listing.facets.facet_cache).
+FACETS: web.AppKey[TtlCache[Hashable, list[Facet]]] = web.AppKey("facets")
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 # Slots, time limit and in-flight queries of expensive request kinds
 # (database.engine.database_context).
