@@ -46,6 +46,7 @@ from bench.scenarios import (
     record_id,
 )
 from bench.servers import Server, ServerError
+from bench.signin_memory import SIGN_IN_NAME, measure_sign_in_memory
 from bench.wrk import WrkOutputError, WrkResult, run_wrk, wrk_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,10 +98,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=(*SCENARIO_NAMES, EXPORT_NAME),
+        choices=(*SCENARIO_NAMES, EXPORT_NAME, SIGN_IN_NAME),
         metavar="NAME",
-        help=f"measure only this (repeatable): {', '.join(SCENARIO_NAMES)}, or {EXPORT_NAME} "
-        "(download the whole table as CSV and JSON)",
+        help=f"measure only this (repeatable): {', '.join(SCENARIO_NAMES)}, {EXPORT_NAME} "
+        f"(download the whole table as CSV and JSON), or {SIGN_IN_NAME} (the server's peak "
+        "memory while 20 browsers sign in at once)",
     )
     parser.add_argument(
         "--server-url",
@@ -123,7 +125,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         for flag, value in (("--rows", 20_000), ("--duration", 3), ("--warmup", 1)):
             if not any(word == flag or word.startswith(flag + "=") for word in given):
                 setattr(args, flag[2:], value)
-    args.only_names = set(args.only or (*SCENARIO_NAMES, EXPORT_NAME))
+    args.only_names = set(args.only or (*SCENARIO_NAMES, EXPORT_NAME, SIGN_IN_NAME))
     if args.duration <= 0 or args.connections < 1 or args.threads < 1 or args.warmup < 0:
         parser.error(
             "--duration, --connections and --threads must be positive, --warmup not negative"
@@ -170,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
             headers: dict[str, dict[str, str]] = {"app": {}, "reference": {}}
             for name, server in servers.items():
                 wanted = any(scenario.server == name for scenario in selected)
-                if wanted or (name == "app" and EXPORT_NAME in args.only_names):
+                extras = {EXPORT_NAME, SIGN_IN_NAME} & args.only_names
+                if wanted or (name == "app" and extras):
                     server.start()
                     print(f"{name}: {server.base_url}")
             if servers["app"].process is not None:
@@ -192,7 +195,9 @@ def run(args: argparse.Namespace) -> int:
                     # signin.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
                     # a fresh sign-in, as a browser's recent cookie would be.
                     headers["app"] = app_request_headers(server.base_url)
-                result, output = measure(args, server.base_url + path, headers[scenario.server])
+                result, output = measure(
+                    args, server.base_url + path, headers[scenario.server], scenario.connections
+                )
                 results[scenario.name] = result
                 raw.append(f"## {scenario.name}\n\n{output}")
                 print(
@@ -210,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
                         f"{EXPORT_NAME:>9}: {exported.path} {exported.rows:,} rows in "
                         f"{exported.seconds:.1f} s ({exported.rows_per_second:,.0f} rows/s)"
                     )
+            if SIGN_IN_NAME in args.only_names:
+                burst = measure_sign_in_memory(servers["app"].base_url, servers["app"].rss_bytes)
+                notes.append(f"{SIGN_IN_NAME}: {burst.line}")
+                print(f"{SIGN_IN_NAME:>9}: {burst.line}")
         except (ServerError, WrkOutputError, aiohttp.ClientError, RuntimeError, OSError) as exc:
             raise SetupError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
         memory = {
@@ -306,9 +315,16 @@ def resolve_path(
 _DEEP_PATHS: dict[str, str] = {}
 
 
-def measure(args: argparse.Namespace, url: str, headers: dict[str, str]) -> tuple[WrkResult, str]:
-    """A warm-up run (not recorded), then the measured one."""
-    options = {"connections": args.connections, "threads": args.threads, "headers": headers}
+def measure(
+    args: argparse.Namespace, url: str, headers: dict[str, str], connections: int | None = None
+) -> tuple[WrkResult, str]:
+    """A warm-up run (not recorded), then the measured one, with `connections` (the
+    scenario's) or the run's."""
+    options = {
+        "connections": connections or args.connections,
+        "threads": args.threads,
+        "headers": headers,
+    }
     if args.warmup:
         run_wrk(wrk_command(url, duration=args.warmup, **options))
     command = wrk_command(url, duration=args.duration, **options)

@@ -27,6 +27,7 @@ class Scenario:
     server: str  # "reference" or "app"
     path: str  # "{deep}" is found by walking; "{record_id}" is the middle record
     about: str
+    connections: int | None = None  # wrk's connections; None: the run's (--connections)
 
 
 SCENARIOS = (
@@ -41,6 +42,16 @@ SCENARIOS = (
     ),
     Scenario("search", "app", f"/t/{TABLE}?q={SEARCH_WORD}", "search"),
     Scenario("record", "app", f"/t/{TABLE}/r/{{record_id}}", "record page"),
+    Scenario(
+        "reference_record",
+        "reference",
+        "/r/{record_id}",
+        "bare aiohttp + aiomysql + Jinja2, the record with its label and referencing counts",
+    ),
+    # Page 1 alone (one connection), of the big table and of two small ones of its shape.
+    Scenario("first_alone", "app", f"/t/{TABLE}", "table page, first page, alone", 1),
+    Scenario("first_10k", "app", f"/t/{TABLE}_10k", "10,000-row table, first page, alone", 1),
+    Scenario("first_1k", "app", f"/t/{TABLE}_1k", "1,000-row table, first page, alone", 1),
     Scenario(
         "reference_json",
         "reference",

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import Select, and_, exists, literal_column, select
+from sqlalchemy import Select, Table, and_, bindparam, exists, literal_column, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -50,7 +50,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     conn = await connection(request)
     record_href = record_url(info.name, key_parts)
     fields = []
-    for column in info.columns:
+    for column, type_name in zip(info.columns, extras.type_names, strict=True):
         cell = kind_for(column).show(row[column.name], preview=False)
         relation = info.relation_for(column.name)
         if relation is not None and all(row[name] is not None for name in relation.columns):
@@ -66,7 +66,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
                     else None
                 ),
                 "name": column.name,
-                "type": str_type(column.type),
+                "type": type_name,
                 "cell": cell,
                 "is_key": column.primary_key,
                 "nullable": column.nullable,
@@ -97,6 +97,7 @@ class RecordExtras:
 
     labels: dict[str, Any]
     no_history: bool
+    type_names: list[str]  # each column's type as the page names it
 
 
 async def load_record_with_extras(
@@ -110,43 +111,75 @@ async def load_record_with_extras(
     key_parts = record_key(request)
     conn = await connection(request)
     values = key_values(info, key_parts, conn.dialect)
-    expressions, labels = info.derived(
-        ("record", conn.dialect.name), lambda: _record_columns(catalog, info, conn.dialect)
-    )
-    selected = [*expressions, *labels.values()]
     audit = audit_log(request.app)
+    entries = audit.table if audit.separate is None else None
+    shape = info.derived(
+        ("record", conn.dialect.name, entries is not None),
+        lambda: record_shape(catalog, info, conn.dialect, entries),
+    )
+    parameters = {f"key_{n}": value for n, value in enumerate(values)}
     history_hash = record_hash(info.name, values)
-    if audit.separate is None:
-        entries = audit.table
-        selected.append(
-            exists()
-            .where(entries.c.key_hash == history_hash, entries.c.table_name == info.name)
-            .label("has_history")
-        )
-    condition = and_(*(c == v for c, v in zip(info.primary_key, values, strict=True)))
-    rows = await fetch_rows_direct(conn, select(*selected).where(condition).limit(2), selected)
+    if entries is not None:
+        parameters["history_hash"] = history_hash
+    rows = await fetch_rows_direct(conn, shape.statement, shape.selected, parameters)
     if not rows:
         raise NoSuchRecord()
     found = rows[0]
-    names = [column.name for column in info.columns]
+    names = shape.names
     row = dict(zip(names, found[: len(names)], strict=True))
+    labels = shape.labels
     fetched_labels = dict(zip(labels, found[len(names) : len(names) + len(labels)], strict=True))
     # The log is indexed by the key as the row holds it: the URL's spelling of it may differ
     # (a case-insensitive collation), and then the log is asked again with the row's key.
     no_history = (
-        audit.separate is None
+        entries is not None
         and not found[-1]
         and history_hash == record_hash(info.name, [row[c.name] for c in info.primary_key])
     )
-    return info, key_parts, row, RecordExtras(fetched_labels, no_history)
+    return info, key_parts, row, RecordExtras(fetched_labels, no_history, shape.type_names)
 
 
-def _record_columns(
-    catalog: Catalog, info: TableInfo, dialect: Dialect
-) -> tuple[list[ColumnElement[Any]], dict[str, ColumnElement[Any]]]:
-    """The record page's row expressions and label subqueries, worked out once per table."""
+@dataclass(frozen=True)
+class RecordShape:
+    """The record page's statement for one table, built once: its row's columns, the labels
+    of its foreign keys and (`history_hash` given) whether the audit log holds entries of
+    the record, for the key given as `key_0`, `key_1`... at execution."""
+
+    statement: Select[Any]
+    selected: list[ColumnElement[Any]]
+    names: list[str]
+    labels: list[str]
+    type_names: list[str]
+
+
+def record_shape(
+    catalog: Catalog, info: TableInfo, dialect: Dialect, entries: Table | None
+) -> RecordShape:
     expressions = [kind_for(column, dialect).record_expression() for column in info.columns]
-    return expressions, record_label_expressions(catalog, info)
+    labels = record_label_expressions(catalog, info)
+    selected = [*expressions, *labels.values()]
+    if entries is not None:
+        selected.append(
+            exists()
+            .where(
+                entries.c.key_hash == bindparam("history_hash", type_=entries.c.key_hash.type),
+                entries.c.table_name == info.name,
+            )
+            .label("has_history")
+        )
+    condition = and_(
+        *(
+            column == bindparam(f"key_{n}", type_=column.type)
+            for n, column in enumerate(info.primary_key)
+        )
+    )
+    return RecordShape(
+        select(*selected).where(condition).limit(2),
+        selected,
+        [column.name for column in info.columns],
+        list(labels),
+        [str_type(column.type) for column in info.columns],
+    )
 
 
 async def record_value(request: web.Request) -> web.Response:
