@@ -46,7 +46,7 @@ from bench.scenarios import (
     record_id,
 )
 from bench.servers import Server, ServerError
-from bench.signin_memory import SIGN_IN_NAME, measure_sign_in_memory
+from bench.signin_memory import SIGN_IN_NAME, SIGN_IN_USERS, measure_sign_in_memory
 from bench.wrk import WrkOutputError, WrkResult, run_wrk, wrk_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     servers = build_servers(server_url.set(database=args.database), stamp)
     ensure_bench_user(servers["app"])
+    if SIGN_IN_NAME in args.only_names:
+        for username in missing_users(server_url.set(database=args.database), SIGN_IN_USERS):
+            ensure_bench_user(servers["app"], username)
     results: dict[str, WrkResult] = {}
     exports: list[ExportResult] = []
     paths: dict[str, str] = {}
@@ -195,8 +198,8 @@ def run(args: argparse.Namespace) -> int:
                     # signin.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
                     # a fresh sign-in, as a browser's recent cookie would be.
                     headers["app"] = app_request_headers(server.base_url)
-                result, output = measure(
-                    args, server.base_url + path, headers[scenario.server], scenario.connections
+                result, output = measure_rounds(
+                    args, server.base_url + path, headers[scenario.server], scenario
                 )
                 results[scenario.name] = result
                 raw.append(f"## {scenario.name}\n\n{output}")
@@ -249,11 +252,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_bench_user(app: Server) -> None:
-    """The viewer account the benchmark signs in with, made (or its password reset) through
+def missing_users(database_url: URL, usernames: Sequence[str]) -> list[str]:
+    """Which of `usernames` the app's users table of the benchmark database lacks."""
+    connection = DatabaseServer.from_url(database_url).connect(database_url.database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT username FROM webapp_users")
+            existing = {row[0] for row in cursor.fetchall()}
+    except pymysql.err.ProgrammingError:  # no users table yet
+        existing = set()
+    finally:
+        connection.close()
+    return [name for name in usernames if name not in existing]
+
+
+def ensure_bench_user(app: Server, username: str = BENCH_USER) -> None:
+    """A viewer account the benchmark signs in with, made (or its password reset) through
     the app's own `user` command in the benchmark database."""
     for action in ("add", "set-password"):
-        words = ["user", action, BENCH_USER] + (["--role", "viewer"] if action == "add" else [])
+        words = ["user", action, username] + (["--role", "viewer"] if action == "add" else [])
         done = subprocess.run(
             [python_for_app(), "-m", "webapp", *words],
             input=BENCH_PASSWORD + "\n",
@@ -313,6 +330,27 @@ def resolve_path(
 
 # The deep page's path, found once per run by walking.
 _DEEP_PATHS: dict[str, str] = {}
+
+
+def measure_rounds(
+    args: argparse.Namespace, url: str, headers: dict[str, str], scenario: Scenario
+) -> tuple[WrkResult, str]:
+    """The scenario measured `scenario.rounds` times (each after its warm-up); the round of
+    median p50 is the result, and every round's output is kept."""
+    rounds = [
+        measure(args, url, headers, scenario.connections) for _ in range(max(1, scenario.rounds))
+    ]
+    result = median_round([item[0] for item in rounds])
+    if len(rounds) == 1:
+        return rounds[0]
+    p50s = ", ".join(f"{item[0].p50_ms:.2f} ms" for item in rounds)
+    outputs = "\n\n".join(output for _, output in rounds)
+    return result, f"{len(rounds)} rounds, p50 {p50s}; the median round reported\n\n{outputs}"
+
+
+def median_round(rounds: Sequence[WrkResult]) -> WrkResult:
+    """The round of median p50 (of an even number, the upper middle one)."""
+    return sorted(rounds, key=lambda result: result.p50_ms)[len(rounds) // 2]
 
 
 def measure(

@@ -423,3 +423,11 @@ def test_small_tables_fail_when_a_first_page_p50_is_over_1_2_times_another() -> 
     verdict = evaluate_targets(all_results(first_10k=result(300, 3.1)), 0)[7]
     assert verdict.outcome == "FAIL"
     assert "first_10k 3.10 ms" in verdict.detail and "1.24x" in verdict.detail
+
+
+def test_a_scenario_of_several_rounds_reports_the_round_of_median_p50() -> None:
+    from bench.run import median_round
+
+    rounds = [result(600, 19.0), result(700, 12.0), result(650, 13.0)]
+    assert median_round(rounds) is rounds[2]
+    assert median_round(rounds[:1]) is rounds[0]

@@ -65,7 +65,7 @@ async def record_page(request: web.Request) -> dict[str, Any]:
                     if cell.kind == "binary" and row[column.name]
                     else None
                 ),
-                "name": column.name,
+                "name": str(column.name),  # plain text: a quoted_name escapes slowly
                 "type": type_name,
                 "cell": cell,
                 "is_key": column.primary_key,
