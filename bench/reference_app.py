@@ -1,8 +1,10 @@
 """The bare reference the benchmark compares the app with: aiohttp, a raw aiomysql pool and
 aiohttp-jinja2, one handler that fetches the table page's first 50 rows (the same columns,
 notes cut to the same 201 characters in the database) and renders them in a plain table,
-and one (`/json`) that fetches them whole and writes them with json.dumps, the API's
-reference. What the stack allows, with nothing of the app in between.
+one (`/json`) that fetches them whole and writes them with json.dumps, the API's
+reference, and one (`/r/{id}`) that fetches a record with its owner's label and the counts
+of rows that reference it, the record page's reference. What the stack allows, with
+nothing of the app in between.
 
 Run: python bench/reference_app.py --port 8090 --url mysql+aiomysql://root@127.0.0.1:3306/db
 """
@@ -51,6 +53,38 @@ async def first_page(request: web.Request) -> dict[str, object]:
     return {"columns": COLUMNS, "rows": rows}
 
 
+# The record page's reference: the row whole with its foreign key's label, in one statement
+# (as the app fetches them), then the rows referencing it counted per referencing table (no
+# table references records in the benchmark's data, so there are none to count).
+RECORD = (
+    "SELECT r.id, r.owner_id, r.name, r.email, r.status, r.amount, r.created_at, r.notes, "
+    "(SELECT o.name FROM owners o WHERE o.id = r.owner_id) FROM records r WHERE r.id = %s"
+)
+REFERENCING: tuple[tuple[str, str], ...] = ()  # (table, SQL counting its rows given the id)
+
+
+async def record(request: web.Request) -> web.Response:
+    try:
+        key = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    async with request.app[POOL].acquire() as conn, conn.cursor() as cursor:
+        await cursor.execute(RECORD, (key,))
+        row = await cursor.fetchone()
+        if row is None:
+            raise web.HTTPNotFound()
+        counts = []
+        for table, sql in REFERENCING:
+            await cursor.execute(sql, (key,))
+            counts.append((table, (await cursor.fetchone())[0]))
+    context = {
+        "fields": list(zip(COLUMNS, row[: len(COLUMNS)], strict=True)),
+        "owner_label": row[-1],
+        "referencing": counts,
+    }
+    return aiohttp_jinja2.render_template("reference_record.html", request, context)
+
+
 def create_reference_app(url: str, pool_size: int = 10) -> web.Application:
     parsed = make_url(url)
 
@@ -78,6 +112,7 @@ def create_reference_app(url: str, pool_size: int = 10) -> web.Application:
     app.cleanup_ctx.append(pool_context)
     app.router.add_get("/", first_page)
     app.router.add_get("/json", first_page_json)
+    app.router.add_get("/r/{id}", record)
     return app
 
 

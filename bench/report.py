@@ -37,7 +37,46 @@ def evaluate_targets(results: Mapping[str, WrkResult], app_rss_bytes: int | None
         _rss(app_rss_bytes),
         _api_vs_json_reference(results),
         _api_vs_html_page(results),
+        _record_vs_reference(results),
+        _small_tables_vs_big(results),
     ]
+
+
+RECORD_SHARE_OF_REFERENCE = 0.5
+SMALL_TABLE_P50_FACTOR = 1.2
+
+
+def _record_vs_reference(results: Mapping[str, WrkResult]) -> Verdict:
+    target = f"record page req/s >= {RECORD_SHARE_OF_REFERENCE:.0%} of the bare record handler"
+    page, reference = results.get("record"), results.get("reference_record")
+    if page is None or reference is None or not reference.requests_per_second:
+        return Verdict(target, "SKIP", "needs 'record' and 'reference_record'")
+    share = page.requests_per_second / reference.requests_per_second
+    outcome = "PASS" if share >= RECORD_SHARE_OF_REFERENCE else "FAIL"
+    detail = (
+        f"{page.requests_per_second:,.0f} vs {reference.requests_per_second:,.0f} req/s: "
+        f"{share:.0%}"
+    )
+    return Verdict(target, outcome, detail)
+
+
+def _small_tables_vs_big(results: Mapping[str, WrkResult]) -> Verdict:
+    target = (
+        f"page 1 of 1k, 10k and 1M rows alone: p50 within {SMALL_TABLE_P50_FACTOR}x of each other"
+    )
+    names = ("first_1k", "first_10k", "first_alone")
+    measured = [results[name] for name in names if name in results]
+    if len(measured) < len(names):
+        return Verdict(target, "SKIP", f"needs {', '.join(repr(n) for n in names)}")
+    p50s = [result.p50_ms for result in measured]
+    if not all(math.isfinite(value) and value > 0 for value in p50s):
+        return Verdict(target, "FAIL", "a page answered nothing")
+    spread = max(p50s) / min(p50s)
+    outcome = "PASS" if spread <= SMALL_TABLE_P50_FACTOR else "FAIL"
+    detail = ", ".join(
+        f"{name} {format_ms(value)}" for name, value in zip(names, p50s, strict=True)
+    )
+    return Verdict(target, outcome, f"{detail}: {spread:.2f}x")
 
 
 def _deep_vs_first(results: Mapping[str, WrkResult]) -> Verdict:

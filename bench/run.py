@@ -46,6 +46,7 @@ from bench.scenarios import (
     record_id,
 )
 from bench.servers import Server, ServerError
+from bench.signin_memory import SIGN_IN_NAME, SIGN_IN_USERS, measure_sign_in_memory
 from bench.wrk import WrkOutputError, WrkResult, run_wrk, wrk_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,10 +98,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=(*SCENARIO_NAMES, EXPORT_NAME),
+        choices=(*SCENARIO_NAMES, EXPORT_NAME, SIGN_IN_NAME),
         metavar="NAME",
-        help=f"measure only this (repeatable): {', '.join(SCENARIO_NAMES)}, or {EXPORT_NAME} "
-        "(download the whole table as CSV and JSON)",
+        help=f"measure only this (repeatable): {', '.join(SCENARIO_NAMES)}, {EXPORT_NAME} "
+        f"(download the whole table as CSV and JSON), or {SIGN_IN_NAME} (the server's peak "
+        "memory while 20 browsers sign in at once)",
     )
     parser.add_argument(
         "--server-url",
@@ -123,7 +125,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         for flag, value in (("--rows", 20_000), ("--duration", 3), ("--warmup", 1)):
             if not any(word == flag or word.startswith(flag + "=") for word in given):
                 setattr(args, flag[2:], value)
-    args.only_names = set(args.only or (*SCENARIO_NAMES, EXPORT_NAME))
+    args.only_names = set(args.only or (*SCENARIO_NAMES, EXPORT_NAME, SIGN_IN_NAME))
     if args.duration <= 0 or args.connections < 1 or args.threads < 1 or args.warmup < 0:
         parser.error(
             "--duration, --connections and --threads must be positive, --warmup not negative"
@@ -160,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     servers = build_servers(server_url.set(database=args.database), stamp)
     ensure_bench_user(servers["app"])
+    if SIGN_IN_NAME in args.only_names:
+        for username in missing_users(server_url.set(database=args.database), SIGN_IN_USERS):
+            ensure_bench_user(servers["app"], username)
     results: dict[str, WrkResult] = {}
     exports: list[ExportResult] = []
     paths: dict[str, str] = {}
@@ -170,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
             headers: dict[str, dict[str, str]] = {"app": {}, "reference": {}}
             for name, server in servers.items():
                 wanted = any(scenario.server == name for scenario in selected)
-                if wanted or (name == "app" and EXPORT_NAME in args.only_names):
+                extras = {EXPORT_NAME, SIGN_IN_NAME} & args.only_names
+                if wanted or (name == "app" and extras):
                     server.start()
                     print(f"{name}: {server.base_url}")
             if servers["app"].process is not None:
@@ -192,7 +198,9 @@ def run(args: argparse.Namespace) -> int:
                     # signin.SEEN_REFRESH_SECONDS); wrk cannot, so every URL starts from
                     # a fresh sign-in, as a browser's recent cookie would be.
                     headers["app"] = app_request_headers(server.base_url)
-                result, output = measure(args, server.base_url + path, headers[scenario.server])
+                result, output = measure_rounds(
+                    args, server.base_url + path, headers[scenario.server], scenario
+                )
                 results[scenario.name] = result
                 raw.append(f"## {scenario.name}\n\n{output}")
                 print(
@@ -210,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
                         f"{EXPORT_NAME:>9}: {exported.path} {exported.rows:,} rows in "
                         f"{exported.seconds:.1f} s ({exported.rows_per_second:,.0f} rows/s)"
                     )
+            if SIGN_IN_NAME in args.only_names:
+                burst = measure_sign_in_memory(servers["app"].base_url, servers["app"].rss_bytes)
+                notes.append(f"{SIGN_IN_NAME}: {burst.line}")
+                print(f"{SIGN_IN_NAME:>9}: {burst.line}")
         except (ServerError, WrkOutputError, aiohttp.ClientError, RuntimeError, OSError) as exc:
             raise SetupError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
         memory = {
@@ -240,11 +252,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_bench_user(app: Server) -> None:
-    """The viewer account the benchmark signs in with, made (or its password reset) through
+def missing_users(database_url: URL, usernames: Sequence[str]) -> list[str]:
+    """Which of `usernames` the app's users table of the benchmark database lacks."""
+    connection = DatabaseServer.from_url(database_url).connect(database_url.database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT username FROM webapp_users")
+            existing = {row[0] for row in cursor.fetchall()}
+    except pymysql.err.ProgrammingError:  # no users table yet
+        existing = set()
+    finally:
+        connection.close()
+    return [name for name in usernames if name not in existing]
+
+
+def ensure_bench_user(app: Server, username: str = BENCH_USER) -> None:
+    """A viewer account the benchmark signs in with, made (or its password reset) through
     the app's own `user` command in the benchmark database."""
     for action in ("add", "set-password"):
-        words = ["user", action, BENCH_USER] + (["--role", "viewer"] if action == "add" else [])
+        words = ["user", action, username] + (["--role", "viewer"] if action == "add" else [])
         done = subprocess.run(
             [python_for_app(), "-m", "webapp", *words],
             input=BENCH_PASSWORD + "\n",
@@ -306,9 +332,37 @@ def resolve_path(
 _DEEP_PATHS: dict[str, str] = {}
 
 
-def measure(args: argparse.Namespace, url: str, headers: dict[str, str]) -> tuple[WrkResult, str]:
-    """A warm-up run (not recorded), then the measured one."""
-    options = {"connections": args.connections, "threads": args.threads, "headers": headers}
+def measure_rounds(
+    args: argparse.Namespace, url: str, headers: dict[str, str], scenario: Scenario
+) -> tuple[WrkResult, str]:
+    """The scenario measured `scenario.rounds` times (each after its warm-up); the round of
+    median p50 is the result, and every round's output is kept."""
+    rounds = [
+        measure(args, url, headers, scenario.connections) for _ in range(max(1, scenario.rounds))
+    ]
+    result = median_round([item[0] for item in rounds])
+    if len(rounds) == 1:
+        return rounds[0]
+    p50s = ", ".join(f"{item[0].p50_ms:.2f} ms" for item in rounds)
+    outputs = "\n\n".join(output for _, output in rounds)
+    return result, f"{len(rounds)} rounds, p50 {p50s}; the median round reported\n\n{outputs}"
+
+
+def median_round(rounds: Sequence[WrkResult]) -> WrkResult:
+    """The round of median p50 (of an even number, the upper middle one)."""
+    return sorted(rounds, key=lambda result: result.p50_ms)[len(rounds) // 2]
+
+
+def measure(
+    args: argparse.Namespace, url: str, headers: dict[str, str], connections: int | None = None
+) -> tuple[WrkResult, str]:
+    """A warm-up run (not recorded), then the measured one, with `connections` (the
+    scenario's) or the run's."""
+    options = {
+        "connections": connections or args.connections,
+        "threads": args.threads,
+        "headers": headers,
+    }
     if args.warmup:
         run_wrk(wrk_command(url, duration=args.warmup, **options))
     command = wrk_command(url, duration=args.duration, **options)

@@ -180,6 +180,10 @@ def all_results(**overrides: WrkResult) -> dict[str, WrkResult]:
         "record": result(900, 5),
         "reference_json": result(1200, 8),
         "api_first": result(800, 10),
+        "reference_record": result(1500, 4),
+        "first_alone": result(400, 2.5),
+        "first_10k": result(380, 2.7),
+        "first_1k": result(390, 2.6),
     }
     base.update(overrides)
     return base
@@ -190,7 +194,7 @@ def outcomes(results: dict[str, WrkResult], rss: int | None = 100 * 2**20) -> li
 
 
 def test_targets_all_pass_when_every_number_is_within_the_limits() -> None:
-    assert outcomes(all_results()) == ["PASS"] * 6
+    assert outcomes(all_results()) == ["PASS"] * 8
 
 
 def test_deep_page_fails_above_one_and_a_half_times_the_first_page_p50() -> None:
@@ -220,7 +224,7 @@ def test_rss_target_is_below_200_mb() -> None:
 
 def test_targets_whose_urls_were_not_measured_are_skipped() -> None:
     only_deep = {"deep": result(600, 13)}
-    assert outcomes(only_deep) == ["SKIP", "SKIP", "PASS", "PASS", "SKIP", "SKIP"]
+    assert outcomes(only_deep) == ["SKIP", "SKIP", "PASS", "PASS"] + ["SKIP"] * 4
 
 
 def test_report_table_shows_each_url_with_its_ratio_to_the_reference() -> None:
@@ -403,6 +407,27 @@ async def test_export_download_counts_rows_bytes_and_peak_memory(aiohttp_server)
 
 def test_api_targets_compare_with_the_json_reference_and_the_html_page() -> None:
     slow = outcomes(all_results(api_first=result(700, 10)))
-    assert slow[4:] == ["FAIL", "PASS"]  # 700 < 60% of 1,200; equal to the HTML page
+    assert slow[4:6] == ["FAIL", "PASS"]  # 700 < 60% of 1,200; equal to the HTML page
     below_page = outcomes(all_results(api_first=result(699, 10), first=result(700, 12)))
     assert below_page[5] == "FAIL"
+
+
+def test_the_record_page_fails_below_half_the_bare_record_handler() -> None:
+    assert outcomes(all_results(record=result(750, 5)))[6] == "PASS"
+    assert outcomes(all_results(record=result(749, 5)))[6] == "FAIL"
+    assert outcomes({"record": result(900, 5)})[6] == "SKIP"
+
+
+def test_small_tables_fail_when_a_first_page_p50_is_over_1_2_times_another() -> None:
+    assert outcomes(all_results(first_1k=result(300, 3.0)))[7] == "PASS"  # 3.0 / 2.5
+    verdict = evaluate_targets(all_results(first_10k=result(300, 3.1)), 0)[7]
+    assert verdict.outcome == "FAIL"
+    assert "first_10k 3.10 ms" in verdict.detail and "1.24x" in verdict.detail
+
+
+def test_a_scenario_of_several_rounds_reports_the_round_of_median_p50() -> None:
+    from bench.run import median_round
+
+    rounds = [result(600, 19.0), result(700, 12.0), result(650, 13.0)]
+    assert median_round(rounds) is rounds[2]
+    assert median_round(rounds[:1]) is rounds[0]

@@ -134,7 +134,7 @@ def test_half_the_pool_by_default_and_settings_checked(tmp_path: Path) -> None:
 
 def test_auth_abuse_settings(tmp_path: Path) -> None:
     auth = load_settings(REPO / "config.yaml", environ={}).auth
-    assert (auth.max_failures_per_user_total, auth.max_concurrent_hashes) == (100, 2)
+    assert (auth.max_failures_per_user_total, auth.max_concurrent_hashes) == (100, 1)
     assert auth.max_session_age == 43200
     path = tmp_path / "config.yaml"
     path.write_text(

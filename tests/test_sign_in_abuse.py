@@ -134,6 +134,22 @@ async def test_hashing_runs_a_bounded_number_at_once(
     assert hasher.most == 2
 
 
+async def test_hashes_run_one_at_a_time_by_default(
+    make_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await make_client(role=None)
+    for n in range(4):
+        await add_test_user(client.server.app, "viewer", f"user{n}")
+    hasher = CountingHasher(monkeypatch, pause=0.05)
+    token = await form_token(client)
+    responses = await asyncio.gather(
+        *(post_sign_in(client, token, f"user{n}", "wrong password") for n in range(4))
+    )
+    assert [response.status for response in responses] == [401] * 4
+    assert hasher.calls == 4
+    assert hasher.most == 1
+
+
 async def test_a_stranger_cannot_lock_the_owner_out(app_client, db_url) -> None:
     auth = auth_settings(
         max_failures_per_user=3, max_failures_per_user_total=5, max_failures_per_address=100

@@ -158,7 +158,9 @@ class AuthSettings:
     sign_in_link_ttl: int = 900
     password_hash: PasswordHashSettings = field(default_factory=PasswordHashSettings)
     # Password hashes computed at once (each takes password_hash.memory_kib); more wait.
-    max_concurrent_hashes: int = 2
+    # One by default: a burst of sign-ins then costs one hash's memory, not one per
+    # sign-in (each is a fraction of a second, so they queue briefly).
+    max_concurrent_hashes: int = 1
     # A session ends this long after its sign-in, however active it is.
     max_session_age: int = 43200
 
@@ -518,7 +520,7 @@ def _auth_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: Pa
         ),
         password_hash=password_hash,
         max_concurrent_hashes=_int(
-            raw.get("max_concurrent_hashes", 2), "auth.max_concurrent_hashes", 1, 256
+            raw.get("max_concurrent_hashes", 1), "auth.max_concurrent_hashes", 1, 256
         ),
         max_session_age=_int(
             raw.get("max_session_age", 43200), "auth.max_session_age", 60, 365 * 86400

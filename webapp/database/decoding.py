@@ -3,7 +3,7 @@ in SQLite, say): the page still renders, with the bad cells marked, instead of f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, type_coerce
@@ -21,19 +21,23 @@ DECODE_ERRORS = (ValueError, TypeError, UnicodeDecodeError, LookupError, Overflo
 
 
 async def fetch_rows(
-    conn: AsyncConnection, statement: Select[Any], expressions: Sequence[ColumnElement[Any]]
+    conn: AsyncConnection,
+    statement: Select[Any],
+    expressions: Sequence[ColumnElement[Any]],
+    parameters: Mapping[str, Any] | None = None,
 ) -> list[Sequence[Any]]:
-    """All rows of `statement`, whose selected columns are `expressions`; if decoding fails,
-    fetch the raw values again and decode them one by one."""
+    """All rows of `statement`, whose selected columns are `expressions` (with `parameters`
+    for its bind parameters, if it has any left to fill); if decoding fails, fetch the raw
+    values again and decode them one by one."""
     try:
-        result = await conn.execute(statement)
+        result = await conn.execute(statement, parameters)
         return list(result.all())
     except DECODE_ERRORS:
         pass
     try:
-        result = await conn.execute(raw_select(statement, expressions))
+        result = await conn.execute(raw_select(statement, expressions), parameters)
     except DECODE_ERRORS:  # the driver itself cannot read a value (asyncpg's binary codecs)
-        result = await conn.execute(text_select(statement, expressions, conn.dialect))
+        result = await conn.execute(text_select(statement, expressions, conn.dialect), parameters)
         kept = [_python_type(expression) is str for expression in expressions]
         return [
             tuple(

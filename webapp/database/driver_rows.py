@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,24 +119,31 @@ def _observed(conn: AsyncConnection) -> bool:
 
 
 async def fetch_rows_direct(
-    conn: AsyncConnection, statement: Select[Any], expressions: Sequence[ColumnElement[Any]]
+    conn: AsyncConnection,
+    statement: Select[Any],
+    expressions: Sequence[ColumnElement[Any]],
+    parameters: Mapping[str, Any] | None = None,
 ) -> list[Sequence[Any]]:
-    """The rows of `statement` (selecting `expressions`), as tuples, run on the driver's
-    connection where nothing can tell the difference; otherwise as `decoding.fetch_rows`."""
+    """The rows of `statement` (selecting `expressions`; `parameters` fill its bind
+    parameters left without a value, so that one statement object, built once, serves
+    every request), as tuples, run on the driver's connection where nothing can tell the
+    difference; otherwise as `decoding.fetch_rows`."""
     dialect = conn.dialect
     if dialect.driver not in DIRECT_DRIVERS or _observed(conn):
-        return await fetch_rows(conn, statement, expressions)
-    cache_key = statement._generate_cache_key()
+        return await fetch_rows(conn, statement, expressions, parameters)
+    cache_key = statement._generate_cache_key()  # memoized: a kept statement computes it once
     if cache_key is None:
-        return await fetch_rows(conn, statement, expressions)
+        return await fetch_rows(conn, statement, expressions, parameters)
     shapes = _PREPARED.get(dialect)
     if shapes is None:
         shapes = _PREPARED[dialect] = PreparedStatements()
     prepared = shapes.get(cache_key, statement, expressions, dialect)
     if prepared is None:
-        return await fetch_rows(conn, statement, expressions)
-    values = prepared.compiled.construct_params(extracted_parameters=cache_key.bindparams)
-    parameters = tuple(
+        return await fetch_rows(conn, statement, expressions, parameters)
+    values = prepared.compiled.construct_params(
+        params=parameters, extracted_parameters=cache_key.bindparams
+    )
+    positional = tuple(
         value if processor is None else processor(value)
         for value, processor in zip(
             [values[name] for name in prepared.parameter_names],
@@ -146,13 +153,13 @@ async def fetch_rows_direct(
     )
     driver_connection = (await conn.get_raw_connection()).driver_connection
     if driver_connection is None:  # invalidated: let SQLAlchemy raise and look after it
-        return await fetch_rows(conn, statement, expressions)
+        return await fetch_rows(conn, statement, expressions, parameters)
     try:
         async with driver_connection.cursor() as cursor:
-            await cursor.execute(prepared.sql, parameters)
+            await cursor.execute(prepared.sql, positional)
             rows = await cursor.fetchall()
     except Exception:  # raised as SQLAlchemy's, and the connection looked after, this way
-        return await fetch_rows(conn, statement, expressions)
+        return await fetch_rows(conn, statement, expressions, parameters)
     processors = prepared.result_processors
     if not any(processors):
         return list(rows)

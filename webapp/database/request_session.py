@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
-from webapp.web.appkeys import DB_SESSION, READ_SESSIONMAKER, SESSIONMAKER
+from webapp.web.appkeys import DB_SESSION, FACETS, READ_SESSIONMAKER, SESSIONMAKER
 from webapp.web.errors import Handler
 
 log = logging.getLogger(__name__)
@@ -21,15 +21,22 @@ READ_METHODS = frozenset({"GET", "HEAD"})  # requests that only read: safe to re
 async def db_session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an AsyncSession (no connection until first used); roll it back on
     any exception and always close it. GET and HEAD, which only read, get one of the read
-    engine (see dialects.create_engine(reads=True))."""
-    key = READ_SESSIONMAKER if request.method in READ_METHODS else SESSIONMAKER
-    async with request.app[key]() as session:
-        request[DB_SESSION] = session
-        try:
-            return await handler(request)
-        except BaseException:
-            await session.rollback()
-            raise
+    engine (see dialects.create_engine(reads=True)). After any other request, which may
+    have written, the facets cached of the data are forgotten."""
+    reads = request.method in READ_METHODS
+    key = READ_SESSIONMAKER if reads else SESSIONMAKER
+    try:
+        async with request.app[key]() as session:
+            request[DB_SESSION] = session
+            try:
+                return await handler(request)
+            except BaseException:
+                await session.rollback()
+                raise
+    finally:
+        if not reads:
+            # What the request may have written: facets kept of the data are now stale.
+            request.app[FACETS].clear()
 
 
 @web.middleware

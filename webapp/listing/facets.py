@@ -4,7 +4,7 @@ query runs under a time limit and is left out, with a note, when it would be slo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from webapp.database.dialects import is_timeout, statement_time_limit
 from webapp.schema.catalog import Catalog, TableInfo
 from webapp.schema.labels import load_labels
 from webapp.schema.titles import column_title
+from webapp.ttl_cache import TtlCache
 from webapp.values import column_family, key_text, kind_for
 
 FACET_VALUES = 10
@@ -25,6 +26,10 @@ FACET_TIME_LIMIT_SECONDS = 0.5
 DEFAULT_FACETS = 5
 # Above this many rows (the cached estimate), facets run only when asked for (?facets=1).
 AUTO_FACET_MAX_ROWS = 100_000
+# How long a view's facets are reused: a burst of requests for one view (page 1 of a small
+# table, shown with facets unasked) then costs the rows' statement alone. This process's
+# own writes forget them at once (database.request_session), other processes' after this.
+FACET_CACHE_SECONDS = 10.0
 UNGROUPABLE_FAMILIES = ("json", "binary", "unknown")
 
 
@@ -44,6 +49,11 @@ class Facet:
     values: list[FacetValue] = field(default_factory=list)
     note: str | None = None  # why the facet is empty: it took too long
     title: str = ""  # the column's readable title (schema/titles.py)
+
+
+def facet_cache() -> TtlCache[Hashable, list[Facet]]:
+    """The app's cache of facets by (table, role, view)."""
+    return TtlCache(FACET_CACHE_SECONDS, max_entries=1000)
 
 
 def facet_columns(info: TableInfo) -> list[Column]:

@@ -157,6 +157,14 @@ def key_condition(
     """WHERE clause for the record a URL names; a malformed key, or (given the dialect: every
     key from a request) one its column could never hold (beyond an integer type's range,
     text PostgreSQL cannot store), is a 404."""
+    values = key_values(info, key_parts, dialect)
+    return and_(*(column == value for column, value in zip(info.primary_key, values, strict=True)))
+
+
+def key_values(
+    info: TableInfo, key_parts: Sequence[str], dialect: Dialect | None = None
+) -> list[Any]:
+    """The typed values of the primary key a URL names, refused as key_condition says."""
     primary_key = info.primary_key
     if not primary_key:
         raise NotFound(f"{info.name!r} has no primary key, so its rows have no address.")
@@ -172,4 +180,4 @@ def key_condition(
     pairs = list(zip(primary_key, values, strict=True))
     if dialect is not None and not all(can_hold(c, value, dialect) for c, value in pairs):
         raise NoSuchRecord()
-    return and_(*(column == value for column, value in pairs))
+    return values

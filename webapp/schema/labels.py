@@ -98,8 +98,21 @@ def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElem
     """For each labelled foreign-key column of the table page, by column name: the label of
     the referenced row, cut to LABEL_CHARS + 1 characters, as a scalar subquery correlated
     with the page's row (the referenced table aliased, so a table may point at itself)."""
+    return _label_subqueries(catalog, info, labelled_columns(catalog, info))
+
+
+def record_label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElement[Any]]:
+    """label_expressions for every foreign-key column of the table, listed or not: what a
+    record page selects with its row, so that its labels cost no statement of their own."""
+    names = [column.name for column in info.columns if info.relation_for(column.name)]
+    return _label_subqueries(catalog, info, names)
+
+
+def _label_subqueries(
+    catalog: Catalog, info: TableInfo, names: Iterable[str]
+) -> dict[str, ColumnElement[Any]]:
     out: dict[str, ColumnElement[Any]] = {}
-    for name in labelled_columns(catalog, info):
+    for name in names:
         relation = info.relation_for(name)
         source = label_source(catalog, relation) if relation is not None else None
         if source is None:

@@ -27,6 +27,7 @@ from webapp.web.appkeys import (
     CATALOG,
     CURRENT_USER,
     ENGINE,
+    FACETS,
     INDEX_COUNTS,
     ROLE_CATALOGS,
     SCHEMA_WATCH,
@@ -150,6 +151,7 @@ class SchemaWatch:
         self.app[ROLE_CATALOGS].update(roles)
         self.app[INDEX_COUNTS].clear()
         self.app[TABLE_COUNTS].clear()
+        self.app[FACETS].clear()
         self.generation += 1
         after = set(live.tables)
         log.info(

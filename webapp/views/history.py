@@ -165,12 +165,13 @@ def _cell(value: Any) -> Cell:
 
 
 async def record_history(
-    request: web.Request, info: TableInfo, row: dict[str, Any]
+    request: web.Request, info: TableInfo, row: dict[str, Any], *, known_empty: bool = False
 ) -> dict[str, Any]:
-    """The newest changes of the record `row` for record.html's history part."""
+    """The newest changes of the record `row` for record.html's history part; none looked
+    up when the caller already knows there are none (`known_empty`)."""
     key = [row[column.name] for column in info.primary_key]
     entries = []
-    if key:
+    if key and not known_empty:
         audit = audit_log(request.app)
         async with audit.reading(request[DB_SESSION]) as conn:
             entries = await record_entries(conn, audit, info, key, RECORD_HISTORY_LIMIT + 1)

@@ -3,22 +3,33 @@ other tables that reference it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import Column, and_, literal_column, select
+from sqlalchemy import Column, Select, Table, and_, bindparam, exists, literal_column, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
+from webapp.changes.audit import record_hash
 from webapp.database.decoding import fetch_rows
-from webapp.listing.counts import bounded_count
-from webapp.listing.queries import key_condition
+from webapp.database.driver_rows import fetch_rows_direct
+from webapp.listing.counts import RowCount, bounded_count
+from webapp.listing.queries import key_condition, key_values
 from webapp.schema.catalog import Catalog, Relation, TableInfo, str_type
-from webapp.schema.labels import load_labels, row_label, row_label_text
+from webapp.schema.labels import (
+    label_text,
+    load_labels,
+    record_label_expressions,
+    row_label,
+    row_label_text,
+)
 from webapp.values import Cell, key_text, kind_for, show_value
-from webapp.views.common import attachment_disposition, connection
+from webapp.views.common import attachment_disposition, audit_log, connection
 from webapp.views.history import record_history
 from webapp.web.errors import NoSuchRecord, NotFound
 from webapp.web.urls import (
@@ -43,7 +54,8 @@ async def record_cell(
     preview: bool,
 ) -> Cell:
     """A value of a record as its pages show it: a foreign key links to the referenced row
-    and is named by that row's label, so no page shows a bare key where a name exists."""
+    and is named by that row's label, so no page shows a bare key where a name exists (the
+    record page itself fetches its labels with its row: `load_record_with_extras`)."""
     cell = kind_for(column).show(row[column.name], preview=preview)
     relation = info.relation_for(column.name)
     if relation is not None and all(row[name] is not None for name in relation.columns):
@@ -58,12 +70,18 @@ async def record_cell(
 @aiohttp_jinja2.template("record.html")
 async def record_page(request: web.Request) -> dict[str, Any]:
     catalog = request_catalog(request)
-    info, key_parts, row = await load_record(request)
+    info, key_parts, row, extras = await load_record_with_extras(request)
     conn = await connection(request)
     record_href = record_url(info.name, key_parts)
     fields = []
-    for column in info.columns:
-        cell = await record_cell(conn, catalog, info, row, column, preview=False)
+    for column, type_name in zip(info.columns, extras.type_names, strict=True):
+        cell = kind_for(column).show(row[column.name], preview=False)
+        relation = info.relation_for(column.name)
+        if relation is not None and all(row[name] is not None for name in relation.columns):
+            cell = cell.linked(
+                record_url(relation.target, [key_text(row[name]) for name in relation.columns])
+            )
+            cell = cell.labelled(label_text(extras.labels.get(column.name)))
         fields.append(
             {
                 "download_href": (
@@ -71,8 +89,8 @@ async def record_page(request: web.Request) -> dict[str, Any]:
                     if cell.kind == "binary" and row[column.name]
                     else None
                 ),
-                "name": column.name,
-                "type": str_type(column.type),
+                "name": str(column.name),  # plain text: a quoted_name escapes slowly
+                "type": type_name,
                 "cell": cell,
                 "is_key": column.primary_key,
                 "nullable": column.nullable,
@@ -91,8 +109,101 @@ async def record_page(request: web.Request) -> dict[str, Any]:
         "referenced_by": [
             await referencing_rows(conn, catalog, relation, row) for relation in info.incoming
         ],
-        "history": await record_history(request, info, row),
+        "history": await record_history(request, info, row, known_empty=extras.no_history),
     }
+
+
+@dataclass(frozen=True)
+class RecordExtras:
+    """What the record page's one statement fetched beside the row: the label of each
+    foreign key's referenced row (by column name), and whether the audit log surely holds
+    no entry for the record (so its history needs no statement of its own)."""
+
+    labels: dict[str, Any]
+    no_history: bool
+    type_names: list[str]  # each column's type as the page names it
+
+
+async def load_record_with_extras(
+    request: web.Request,
+) -> tuple[TableInfo, list[str], dict[str, Any], RecordExtras]:
+    """load_record, and in the same statement the foreign keys' labels (correlated scalar
+    subqueries, a primary-key lookup each) and whether the record has any history (an
+    EXISTS on the audit log's record index, when the log shares the data's database)."""
+    catalog = request_catalog(request)
+    info = catalog.by_slug(request.match_info["table"])
+    key_parts = record_key(request)
+    conn = await connection(request)
+    values = key_values(info, key_parts, conn.dialect)
+    audit = audit_log(request.app)
+    entries = audit.table if audit.separate is None else None
+    shape = info.derived(
+        ("record", conn.dialect.name, entries is not None),
+        lambda: record_shape(catalog, info, conn.dialect, entries),
+    )
+    parameters = {f"key_{n}": value for n, value in enumerate(values)}
+    history_hash = record_hash(info.name, values)
+    if entries is not None:
+        parameters["history_hash"] = history_hash
+    rows = await fetch_rows_direct(conn, shape.statement, shape.selected, parameters)
+    if not rows:
+        raise NoSuchRecord()
+    found = rows[0]
+    names = shape.names
+    row = dict(zip(names, found[: len(names)], strict=True))
+    labels = shape.labels
+    fetched_labels = dict(zip(labels, found[len(names) : len(names) + len(labels)], strict=True))
+    # The log is indexed by the key as the row holds it: the URL's spelling of it may differ
+    # (a case-insensitive collation), and then the log is asked again with the row's key.
+    no_history = (
+        entries is not None
+        and not found[-1]
+        and history_hash == record_hash(info.name, [row[c.name] for c in info.primary_key])
+    )
+    return info, key_parts, row, RecordExtras(fetched_labels, no_history, shape.type_names)
+
+
+@dataclass(frozen=True)
+class RecordShape:
+    """The record page's statement for one table, built once: its row's columns, the labels
+    of its foreign keys and (`history_hash` given) whether the audit log holds entries of
+    the record, for the key given as `key_0`, `key_1`... at execution."""
+
+    statement: Select[Any]
+    selected: list[ColumnElement[Any]]
+    names: list[str]
+    labels: list[str]
+    type_names: list[str]
+
+
+def record_shape(
+    catalog: Catalog, info: TableInfo, dialect: Dialect, entries: Table | None
+) -> RecordShape:
+    expressions = [kind_for(column, dialect).record_expression() for column in info.columns]
+    labels = record_label_expressions(catalog, info)
+    selected = [*expressions, *labels.values()]
+    if entries is not None:
+        selected.append(
+            exists()
+            .where(
+                entries.c.key_hash == bindparam("history_hash", type_=entries.c.key_hash.type),
+                entries.c.table_name == info.name,
+            )
+            .label("has_history")
+        )
+    condition = and_(
+        *(
+            column == bindparam(f"key_{n}", type_=column.type)
+            for n, column in enumerate(info.primary_key)
+        )
+    )
+    return RecordShape(
+        select(*selected).where(condition).limit(2),
+        selected,
+        [column.name for column in info.columns],
+        list(labels),
+        [str_type(column.type) for column in info.columns],
+    )
 
 
 async def record_value(request: web.Request) -> web.Response:
@@ -178,12 +289,22 @@ async def referencing_rows(
             for column, target in zip(relation.columns, relation.target_columns, strict=True)
         )
     )
-    count = await bounded_count(
-        conn, child, statement=select(literal_column("1")).select_from(child.table).where(condition)
-    )
-    first_rows = []
-    if samples and child.primary_key and count.value:
-        first_rows = await _sample(conn, child, condition)
+    first_rows: list[dict[str, str]] = []
+    count: RowCount | None = None
+    if samples and child.primary_key and _indexed(child, relation.columns):
+        # An index finds the first few quickly: when they are all there are, they are the
+        # count too, and the time-limited count is left out.
+        first_rows = await _sample(conn, child, condition, REFERENCING_SAMPLE + 1)
+        if len(first_rows) <= REFERENCING_SAMPLE:
+            count = RowCount(len(first_rows), "exact")
+        del first_rows[REFERENCING_SAMPLE:]
+    if count is None:
+        statement: Select[Any] = (
+            select(literal_column("1")).select_from(child.table).where(condition)
+        )
+        count = await bounded_count(conn, child, statement=statement)
+        if samples and child.primary_key and count.value and not first_rows:
+            first_rows = await _sample(conn, child, condition, REFERENCING_SAMPLE)
     filters = [
         (f"{column}__exact", key_text(row[target]))
         for column, target in zip(relation.columns, relation.target_columns, strict=True)
@@ -199,11 +320,22 @@ async def referencing_rows(
     }
 
 
-async def _sample(conn: AsyncConnection, child: TableInfo, condition: Any) -> list[dict[str, str]]:
+def _indexed(child: TableInfo, columns: Sequence[str]) -> bool:
+    """Whether an index of `child` (its primary key included) begins with `columns`, so
+    that looking up the rows holding given values of them reads only those rows."""
+    wanted = set(columns)
+    leading = [[column.name for column in child.table.primary_key.columns]]
+    leading += [[column.name for column in index.columns] for index in child.table.indexes]
+    return any(set(names[: len(wanted)]) == wanted for names in leading)
+
+
+async def _sample(
+    conn: AsyncConnection, child: TableInfo, condition: Any, limit: int
+) -> list[dict[str, str]]:
     label = row_label(child.label_columns).label("label") if child.label_columns else None
     key_columns = list(child.primary_key)
     selected = [*key_columns, *([label] if label is not None else [])]
-    statement = select(*selected).where(condition).order_by(*key_columns).limit(REFERENCING_SAMPLE)
+    statement = select(*selected).where(condition).order_by(*key_columns).limit(limit)
     samples = []
     for values in await fetch_rows(conn, statement, selected):
         keys = [key_text(value) for value in values[: len(key_columns)]]

@@ -37,7 +37,7 @@ from webapp.schema.labels import label_expressions
 from webapp.values import Cell
 from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
-from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS, TABLE_COUNTS
+from webapp.web.appkeys import EXPENSIVE_QUERIES, FACETS, SETTINGS, TABLE_COUNTS
 from webapp.web.errors import BadRequest, TooBusy
 from webapp.web.urls import record_url_prefix, table_url
 
@@ -300,6 +300,10 @@ async def page_facets(
 
     # Asked for, facets wait their turn; shown unasked, they give way when all are busy.
     key = ("facets", request_role(request), state.href())
+    cache = request.app[FACETS]
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, None
     try:
         facets = await request.app[EXPENSIVE_QUERIES].run(
             key, compute, wait=state.facets, time_limited=False
@@ -308,6 +312,7 @@ async def page_facets(
         if state.facets:
             raise
         return [], state.href(facets=True)
+    cache.put(key, facets)
     return facets, None
 
 

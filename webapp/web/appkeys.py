@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from webapp.changes.import_jobs import ImportJobs
     from webapp.database.expensive import ExpensiveQueries
     from webapp.listing.counts import RowCount
+    from webapp.listing.facets import Facet
     from webapp.listing.statistics import ColumnStatistics
     from webapp.schema.catalog import Catalog
     from webapp.schema.watch import SchemaWatch
@@ -43,6 +44,8 @@ TABLE_COUNTS: web.AppKey[TtlCache[Hashable, RowCount]] = web.AppKey("table_count
 COLUMN_STATISTICS: web.AppKey[TtlCache[Hashable, ColumnStatistics]] = web.AppKey(
     "column_statistics"
 )
+# The table pages' facets by (table, role, view), briefly (listing.facets.facet_cache).
+FACETS: web.AppKey[TtlCache[Hashable, list[Facet]]] = web.AppKey("facets")
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 # Slots, time limit and in-flight queries of expensive request kinds
 # (database.engine.database_context).
