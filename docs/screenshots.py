@@ -18,6 +18,8 @@ PAGES = {
     "index.png": "/",
     "table.png": "/t/orders?status__exact=shipped&sort=-total&facets=1",
     "record.png": "/t/authors/r/7",
+    "statistics.png": "/t/orders/stats/placed_at",
+    "schema.png": "/t/orders/schema",
 }
 # The same pages on a phone (390 x 844) and in the dark theme.
 PHONE_PAGES = {
