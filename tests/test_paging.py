@@ -183,3 +183,22 @@ async def test_offset_pages_stop_where_offset_gets_expensive(client, monkeypatch
     # A keyset order goes on past the limit with its cursors.
     pages = await walk(client, "/t/items?sort=rank&size=10", "next")
     assert len(pages) == 6
+
+
+async def test_rows_per_page_links_keep_the_view_and_start_again(client) -> None:
+    body = await (await client.get("/t/items?sort=-rank&active__exact=1&size=4")).text()
+    nav = re.search(r'<nav class="page-sizes"[^>]*>(.*?)</nav>', body, re.S)
+    assert nav is not None
+    sizes = re.findall(
+        r'<a href="([^"]+)">(\d+)</a>|<span aria-current="true">(\d+)</span>', nav[1]
+    )
+    current = [c for _, _, c in sizes if c]
+    assert current == ["4"]  # the size shown is marked, not linked
+    links = {int(n): href.replace("&amp;", "&") for href, n, _ in sizes if href}
+    assert set(links) >= {10, 25, 50, 100}  # up to the configured most, with the table's own
+    assert "size=10" in links[10] and "sort=-rank" in links[10] and "active__exact=1" in links[10]
+    assert "size" not in links[100]  # the table's own size needs no parameter
+    assert "cursor=" not in links[10] and "page=" not in links[10]
+    page = await (await client.get(links[10])).text()
+    expected = [r for r in in_order(descending=True, where=lambda r: r["active"])][:10]
+    assert page_ids(page) == expected

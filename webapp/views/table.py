@@ -100,6 +100,7 @@ async def table_page(request: web.Request) -> web.Response:
         "row_count": len(page.rows),
         "page": page.position // state.size + 1,
         "size": state.size,
+        "page_sizes": page_size_links(state, settings.max_page_size),
         "first_row": page.position + 1,
         "count": count,
         "previous_href": previous_href(state, page),
@@ -126,6 +127,18 @@ async def table_page(request: web.Request) -> web.Response:
     }
     status = 400 if problems else 200
     return aiohttp_jinja2.render_template("table.html", request, context, status=status)
+
+
+PAGE_SIZES = (10, 25, 50, 100, 200, 500)
+
+
+def page_size_links(state: TableState, max_size: int) -> list[tuple[int, str | None]]:
+    """The page sizes offered under the rows, each with the view's URL at that size (None
+    for the size shown): the usual sizes up to the configured most, the table's own and the
+    one shown."""
+    usual = {size for size in PAGE_SIZES if size <= max_size}
+    sizes = sorted(usual | {state.default_size, state.size})
+    return [(size, None if size == state.size else state.first_page(size=size)) for size in sizes]
 
 
 def comparable_filters(state: TableState, dialect: Dialect, problems: list[str]) -> TableState:
