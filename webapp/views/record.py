@@ -44,6 +44,34 @@ from webapp.web.urls import (
 REFERENCING_SAMPLE = 10
 
 
+def filled_reference(info: TableInfo, row: Mapping[str, Any], column: Column) -> Relation | None:
+    """The foreign key `column` belongs to, when the row holds every one of its columns (a
+    key with a NULL part refers to nothing)."""
+    relation = info.relation_for(column.name)
+    if relation is None or any(row[name] is None for name in relation.columns):
+        return None
+    return relation
+
+
+def value_cell(
+    info: TableInfo,
+    row: Mapping[str, Any],
+    column: Column,
+    *,
+    preview: bool,
+    label: str | None = None,
+) -> Cell:
+    """A value of a record as its pages show it: a foreign key links to the referenced row
+    and is named by `label`, that row's label, so no page shows a bare key where a name
+    exists."""
+    cell = kind_for(column).show(row[column.name], preview=preview)
+    relation = filled_reference(info, row, column)
+    if relation is not None:
+        target = record_url(relation.target, [key_text(row[name]) for name in relation.columns])
+        cell = cell.linked(target).labelled(label)
+    return cell
+
+
 async def record_cell(
     conn: AsyncConnection,
     catalog: Catalog,
@@ -53,18 +81,14 @@ async def record_cell(
     *,
     preview: bool,
 ) -> Cell:
-    """A value of a record as its pages show it: a foreign key links to the referenced row
-    and is named by that row's label, so no page shows a bare key where a name exists (the
-    record page itself fetches its labels with its row: `load_record_with_extras`)."""
-    cell = kind_for(column).show(row[column.name], preview=preview)
-    relation = info.relation_for(column.name)
-    if relation is not None and all(row[name] is not None for name in relation.columns):
-        cell = cell.linked(
-            record_url(relation.target, [key_text(row[name]) for name in relation.columns])
-        )
+    """`value_cell` with the referenced row's label looked up (the record page itself
+    fetches its labels with its row: `load_record_with_extras`)."""
+    label = None
+    relation = filled_reference(info, row, column)
+    if relation is not None:
         labels = await load_labels(conn, catalog, relation, [row[column.name]])
-        cell = cell.labelled(labels.get(row[column.name]))
-    return cell
+        label = labels.get(row[column.name])
+    return value_cell(info, row, column, preview=preview, label=label)
 
 
 @aiohttp_jinja2.template("record.html")
@@ -75,13 +99,8 @@ async def record_page(request: web.Request) -> dict[str, Any]:
     record_href = record_url(info.name, key_parts)
     fields = []
     for column, type_name in zip(info.columns, extras.type_names, strict=True):
-        cell = kind_for(column).show(row[column.name], preview=False)
-        relation = info.relation_for(column.name)
-        if relation is not None and all(row[name] is not None for name in relation.columns):
-            cell = cell.linked(
-                record_url(relation.target, [key_text(row[name]) for name in relation.columns])
-            )
-            cell = cell.labelled(label_text(extras.labels.get(column.name)))
+        label = label_text(extras.labels.get(column.name))
+        cell = value_cell(info, row, column, preview=False, label=label)
         fields.append(
             {
                 "download_href": (
