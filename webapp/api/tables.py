@@ -121,7 +121,6 @@ def page_document(
     count: Any,
 ) -> dict[str, Any]:
     info = state.info
-    columns = info.columns
     rows = []
     key_positions = [plan.positions[column.name] for column in info.primary_key]
     prefix = API + record_url_prefix(info.name)
@@ -133,16 +132,7 @@ def page_document(
     previous, following = previous_href(state, page), next_href(state, page)
     return {
         "table": info.name,
-        "columns": [
-            {
-                "name": column.name,
-                "type": str_type(column.type),
-                "family": kind_for(column).family,
-                "nullable": bool(column.nullable),
-                "primary_key": column.primary_key,
-            }
-            for column in columns
-        ],
+        "columns": info.derived(("api-columns",), lambda: column_documents(info)),
         "rows": rows,
         "first_row": page.position + 1,
         "size": state.size,
@@ -156,6 +146,21 @@ def page_document(
         },
         "writable": write_refusal(request, info) is None,
     }
+
+
+def column_documents(info: TableInfo) -> list[dict[str, Any]]:
+    """The page's column list, the same for every page of a table and role: made once (a
+    type's name is compiled by the dialect each time it is asked for)."""
+    return [
+        {
+            "name": column.name,
+            "type": str_type(column.type),
+            "family": kind_for(column).family,
+            "nullable": bool(column.nullable),
+            "primary_key": column.primary_key,
+        }
+        for column in info.columns
+    ]
 
 
 def api_page_plan(

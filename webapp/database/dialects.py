@@ -92,7 +92,14 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         return engine
-    options.update(pool_size=database.pool_size, max_overflow=0 if console else database.pool_size)
+    if console:
+        options.update(pool_size=database.pool_size, max_overflow=0)
+    elif reads:
+        # Page views come in bursts: connections opened beyond the pool and closed again at
+        # once cost a connect and sign-in each. The read pool keeps all of them instead.
+        options.update(pool_size=2 * database.pool_size, max_overflow=0)
+    else:
+        options.update(pool_size=database.pool_size, max_overflow=database.pool_size)
     if backend == "mysql":
         options["pool_recycle"] = MYSQL_IDLE_RECYCLE_SECONDS
         options["connect_args"] = {
