@@ -13,7 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import link, page_ids
-from webapp.web.appkeys import READ_ENGINE
+from webapp.web.appkeys import READ_ENGINE, SCHEMA_WATCH
 
 CHUNK = 10
 ROWS = 47
@@ -213,3 +213,21 @@ async def test_the_openapi_document_describes_searched_and_its_links(client) -> 
         "text",
     }
     assert {"continue", "all"} <= set(page["properties"]["links"]["properties"])
+
+
+async def test_no_match_is_forgotten_when_the_schema_is_reloaded(
+    make_client, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(
+            insert(notes), [{"id": i, "body": body_of(i)} for i in range(1, ROWS + 1)]
+        )
+    client = await make_client(search_chunk_rows=CHUNK)
+    assert "no match yet" in await (await client.get("/t/notes?q=haystack")).text()
+    async with engine.begin() as conn:  # written behind the app's back
+        await conn.execute(notes.update().where(notes.c.id == 4).values(body="haystack"))
+    # Row 4 is in the first chunk: only the kept answer can still say nothing matches.
+    assert "no match yet" in await (await client.get("/t/notes?q=haystack")).text()
+    assert await client.server.app[SCHEMA_WATCH].refresh("a test", force=True)
+    assert page_ids(await (await client.get("/t/notes?q=haystack")).text(), "notes") == [4]
