@@ -80,6 +80,7 @@ async def test_a_search_that_finds_nothing_says_how_far_it_read(client) -> None:
     body = await response.text()
     assert response.status == 200
     assert "Searched rows 1–10 of 47, no match yet." in body
+    assert '<a class="skip" href="#main">' in body  # no table of rows to skip to
     assert "Nothing found" not in body
     continue_href = link(body, "next")
     assert continue_href is not None and "cursor=" in continue_href
@@ -96,6 +97,8 @@ async def test_the_page_after_found_rows_says_no_further_match_yet(client) -> No
     ids, said = await walk_ids(client, "/t/notes?q=needle&size=50")
     assert ids == NEEDLE_IDS
     assert said[0] == "Searched rows 1–10 of 47; rows further on may match too."
+    first = await (await client.get("/t/notes?q=needle&size=50")).text()
+    assert '<a class="skip" href="#rows">' in first
     assert said[1:4] == [
         "Searched rows 1–20 of 47, no further match yet.",
         "Searched rows 1–30 of 47; rows further on may match too.",
