@@ -39,7 +39,25 @@ def evaluate_targets(results: Mapping[str, WrkResult], app_rss_bytes: int | None
         _api_vs_html_page(results),
         _record_vs_reference(results),
         _small_tables_vs_big(results),
+        *(_search_answers(results, name) for name in UNINDEXED_SEARCHES),
     ]
+
+
+UNINDEXED_SEARCH_P50_MS = 500.0
+UNINDEXED_SEARCHES = ("search_nomatch", "search_fresh")
+
+
+def _search_answers(results: Mapping[str, WrkResult], name: str) -> Verdict:
+    """A search no index answers gives an answer (rows, or how far it read and a way on)
+    within the target, however big the table."""
+    target = f"{name}: p50 < {format_ms(UNINDEXED_SEARCH_P50_MS)}"
+    result = results.get(name)
+    if result is None:
+        return Verdict(target, "SKIP", f"needs {name!r}")
+    answered = math.isfinite(result.p50_ms) and not result.failures
+    outcome = "PASS" if answered and result.p50_ms < UNINDEXED_SEARCH_P50_MS else "FAIL"
+    detail = f"{format_ms(result.p50_ms)}, {result.failure_summary} failed"
+    return Verdict(target, outcome, detail)
 
 
 RECORD_SHARE_OF_REFERENCE = 0.5

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -337,8 +338,10 @@ def measure_rounds(
 ) -> tuple[WrkResult, str]:
     """The scenario measured `scenario.rounds` times (each after its warm-up); the round of
     median p50 is the result, and every round's output is kept."""
+    script = str(ROOT / "bench" / scenario.script) if scenario.script else None
     rounds = [
-        measure(args, url, headers, scenario.connections) for _ in range(max(1, scenario.rounds))
+        measure(args, url, headers, scenario.connections, script)
+        for _ in range(max(1, scenario.rounds))
     ]
     result = median_round([item[0] for item in rounds])
     if len(rounds) == 1:
@@ -354,14 +357,19 @@ def median_round(rounds: Sequence[WrkResult]) -> WrkResult:
 
 
 def measure(
-    args: argparse.Namespace, url: str, headers: dict[str, str], connections: int | None = None
+    args: argparse.Namespace,
+    url: str,
+    headers: dict[str, str],
+    connections: int | None = None,
+    script: str | None = None,
 ) -> tuple[WrkResult, str]:
     """A warm-up run (not recorded), then the measured one, with `connections` (the
-    scenario's) or the run's."""
-    options = {
+    scenario's) or the run's, and the scenario's wrk `script`, if any."""
+    options: dict[str, Any] = {
         "connections": connections or args.connections,
         "threads": args.threads,
         "headers": headers,
+        "script": script,
     }
     if args.warmup:
         run_wrk(wrk_command(url, duration=args.warmup, **options))

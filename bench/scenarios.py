@@ -19,6 +19,10 @@ PAGE_SIZE = 50  # the app's default page size, and the reference's page
 WALK_PAGE_SIZE = 500  # the deep walk follows Next with this many rows a page
 FILTER_STATUS = "pending"  # 20% of the rows
 SEARCH_WORD = "lindqvist"  # a surname in 1% of names and emails
+# In no name or email, and too short for the FULLTEXT index: the search reads the rows
+# themselves (a LIKE scan), a chunk of keys per request (pages.search_chunk_rows).
+NO_MATCH_WORD = "zq"
+FRESH_SEARCH_SCRIPT = "fresh_search.lua"  # in bench/: a new word appended on each request
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Scenario:
     about: str
     connections: int | None = None  # wrk's connections; None: the run's (--connections)
     rounds: int = 1  # measured this many times, the round of median p50 reported
+    script: str | None = None  # a wrk Lua script in bench/ that makes each request's URL
 
 
 SCENARIOS = (
@@ -44,6 +49,22 @@ SCENARIOS = (
         "filtered + sorted page",
     ),
     Scenario("search", "app", f"/t/{TABLE}?q={SEARCH_WORD}", "search"),
+    Scenario(
+        "search_nomatch",
+        "app",
+        f"/t/{TABLE}?q={NO_MATCH_WORD}",
+        "search no index answers, matching nothing (the same words each time)",
+    ),
+    Scenario(
+        "search_fresh",
+        "app",
+        f"/t/{TABLE}?q={NO_MATCH_WORD}",
+        "search no index answers, matching nothing, new words on every request, 4 at once",
+        # Each reads a chunk in a slot of the pool's expensive share (half the pool): 32 at
+        # once queue for those slots, so a few at once is the answer time a user sees.
+        connections=4,
+        script=FRESH_SEARCH_SCRIPT,
+    ),
     Scenario("record", "app", f"/t/{TABLE}/r/{{record_id}}", "record page"),
     Scenario(
         "reference_record",

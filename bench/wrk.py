@@ -119,9 +119,11 @@ def wrk_command(
     threads: int = 2,
     timeout: int = 5,
     headers: Mapping[str, str] | None = None,
+    script: str | None = None,
 ) -> list[str]:
     """The wrk command line; `timeout` is above the 1 s target so that slow responses are
-    measured (wrk leaves timed-out requests out of its latencies and only counts them)."""
+    measured (wrk leaves timed-out requests out of its latencies and only counts them).
+    `script` is a wrk Lua script (a path) that makes each request."""
     command = [
         WRK,
         f"-t{max(1, min(threads, connections))}",
@@ -132,6 +134,8 @@ def wrk_command(
     ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", script]
     return [*command, url]
 
 

@@ -170,6 +170,25 @@ def test_wrk_command_uses_latency_timeout_and_headers() -> None:
     assert wrk_command("u", duration=1, connections=1)[1] == "-t1"
 
 
+def test_wrk_command_runs_a_scenario_script_before_the_url() -> None:
+    command = wrk_command("u", duration=1, connections=1, script="/b/fresh_search.lua")
+    assert command[-3:] == ["-s", "/b/fresh_search.lua", "u"]
+
+
+def test_searches_no_index_answers_fail_at_half_a_second_p50_or_any_failure() -> None:
+    def verdicts(**overrides: WrkResult) -> list[str]:
+        return [
+            verdict.outcome
+            for verdict in evaluate_targets(all_results(**overrides), None)
+            if verdict.target.startswith("search_")
+        ]
+
+    assert verdicts(search_fresh=result(5, 499)) == ["PASS", "PASS"]
+    assert verdicts(search_fresh=result(5, 500)) == ["PASS", "FAIL"]
+    assert verdicts(search_nomatch=result(5, 100, non_2xx=1)) == ["FAIL", "PASS"]
+    assert verdicts(search_nomatch=result(5, math.inf)) == ["FAIL", "PASS"]
+
+
 def all_results(**overrides: WrkResult) -> dict[str, WrkResult]:
     base = {
         "reference": result(1000, 10),
@@ -184,6 +203,8 @@ def all_results(**overrides: WrkResult) -> dict[str, WrkResult]:
         "first_alone": result(400, 2.5),
         "first_10k": result(380, 2.7),
         "first_1k": result(390, 2.6),
+        "search_nomatch": result(900, 30),
+        "search_fresh": result(20, 150),
     }
     base.update(overrides)
     return base
@@ -194,7 +215,7 @@ def outcomes(results: dict[str, WrkResult], rss: int | None = 100 * 2**20) -> li
 
 
 def test_targets_all_pass_when_every_number_is_within_the_limits() -> None:
-    assert outcomes(all_results()) == ["PASS"] * 8
+    assert outcomes(all_results()) == ["PASS"] * 10
 
 
 def test_deep_page_fails_above_one_and_a_half_times_the_first_page_p50() -> None:
@@ -224,7 +245,7 @@ def test_rss_target_is_below_200_mb() -> None:
 
 def test_targets_whose_urls_were_not_measured_are_skipped() -> None:
     only_deep = {"deep": result(600, 13)}
-    assert outcomes(only_deep) == ["SKIP", "SKIP", "PASS", "PASS"] + ["SKIP"] * 4
+    assert outcomes(only_deep) == ["SKIP", "SKIP", "PASS", "PASS"] + ["SKIP"] * 6
 
 
 def test_report_table_shows_each_url_with_its_ratio_to_the_reference() -> None:

@@ -103,6 +103,11 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> 
             "pages.size must be",
         ),
         (
+            "database:\n  url: sqlite+aiosqlite:///a.db\npages:\n  search_chunk_rows: 0\n",
+            {},
+            "pages.search_chunk_rows must be a whole number from 1",
+        ),
+        (
             "database:\n  url: sqlite+aiosqlite:///a.db\n  lock_timeout: 0\n",
             {},
             "database.lock_timeout must be a number of seconds above 0",

@@ -26,6 +26,7 @@ from webapp.demo import demo_context
 from webapp.listing.counts import count_caches
 from webapp.listing.facets import facet_cache
 from webapp.listing.rows_html import cell_class, cell_html
+from webapp.listing.search import search_miss_cache
 from webapp.listing.statistics import STATISTICS_CACHE_SECONDS
 from webapp.schema.lifecycle import catalog_context
 from webapp.schema.watch import schema_change_middleware, schema_watch_context
@@ -42,7 +43,14 @@ from webapp.web.access_log import (
     request_log_middleware,
     user_note_middleware,
 )
-from webapp.web.appkeys import COLUMN_STATISTICS, FACETS, INDEX_COUNTS, SETTINGS, TABLE_COUNTS
+from webapp.web.appkeys import (
+    COLUMN_STATISTICS,
+    FACETS,
+    INDEX_COUNTS,
+    SEARCH_MISSES,
+    SETTINGS,
+    TABLE_COUNTS,
+)
 from webapp.web.body_deadline import body_deadline_middleware
 from webapp.web.csrf import csrf_middleware, csrf_token
 from webapp.web.error_pages import error_middleware
@@ -128,6 +136,7 @@ def create_app(settings: Settings) -> web.Application:
     app[INDEX_COUNTS], app[TABLE_COUNTS] = count_caches()
     app[COLUMN_STATISTICS] = TtlCache(STATISTICS_CACHE_SECONDS, max_entries=500)
     app[FACETS] = facet_cache()
+    app[SEARCH_MISSES] = search_miss_cache()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

@@ -25,6 +25,7 @@ SUPPORTED_DRIVERS = {
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_PAGE_SIZE = 500
+DEFAULT_SEARCH_CHUNK_ROWS = 50_000
 TABLE_PREFIX_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
 ROLES = ("viewer", "editor", "admin")  # from least to most trusted
 
@@ -209,6 +210,8 @@ class Settings:
     port: int = 8080
     page_size: int = DEFAULT_PAGE_SIZE
     max_page_size: int = DEFAULT_MAX_PAGE_SIZE
+    # The most rows one request reads, in primary-key order, for a search no index answers.
+    search_chunk_rows: int = DEFAULT_SEARCH_CHUNK_ROWS
     tables: Mapping[str, TableOptions] = field(default_factory=dict)
     secret_key: bytes = field(default_factory=random_secret_key, repr=False)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -328,7 +331,7 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         },
         "server.",
     )
-    _reject_unknown(pages_raw, {"size", "max_size"}, "pages.")
+    _reject_unknown(pages_raw, {"size", "max_size", "search_chunk_rows"}, "pages.")
 
     url_text = environ.get("WEBAPP_DATABASE_URL") or database_raw.get("url")
     if not url_text:
@@ -390,6 +393,12 @@ def _build_settings(raw: dict[str, Any], environ: Mapping[str, str], base_dir: P
         port=port,
         page_size=page_size,
         max_page_size=max_page_size,
+        search_chunk_rows=_int(
+            pages_raw.get("search_chunk_rows", DEFAULT_SEARCH_CHUNK_ROWS),
+            "pages.search_chunk_rows",
+            1,
+            100_000_000,
+        ),
         tables=tables,
         secret_key=secret_key,
         auth=auth,

@@ -37,8 +37,31 @@ PAGE_PARAMETERS = [
     ("sort", "A column to sort by; `-column` for descending."),
     ("size", "Rows per page."),
     ("page", "Page number (OFFSET paging; prefer the `next` link)."),
-    ("cursor", "The keyset cursor of a `next` or `prev` link."),
+    ("cursor", "The keyset cursor of a `next`, `prev` or `continue` link."),
+    (
+        "all",
+        "`1`: a search no FULLTEXT index answers reads every remaining row at once, instead "
+        "of at most `pages.search_chunk_rows` rows (then `searched` and `links.continue`).",
+    ),
 ]
+LINK = {"type": ["string", "null"]}
+SEARCHED = {
+    "type": ["object", "null"],
+    "description": "How far a search no index answers read when it stopped before the "
+    "table's last row (null otherwise): follow `links.continue` to read on, or "
+    "`links.all` to read every remaining row at once.",
+    "properties": {
+        "rows": {"type": "integer", "description": "rows read by this request"},
+        "through": {
+            "type": ["integer", "null"],
+            "description": "rows 1 to N of the table, in key order, read so far (null when "
+            "the walk went on from a `next` link)",
+        },
+        "of": {"type": "object", "description": "the table's count: value and kind"},
+        "found": {"type": "boolean", "description": "whether the walk found any row yet"},
+        "text": {"type": "string"},
+    },
+}
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -92,7 +115,17 @@ def table_paths(info: TableInfo, schema_name: str, writable: bool) -> dict[str, 
     row = {"$ref": f"#/components/schemas/{schema_name}"}
     page = {
         "type": "object",
-        "properties": {"rows": {"type": "array", "items": row}, "links": {"type": "object"}},
+        "properties": {
+            "rows": {"type": "array", "items": row},
+            "searched": SEARCHED,
+            "links": {
+                "type": "object",
+                "properties": {
+                    name: LINK
+                    for name in ("self", "next", "prev", "first", "continue", "all", "html")
+                },
+            },
+        },
     }
     table_item: dict[str, Any] = {
         "get": {

@@ -26,18 +26,21 @@ from webapp.listing.queries import ListPlan, SortKey
 from webapp.listing.table_state import TableState, parse_table_state
 from webapp.schema.catalog import TableInfo, str_type
 from webapp.values import key_text, kind_for
-from webapp.views.common import connection, request_dialect, request_role
+from webapp.views.common import request_dialect
 from webapp.views.index import index_counts
 from webapp.views.table import (
+    ScanReport,
     comparable_filters,
-    expensive_view,
     next_href,
     page_count,
     previous_href,
+    scan_report,
     scan_worth_trying_now,
+    search_chunk_rows,
     view_conditions,
+    view_page,
 )
-from webapp.web.appkeys import EXPENSIVE_QUERIES, SETTINGS
+from webapp.web.appkeys import SETTINGS
 from webapp.web.errors import BadRequest
 from webapp.web.urls import key_segment, record_url_prefix
 
@@ -87,6 +90,7 @@ async def api_table(request: web.Request) -> web.Response:
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
     plan, expressions, writer = api_page_plan(info, dialect, state.sort)
+    chunk_rows = search_chunk_rows(request, state, search)
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -101,15 +105,13 @@ async def api_table(request: web.Request) -> web.Response:
             cursor_text=state.cursor,
             secret_key=settings.secret_key,
             scan_where=scan_where,
+            chunk_rows=chunk_rows,
         )
 
-    if expensive_view(state, search):
-        key = ("api-page", request_role(request), state.href())
-        page = await request.app[EXPENSIVE_QUERIES].run(key, fetch)
-    else:
-        page = await fetch(await connection(request))
-    count = await page_count(request, state, page, where)
-    return json_response(page_document(request, state, page, plan, writer, count))
+    page = await view_page(request, state, search, fetch, "api-page")
+    report = await scan_report(request, state, page)
+    count = None if report is not None else await page_count(request, state, page, where)
+    return json_response(page_document(request, state, page, plan, writer, count, report))
 
 
 def page_document(
@@ -119,7 +121,11 @@ def page_document(
     plan: ListPlan,
     writer: RowWriter,
     count: Any,
+    scan: ScanReport | None = None,
 ) -> dict[str, Any]:
+    """The page as JSON; `searched` says how far a bounded search read when it stopped
+    before the table's last row (null otherwise), `links.continue` goes on after that, and
+    `links.all` reads every remaining row at once."""
     info = state.info
     rows = []
     key_positions = [plan.positions[column.name] for column in info.primary_key]
@@ -137,11 +143,14 @@ def page_document(
         "first_row": page.position + 1,
         "size": state.size,
         "count": count_document(count),
+        "searched": searched_document(scan),
         "links": {
             "self": "/api" + state.href(),
             "next": "/api" + following if following else None,
             "prev": "/api" + previous if previous else None,
             "first": "/api" + state.first_page() if page.has_previous else None,
+            "continue": "/api" + scan.continue_href if scan is not None else None,
+            "all": "/api" + scan.all_href if scan is not None else None,
             "html": state.href(),
         },
         "writable": write_refusal(request, info) is None,
@@ -161,6 +170,21 @@ def column_documents(info: TableInfo) -> list[dict[str, Any]]:
         }
         for column in info.columns
     ]
+
+
+def searched_document(scan: ScanReport | None) -> dict[str, Any] | None:
+    """How far a bounded search read: `rows` by this request, `through` the table's rows 1
+    to N in key order so far (null when the walk went on from a Next link), `of` the
+    table's count, and `found` whether the walk found any row yet."""
+    if scan is None:
+        return None
+    return {
+        "rows": scan.read,
+        "through": scan.through,
+        "of": count_document(scan.table_rows),
+        "found": scan.found,
+        "text": scan.text,
+    }
 
 
 def api_page_plan(

@@ -9,7 +9,13 @@ import logging
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
-from webapp.web.appkeys import DB_SESSION, FACETS, READ_SESSIONMAKER, SESSIONMAKER
+from webapp.web.appkeys import (
+    DB_SESSION,
+    FACETS,
+    READ_SESSIONMAKER,
+    SEARCH_MISSES,
+    SESSIONMAKER,
+)
 from webapp.web.errors import Handler
 
 log = logging.getLogger(__name__)
@@ -22,7 +28,7 @@ async def db_session_middleware(request: web.Request, handler: Handler) -> web.S
     """Give the request an AsyncSession (no connection until first used); roll it back on
     any exception and always close it. GET and HEAD, which only read, get one of the read
     engine (see dialects.create_engine(reads=True)). After any other request, which may
-    have written, the facets cached of the data are forgotten."""
+    have written, the facets and search misses cached of the data are forgotten."""
     reads = request.method in READ_METHODS
     key = READ_SESSIONMAKER if reads else SESSIONMAKER
     try:
@@ -35,8 +41,9 @@ async def db_session_middleware(request: web.Request, handler: Handler) -> web.S
                 raise
     finally:
         if not reads:
-            # What the request may have written: facets kept of the data are now stale.
+            # What the request may have written: what was kept of the data is now stale.
             request.app[FACETS].clear()
+            request.app[SEARCH_MISSES].clear()
 
 
 @web.middleware

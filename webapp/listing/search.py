@@ -6,6 +6,7 @@ bounded scan in the page's order when the words are frequent (see fulltext.py)."
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,23 @@ from webapp.database.dialects import can_hold, escape_like, text_like
 from webapp.listing import fulltext
 from webapp.listing.counts import RowCount
 from webapp.listing.fulltext import fulltext_match, scan_finds_the_same, word_prefixes
+from webapp.listing.paging import Page
 from webapp.schema.catalog import TableInfo
+from webapp.ttl_cache import TtlCache
 from webapp.web.errors import BadRequest
 
 MAX_SEARCH_LENGTH = 200
 WORD = re.compile(r"\w+")
+# How long a search page that found nothing is reused for the same role and view: a word
+# found nowhere is asked again at once (a reload, a second tab, a script), and reading a
+# chunk of a big table again would find nothing again. This process's own writes forget
+# them at once (database.request_session), other processes' after this.
+SEARCH_MISS_SECONDS = 10.0
+
+
+def search_miss_cache() -> TtlCache[Hashable, Page]:
+    """The app's cache of search pages that found no row, by (role, view)."""
+    return TtlCache(SEARCH_MISS_SECONDS, max_entries=1000)
 
 
 def search_columns(info: TableInfo) -> list[Column]:

@@ -24,6 +24,8 @@ MAX_OFFSET_ROWS = 100_000
 CURSOR_PARAM = "cursor"
 FACETS_PARAM = "facets"
 EDIT_PARAM = "edit"  # each editable cell links to the record form (for a page without script)
+# A search no index answers reads every remaining row at once, not a chunk (search_chunk_rows).
+ALL_PARAM = "all"
 
 
 def deep_page_message() -> str:
@@ -46,6 +48,7 @@ class TableState:
     cursor: str | None = None
     facets: bool = False
     edit: bool = False
+    search_all: bool = False
 
     @property
     def narrowed(self) -> bool:
@@ -59,9 +62,12 @@ class TableState:
 
     def href(self, **changes: Any) -> str:
         """This view's URL with `changes` (sort, size, filters, search, page, cursor,
-        facets, edit); a change of sort, filters, search or size starts again at the first row."""
+        facets, edit, search_all); a change of sort, filters, search or size starts again at
+        the first row."""
         state = replace(self, **changes)
         params: list[tuple[str, str | int]] = [*state._rows_params()]
+        if state.search_all and state.search:
+            params.append((ALL_PARAM, 1))
         if state.size != state.default_size:
             params.append(("size", state.size))
         if state.facets:
@@ -143,6 +149,7 @@ def parse_table_state(
         cursor=cursor,
         facets=query.get(FACETS_PARAM) == "1",
         edit=query.get(EDIT_PARAM) == "1",
+        search_all=query.get(ALL_PARAM) == "1",
     )
 
 

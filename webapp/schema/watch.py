@@ -31,6 +31,7 @@ from webapp.web.appkeys import (
     INDEX_COUNTS,
     ROLE_CATALOGS,
     SCHEMA_WATCH,
+    SEARCH_MISSES,
     SETTINGS,
     TABLE_COUNTS,
 )
@@ -152,6 +153,7 @@ class SchemaWatch:
         self.app[INDEX_COUNTS].clear()
         self.app[TABLE_COUNTS].clear()
         self.app[FACETS].clear()
+        self.app[SEARCH_MISSES].clear()
         self.generation += 1
         after = set(live.tables)
         log.info(

@@ -6,7 +6,7 @@ labels and facets fetch what the page shows beside the rows."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp_jinja2
@@ -37,7 +37,7 @@ from webapp.schema.labels import label_expressions
 from webapp.values import Cell
 from webapp.views.common import connection, request_dialect, request_role
 from webapp.views.table_html import filter_options_html, page_headings_html
-from webapp.web.appkeys import EXPENSIVE_QUERIES, FACETS, SETTINGS, TABLE_COUNTS
+from webapp.web.appkeys import EXPENSIVE_QUERIES, FACETS, SEARCH_MISSES, SETTINGS, TABLE_COUNTS
 from webapp.web.errors import BadRequest, TooBusy
 from webapp.web.urls import record_url_prefix, table_url
 
@@ -62,6 +62,7 @@ async def table_page(request: web.Request) -> web.Response:
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
     plan, expressions, writer = page_plan(catalog, info, dialect, state.sort)
+    chunk_rows = search_chunk_rows(request, state, search)
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -76,16 +77,14 @@ async def table_page(request: web.Request) -> web.Response:
             cursor_text=state.cursor,
             secret_key=settings.secret_key,
             scan_where=scan_where,
+            chunk_rows=chunk_rows,
         )
 
-    if expensive_view(state, search):
-        key = ("page", request_role(request), state.href())
-        page = await request.app[EXPENSIVE_QUERIES].run(key, fetch)
-    else:
-        page = await fetch(await connection(request))
-    count = await page_count(request, state, page, where)
+    page = await view_page(request, state, search, fetch, "page")
+    report = await scan_report(request, state, page)
+    count = None if report is not None else await page_count(request, state, page, where)
     # Nothing matches the search or filters: no facets of nothing, an empty state instead.
-    nothing_found = state.narrowed and not page.rows and page.position == 0
+    nothing_found = state.narrowed and not page.rows and page.position == 0 and report is None
     facets, facets_note = ([], None) if nothing_found else await page_facets(request, state, where)
     read_only_reason = write_refusal(request, info)
     pick = read_only_reason is None and bool(info.primary_key)
@@ -121,6 +120,7 @@ async def table_page(request: web.Request) -> web.Response:
         "facets": facets,
         "facets_note": facets_note,
         "nothing_found": nothing_found,
+        "search_scan": report,
         "search_remove_href": state.first_page(search=""),
         "filter_error": " ".join(problems) or None,
         "filter_value": request.query.get("filter_value", "") if problems else "",
@@ -179,6 +179,102 @@ def expensive_view(state: TableState, search: Search | None) -> bool:
         sort is not None
         and sort.param != state.default_sort
         and sort.column.name not in info.indexed_columns
+    )
+
+
+def search_chunk_rows(request: web.Request, state: TableState, search: Search | None) -> int | None:
+    """The most rows the view's search may read in one request (pages.search_chunk_rows),
+    or None where it reads as it always did: no search, one a FULLTEXT index answers,
+    every remaining row asked for (`all=1`), an order other than the primary key's (the
+    rows of a chunk of keys would not be the first in that order), or a table whose cached
+    count says it is no bigger than a chunk."""
+    if search is None or search.indexed or state.search_all:
+        return None
+    info = state.info
+    keyset = keyset_columns(info, state.sort)
+    if keyset is None or [c.name for c in keyset] != [c.name for c in info.primary_key]:
+        return None
+    chunk = request.app[SETTINGS].search_chunk_rows
+    table_rows = request.app[TABLE_COUNTS].get(table_count_key(info))
+    known = table_rows is not None and table_rows.kind in ("exact", "estimate")
+    if known and table_rows is not None and table_rows.value <= chunk:
+        return None
+    return chunk
+
+
+async def view_page(
+    request: web.Request,
+    state: TableState,
+    search: Search | None,
+    fetch: Callable[[AsyncConnection], Awaitable[Page]],
+    kind: str,
+) -> Page:
+    """The view's page, from `fetch`: on the request's own connection when an index finds
+    its rows, else in a slot of the expensive share (see expensive_view). A search page
+    that found no row is kept briefly for the same role and view (listing.search), so that
+    asking again for a word found nowhere reads nothing."""
+    if not expensive_view(state, search):
+        return await fetch(await connection(request))
+    role = request_role(request)
+    misses = request.app[SEARCH_MISSES]
+    miss_key = (role, state.href())
+    if state.search:
+        cached = misses.get(miss_key)
+        if cached is not None:
+            return cached
+    page = await request.app[EXPENSIVE_QUERIES].run((kind, role, state.href()), fetch)
+    if state.search and not page.rows:
+        misses.put(miss_key, page)
+    return page
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What a page and its JSON twin say of a bounded search that stopped before the
+    table's last row: how far it read, and the links that go on."""
+
+    read: int
+    through: int | None
+    table_rows: RowCount | None
+    found: bool  # whether this walk found any row so far
+    shown: bool  # whether this page shows any
+    continue_href: str
+    all_href: str
+
+    @property
+    def text(self) -> str:
+        if self.through is not None:
+            text = f"Searched rows 1–{self.through:,}"
+        else:
+            text = f"Searched {self.read:,} more rows"
+        if self.table_rows is not None and self.table_rows.kind != "unknown":
+            text += f" of {self.table_rows}"
+        if not self.found:
+            return text + ", no match yet."
+        if not self.shown:
+            return text + ", no further match yet."
+        return text + "; rows further on may match too."
+
+
+async def scan_report(request: web.Request, state: TableState, page: Page) -> ScanReport | None:
+    """How far the page's bounded search read, or None when it is not one that stopped
+    short (its rows are then counted as any page's)."""
+    scan = page.scan
+    if scan is None:
+        return None
+    info = state.info
+    table_rows = await cached_count(
+        request, table_count_key(info), lambda conn: table_row_count(conn, info)
+    )
+    onward = {"cursor": scan.continue_cursor, "page": 1}
+    return ScanReport(
+        read=scan.read,
+        through=scan.through,
+        table_rows=table_rows,
+        found=bool(page.rows) or page.position > 0,
+        shown=bool(page.rows),
+        continue_href=state.href(**onward),
+        all_href=state.href(search_all=True, **onward),
     )
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from webapp.database.expensive import ExpensiveQueries
     from webapp.listing.counts import RowCount
     from webapp.listing.facets import Facet
+    from webapp.listing.paging import Page
     from webapp.listing.statistics import ColumnStatistics
     from webapp.schema.catalog import Catalog
     from webapp.schema.watch import SchemaWatch
@@ -46,6 +47,8 @@ COLUMN_STATISTICS: web.AppKey[TtlCache[Hashable, ColumnStatistics]] = web.AppKey
 )
 # The table pages' facets by (table, role, view), briefly (listing.facets.facet_cache).
 FACETS: web.AppKey[TtlCache[Hashable, list[Facet]]] = web.AppKey("facets")
+# Search pages that found no row, by (role, view), briefly (listing.search.search_miss_cache).
+SEARCH_MISSES: web.AppKey[TtlCache[Hashable, Page]] = web.AppKey("search_misses")
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 # Slots, time limit and in-flight queries of expensive request kinds
 # (database.engine.database_context).
