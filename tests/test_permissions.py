@@ -28,6 +28,7 @@ MATRIX = [
     ("GET", "/t/notes", None, (302, 200, 200, 200)),
     ("GET", "/t/notes/r/1", None, (302, 200, 200, 200)),
     ("GET", "/t/notes/r/1/raw/body", None, (302, 200, 200, 200)),
+    ("GET", "/t/notes/r/1/image/body", None, (302, 404, 404, 404)),  # text: no picture
     ("GET", "/t/nope", None, (302, 404, 404, 404)),
     ("GET", "/t/notes/lookup?q=1", None, (302, 200, 200, 200)),
     ("GET", "/t/notes/new", None, (302, 403, 200, 200)),

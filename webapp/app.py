@@ -59,6 +59,7 @@ from webapp.web.headers import add_security_headers
 from webapp.web.html_text import visible_controls
 from webapp.web.metrics import METRICS, Metrics, metrics_middleware
 from webapp.web.proxies import TrustedProxies
+from webapp.web.relative_time import time_ago
 from webapp.web.request_body import UPLOAD_LIMIT, body_limit_middleware
 from webapp.web.session_cookie import SESSION_COOKIE, SessionCookieStorage
 from webapp.web.urls import import_url, new_record_url, schema_url
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["schema_url"] = schema_url
     env.globals["cell_html"] = cell_html
     env.globals["cell_class"] = cell_class
+    env.globals["time_ago"] = time_ago
     env.globals["sql_roles"] = settings.sql.roles
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(demo_context)

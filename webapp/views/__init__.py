@@ -56,6 +56,7 @@ def setup_routes(app: web.Application) -> None:
     _form(app, "/t/{table}/r/{key}/cell", "cell", cells.cell_value, cells.save_cell)
     _form(app, "/t/{table}/r/{key}/delete", "delete", edit.delete_form, edit.delete_record)
     app.router.add_get("/t/{table}/r/{key}/raw/{column}", record.record_value, name="value")
+    app.router.add_get("/t/{table}/r/{key}/image/{column}", record.record_image, name="image")
     app.router.add_get(history.ACTIVITY_PAGE, history.activity_page, name="activity")
     revert_path = history.ACTIVITY_PAGE + "/{entry}/revert"
     _form(app, revert_path, "revert", history.revert_form, history.revert)

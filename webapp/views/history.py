@@ -131,6 +131,7 @@ def entry_view(
     return {
         "id": entry.id,
         "at": entry.at.isoformat(sep=" ", timespec="seconds"),
+        "moment": entry.at,  # the pages say it relative to now (web/relative_time.py)
         "username": entry.username,
         "action": entry.action,
         "table": entry.table_name,

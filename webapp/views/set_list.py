@@ -38,6 +38,7 @@ def change_set_view(request: web.Request, change_set: Any) -> dict[str, Any]:
         "id": change_set.id,
         "href": set_href(change_set.id),
         "at": change_set.at.isoformat(sep=" ", timespec="seconds"),
+        "moment": change_set.at,
         "username": change_set.username,
         "action": change_set.action,
         "table": change_set.table_name,
