@@ -27,8 +27,13 @@ from webapp.listing.queries import ListPlan, SortKey, list_plan
 from webapp.listing.rows_html import RowsWriter, rows_writer
 from webapp.listing.search import Search, scan_worth_trying, search_columns, search_for
 from webapp.listing.table_state import (
+    CHOOSER_FIELD,
+    CHOOSER_NAME,
+    CHOOSER_PLACE,
+    CHOOSER_SHOW,
     TableState,
     added_filter_href,
+    chosen_columns_href,
     deep_page_message,
     parse_table_state,
 )
@@ -49,8 +54,13 @@ async def table_page(request: web.Request) -> web.Response:
     catalog = request_catalog(request)
     info = catalog.by_slug(request.match_info["table"])
     problems: list[str] = []
-    state = parse_table_state(info, request.query, settings, problems=problems)
+    column_problems: list[str] = []
+    state = parse_table_state(
+        info, request.query, settings, problems=problems, column_problems=column_problems
+    )
     redirect = added_filter_href(state, request.query, problems=problems)
+    if redirect is None:
+        redirect = chosen_columns_href(state, request.query, problems=column_problems)
     if redirect is not None:
         raise web.HTTPFound(redirect)
 
@@ -61,7 +71,7 @@ async def table_page(request: web.Request) -> web.Response:
     scan = search.scan_condition if search is not None else None
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
-    plan, expressions, writer = page_plan(catalog, info, dialect, state.sort)
+    plan, expressions, writer = page_plan(catalog, info, dialect, state.sort, state.columns)
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -124,8 +134,10 @@ async def table_page(request: web.Request) -> web.Response:
         "search_remove_href": state.first_page(search=""),
         "filter_error": " ".join(problems) or None,
         "filter_value": request.query.get("filter_value", "") if problems else "",
+        "chooser": column_chooser_context(state),
+        "columns_error": " ".join(column_problems) or None,
     }
-    status = 400 if problems else 200
+    status = 400 if problems or column_problems else 200
     return aiohttp_jinja2.render_template("table.html", request, context, status=status)
 
 
@@ -377,19 +389,47 @@ def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
 
 
 def page_plan(
-    catalog: Catalog, info: TableInfo, dialect: Dialect, sort: SortKey | None
+    catalog: Catalog,
+    info: TableInfo,
+    dialect: Dialect,
+    sort: SortKey | None,
+    columns: Sequence[Column] | None = None,
 ) -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
     """What the page selects (listed columns, keys, the keyset order's columns, labels of
-    foreign keys) and the writer of its rows, worked out once per table, order and role."""
+    foreign keys) and the writer of its rows, worked out once per table, order and role
+    for the table's own columns. Chosen `columns` (any of the many orders of any subset)
+    get theirs made for the request, so that no URL can grow what is kept."""
     whole = keyset_columns(info, sort) or ()
 
     def make() -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
-        labels = label_expressions(catalog, info)
-        plan, expressions = list_plan(info, dialect, also_whole=whole, labels=labels)
+        labels = label_expressions(catalog, info, columns)
+        plan, expressions = list_plan(
+            info, dialect, also_whole=whole, labels=labels, listed=columns
+        )
         editable = {column.name for column in info.columns if editable_in_list(info, column)}
         return plan, expressions, rows_writer(info, plan, editable)
 
+    if columns is not None:
+        return make()
     return info.derived(("page", dialect.name, tuple(column.name for column in whole)), make)
+
+
+def column_chooser_context(state: TableState) -> dict[str, Any]:
+    """The column chooser's form: every column the role sees, the shown ones first in their
+    order, each with its place and whether it is shown; the view it keeps; the link back
+    to the table's own columns (None when they are shown)."""
+    listed = state.listed
+    shown = {column.name for column in listed}
+    rest = [column for column in state.info.columns if column.name not in shown]
+    return {
+        "columns": [
+            (column.name, place, column.name in shown)
+            for place, column in enumerate([*listed, *rest], start=1)
+        ],
+        "inputs": state.hidden_inputs(keep_columns=False),
+        "reset_href": None if state.columns is None else state.href(columns=None),
+        "fields": (CHOOSER_FIELD, CHOOSER_NAME, CHOOSER_PLACE, CHOOSER_SHOW),
+    }
 
 
 __all__ = ["Cell", "table_page"]
