@@ -150,12 +150,15 @@ async def fetch_page(
     cursor_text: str | None,
     secret_key: bytes,
     scan_where: Sequence[ColumnElement[bool]] | None = None,
+    last_of: int | None = None,
 ) -> Page:
     """The rows of one page: after or before a cursor (keyset), else by page number (OFFSET,
     which also serves a keyset order's first pages and old `?page=` links). `scan_where`
     selects the same rows as `where` without needing an index: where an index keeps the
     page's order, a scan through it bounded in rows examined is tried first, and kept if it
-    found a full page (then those are the first rows in order), else `where` answers."""
+    found a full page (then those are the first rows in order), else `where` answers.
+    `last_of` asks for the last page of that many rows: the page that following Next from
+    the first would end on (a keyset order read backwards from its end, else by number)."""
     columns = keyset_columns(info, sort)
     sort_param = sort.param if sort is not None else ""
     descending = sort.descending if sort is not None else False
@@ -200,7 +203,14 @@ async def fetch_page(
         raise BadRequest("This page link belongs to another sort order; start again.")
 
     position = (page_number - 1) * size
-    if cursor is None or columns is None:
+    if last_of is not None:
+        position = max(last_of - 1, 0) // size * size
+        cursor = None
+    if last_of is not None and columns is not None and position > 0:
+        rows = await run(reverse=True)
+        rows = list(reversed(rows[: last_of - position]))
+        has_next, has_previous = False, True
+    elif cursor is None or columns is None:
         rows = await run(offset=position)
         has_next, rows = len(rows) > size, rows[:size]
         has_previous = position > 0

@@ -27,6 +27,7 @@ MAX_OFFSET_ROWS = 100_000
 CURSOR_PARAM = "cursor"
 FACETS_PARAM = "facets"
 EDIT_PARAM = "edit"  # each editable cell links to the record form (for a page without script)
+LAST_PARAM = "last"  # the last page: a keyset order read backwards from its end
 COLUMNS_PARAM = "cols"  # the columns shown, in order, by name: `cols=name,title`
 MAX_COLUMNS_TEXT = 20_000
 
@@ -53,6 +54,7 @@ class TableState:
     edit: bool = False
     # The columns chosen to be shown, in their order (`cols`); None for the table's own list.
     columns: tuple[Column, ...] | None = None
+    last: bool = False  # the last page of the view (`last=1`), in place of page or cursor
 
     @property
     def listed(self) -> list[Column]:
@@ -72,8 +74,8 @@ class TableState:
     def href(self, **changes: Any) -> str:
         """This view's URL with `changes` (sort, size, filters, search, page, cursor,
         facets, edit, columns); a change of sort, filters, search or size starts again at
-        the first row."""
-        state = replace(self, **changes)
+        the first row. Only a link made with `last=True` goes to the last page."""
+        state = replace(self, **{"last": False, **changes})
         params: list[tuple[str, str | int]] = [*state._rows_params(), *state._columns_params()]
         if state.size != state.default_size:
             params.append(("size", state.size))
@@ -81,7 +83,9 @@ class TableState:
             params.append((FACETS_PARAM, 1))
         if state.edit:
             params.append((EDIT_PARAM, 1))
-        if state.cursor:
+        if state.last:
+            params.append((LAST_PARAM, 1))
+        elif state.cursor:
             params.append((CURSOR_PARAM, state.cursor))
         elif state.page > 1:
             params.append(("page", state.page))
@@ -153,6 +157,9 @@ def parse_table_state(
     cursor = query.get(CURSOR_PARAM) or None
     if cursor is not None and "page" in query:
         raise BadRequest("A page link carries either page or cursor, not both.")
+    last = query.get(LAST_PARAM) == "1"
+    if last and (cursor is not None or "page" in query):
+        raise BadRequest("A link to the last page carries no page or cursor.")
     if (page - 1) * size > MAX_OFFSET_ROWS:
         raise BadRequest(deep_page_message())
     default_sort = info.options.sort or ""
@@ -170,6 +177,7 @@ def parse_table_state(
         cursor=cursor,
         facets=query.get(FACETS_PARAM) == "1",
         edit=query.get(EDIT_PARAM) == "1",
+        last=last,
         columns=parse_columns(
             info,
             query.get(COLUMNS_PARAM),

@@ -18,7 +18,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
 from webapp.changes.forms import editable_in_list
-from webapp.listing.counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from webapp.listing.counts import (
+    UNKNOWN,
+    RowCount,
+    exact_count,
+    filtered_count,
+    table_row_count,
+)
 from webapp.listing.exports import EXPORT_FORMATS
 from webapp.listing.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from webapp.listing.filters import Filter
@@ -72,6 +78,7 @@ async def table_page(request: web.Request) -> web.Response:
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
     plan, expressions, writer = page_plan(catalog, info, dialect, state.sort, state.columns)
+    last_of = await last_page_rows(request, state, where) if state.last else None
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -86,6 +93,7 @@ async def table_page(request: web.Request) -> web.Response:
             cursor_text=state.cursor,
             secret_key=settings.secret_key,
             scan_where=scan_where,
+            last_of=last_of,
         )
 
     if expensive_view(state, search):
@@ -118,6 +126,7 @@ async def table_page(request: web.Request) -> web.Response:
         "too_deep": page.has_next and not page.keyset and not state.offset_allowed(state.page + 1),
         "deep_page_message": deep_page_message(),
         "first_href": state.first_page() if page.has_previous else None,
+        "last_href": last_href(state, page, count),
         "export_hrefs": {name: state.export_href(name) for name in EXPORT_FORMATS},
         "search": state.search,
         "search_columns": [column.name for column in search_columns(info)],
@@ -223,6 +232,41 @@ def next_href(state: TableState, page: Page) -> str | None:
     if not state.offset_allowed(state.page + 1):
         return None
     return state.href(page=state.page + 1, cursor=None)
+
+
+def last_href(state: TableState, page: Page, count: RowCount) -> str | None:
+    """The link to the last page, beside Next: by keyset, `last=1` (the page reads the
+    order backwards from its end); by OFFSET, the last page's number, when the count is
+    exact and that page is within the rows OFFSET may skip."""
+    if not page.has_next:
+        return None
+    if keyset_columns(state.info, state.sort) is not None:
+        return state.href(last=True, page=1, cursor=None)
+    if not count.exact:
+        return None
+    number = max(count.value - 1, 0) // state.size + 1
+    return state.href(page=number, cursor=None) if state.offset_allowed(number) else None
+
+
+async def last_page_rows(
+    request: web.Request, state: TableState, where: Sequence[ColumnElement[bool]]
+) -> int:
+    """How many rows the view has, counted exactly for its last page (asked for, so
+    worth a count of the whole view, in a slot of the expensive share under its time
+    limit), and cached as the view's exact count; a last page OFFSET cannot reach is a 400."""
+
+    async def count(conn: AsyncConnection) -> int:
+        statement: Select[Any] = (
+            select(literal_column("1")).select_from(state.info.table).where(*where)
+        )
+        return await exact_count(conn, statement)
+
+    total = await request.app[EXPENSIVE_QUERIES].run(("last", state.count_key), count)
+    request.app[TABLE_COUNTS].put(state.count_key, RowCount(total, "exact"))
+    number = max(total - 1, 0) // state.size + 1
+    if keyset_columns(state.info, state.sort) is None and not state.offset_allowed(number):
+        raise BadRequest(deep_page_message())
+    return total
 
 
 def scan_worth_trying_now(request: web.Request, state: TableState) -> bool:
