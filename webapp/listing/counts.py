@@ -138,6 +138,12 @@ async def bounded_count(
     return RowCount(EXACT_COUNT_LIMIT, "at_least")
 
 
+async def exact_count(conn: AsyncConnection, statement: Select) -> int:
+    """How many rows `statement` selects, however many: only for what a user asked for
+    (the last page), under the caller's time limit."""
+    return int(await conn.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
 async def _count_within_limits(conn: AsyncConnection, statement: Select) -> int | None:
     """How many rows `statement` selects, counting at most EXACT_COUNT_LIMIT + 1 of them
     within COUNT_TIME_LIMIT_SECONDS; None when the time ran out."""

@@ -56,9 +56,11 @@ def export_plan(
     dialect: Dialect,
     sort: SortKey | None,
     where: Sequence[ColumnElement[bool]],
+    columns: Sequence[Column] | None = None,
 ) -> Export:
-    """Every column the user may see, of every row `where` selects, in the page's order."""
-    columns = info.columns
+    """The `columns` (default: every column the user may see) of every row `where`
+    selects, in the page's order."""
+    columns = list(columns) if columns is not None else info.columns
     expressions = [export_expression(column, dialect) for column in columns]
     statement = (
         select(*expressions).select_from(info.table).where(*where).order_by(*order_by(info, sort))

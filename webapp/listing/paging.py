@@ -176,6 +176,7 @@ async def fetch_page(
     secret_key: bytes,
     scan_where: Sequence[ColumnElement[bool]] | None = None,
     chunk_rows: int | None = None,
+    last_of: int | None = None,
 ) -> Page:
     """The rows of one page: after or before a cursor (keyset), else by page number (OFFSET,
     which also serves a keyset order's first pages and old `?page=` links). `scan_where`
@@ -183,7 +184,9 @@ async def fetch_page(
     page's order, a scan through it bounded in rows examined is tried first, and kept if it
     found a full page (then those are the first rows in order), else `where` answers.
     `chunk_rows` bounds a search that must read every row (see bounded_search_page) where
-    the page is in primary-key order; pages before a cursor read as they always did."""
+    the page is in primary-key order; pages before a cursor read as they always did.
+    `last_of` asks for the last page of that many rows: the page that following Next from
+    the first would end on (a keyset order read backwards from its end, else by number)."""
     columns = keyset_columns(info, sort)
     sort_param = sort.param if sort is not None else ""
     descending = sort.descending if sort is not None else False
@@ -229,6 +232,7 @@ async def fetch_page(
 
     chunked = (
         chunk_rows is not None
+        and last_of is None  # the last page is counted from the end, not walked to
         and columns is not None
         and page_number == 1
         and [column.name for column in columns] == [column.name for column in info.primary_key]
@@ -248,7 +252,14 @@ async def fetch_page(
         )
 
     position = (page_number - 1) * size
-    if cursor is None or columns is None:
+    if last_of is not None:
+        position = max(last_of - 1, 0) // size * size
+        cursor = None
+    if last_of is not None and columns is not None and position > 0:
+        rows = await run(reverse=True)
+        rows = list(reversed(rows[: last_of - position]))
+        has_next, has_previous = False, True
+    elif cursor is None or columns is None:
         rows = await run(offset=position)
         has_next, rows = len(rows) > size, rows[:size]
         has_previous = position > 0

@@ -102,18 +102,20 @@ def list_plan(
     *,
     also_whole: Sequence[Column] = (),
     labels: Mapping[str, ColumnElement[Any]] | None = None,
+    listed: Sequence[Column] | None = None,
 ) -> tuple[ListPlan, list[ColumnElement[Any]]]:
     """What to select for a list page: the listed columns, long ones cut short in the
     database; key, foreign-key and `also_whole` columns whole (they make links and
     cursors), fetched after the listed ones if they are not listed themselves; then the
     `labels` of foreign-key columns (by column name: expressions naming the referenced
-    rows, from labels.label_expressions)."""
+    rows, from labels.label_expressions). `listed` replaces the table's own list."""
     whole = {column.name: column for column in info.primary_key}
     for relation in info.outgoing:
         whole.update((name, info.table.columns[name]) for name in relation.columns)
     whole.update((column.name, column) for column in also_whole)
     columns = [
-        kind_for(column, dialect).list_column(column.name in whole) for column in info.list_columns
+        kind_for(column, dialect).list_column(column.name in whole)
+        for column in (info.list_columns if listed is None else listed)
     ]
     expressions: list[ColumnElement[Any]] = []
     positions: dict[str, int] = {}

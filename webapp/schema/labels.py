@@ -94,11 +94,14 @@ async def load_labels(
     return labels
 
 
-def label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElement[Any]]:
-    """For each labelled foreign-key column of the table page, by column name: the label of
-    the referenced row, cut to LABEL_CHARS + 1 characters, as a scalar subquery correlated
-    with the page's row (the referenced table aliased, so a table may point at itself)."""
-    return _label_subqueries(catalog, info, labelled_columns(catalog, info))
+def label_expressions(
+    catalog: Catalog, info: TableInfo, listed: Iterable[Column] | None = None
+) -> dict[str, ColumnElement[Any]]:
+    """For each labelled foreign-key column of the table page (of `listed`, default the
+    table's list), by column name: the label of the referenced row, cut to LABEL_CHARS + 1
+    characters, as a scalar subquery correlated with the page's row (the referenced table
+    aliased, so a table may point at itself)."""
+    return _label_subqueries(catalog, info, labelled_columns(catalog, info, listed))
 
 
 def record_label_expressions(catalog: Catalog, info: TableInfo) -> dict[str, ColumnElement[Any]]:
@@ -142,9 +145,11 @@ def label_text(value: Any) -> str | None:
     return shown if len(shown) <= LABEL_CHARS else shown[:LABEL_CHARS] + "…"
 
 
-def labelled_columns(catalog: Catalog, info: TableInfo) -> list[str]:
+def labelled_columns(
+    catalog: Catalog, info: TableInfo, columns: Iterable[Column] | None = None
+) -> list[str]:
     """The listed foreign-key columns whose referenced rows have a label to show."""
-    listed = {column.name for column in info.list_columns}
+    listed = {column.name for column in (info.list_columns if columns is None else columns)}
     out = []
     for relation in info.outgoing:
         name = relation.columns[0]

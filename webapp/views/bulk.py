@@ -195,7 +195,7 @@ async def export_selection(request: web.Request) -> web.StreamResponse:
             raise BadRequest(f"{info.name} has no primary key, so rows cannot be chosen.")
         keys = _key_values(info, _chosen_key_parts(request, params))
         where = [keys_condition(info, keys)]
-    plan = export_plan(info, dialect, state.sort, where)
+    plan = export_plan(info, dialect, state.sort, where, state.columns)
     return await download(request, plan, format_name, f"{info.name}-selection.{format_name}")
 
 

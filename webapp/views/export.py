@@ -36,7 +36,7 @@ async def export_table(request: web.Request) -> web.StreamResponse:
     state = parse_table_state(info, request.query, request.app[SETTINGS])
     dialect = request_dialect(request)
     where, _ = view_conditions(state, dialect)
-    plan = export_plan(info, dialect, state.sort, where)
+    plan = export_plan(info, dialect, state.sort, where, state.columns)
     return await download(request, plan, format_name, f"{info.name}.{format_name}")
 
 

@@ -18,7 +18,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from webapp.accounts.roles import request_catalog, write_refusal
 from webapp.changes.forms import editable_in_list
-from webapp.listing.counts import UNKNOWN, RowCount, filtered_count, table_row_count
+from webapp.listing.counts import (
+    UNKNOWN,
+    RowCount,
+    exact_count,
+    filtered_count,
+    table_row_count,
+)
 from webapp.listing.exports import EXPORT_FORMATS
 from webapp.listing.facets import AUTO_FACET_MAX_ROWS, Facet, compute_facets
 from webapp.listing.filters import Filter
@@ -27,8 +33,13 @@ from webapp.listing.queries import ListPlan, SortKey, list_plan
 from webapp.listing.rows_html import RowsWriter, rows_writer
 from webapp.listing.search import Search, scan_worth_trying, search_columns, search_for
 from webapp.listing.table_state import (
+    CHOOSER_FIELD,
+    CHOOSER_NAME,
+    CHOOSER_PLACE,
+    CHOOSER_SHOW,
     TableState,
     added_filter_href,
+    chosen_columns_href,
     deep_page_message,
     parse_table_state,
 )
@@ -49,8 +60,13 @@ async def table_page(request: web.Request) -> web.Response:
     catalog = request_catalog(request)
     info = catalog.by_slug(request.match_info["table"])
     problems: list[str] = []
-    state = parse_table_state(info, request.query, settings, problems=problems)
+    column_problems: list[str] = []
+    state = parse_table_state(
+        info, request.query, settings, problems=problems, column_problems=column_problems
+    )
     redirect = added_filter_href(state, request.query, problems=problems)
+    if redirect is None:
+        redirect = chosen_columns_href(state, request.query, problems=column_problems)
     if redirect is not None:
         raise web.HTTPFound(redirect)
 
@@ -61,8 +77,9 @@ async def table_page(request: web.Request) -> web.Response:
     scan = search.scan_condition if search is not None else None
     if scan is not None and scan_worth_trying_now(request, state):
         scan_where = [*where[:-1], scan]
-    plan, expressions, writer = page_plan(catalog, info, dialect, state.sort)
+    plan, expressions, writer = page_plan(catalog, info, dialect, state.sort, state.columns)
     chunk_rows = search_chunk_rows(request, state, search)
+    last_of = await last_page_rows(request, state, where) if state.last else None
 
     async def fetch(conn: AsyncConnection) -> Page:
         return await fetch_page(
@@ -78,6 +95,7 @@ async def table_page(request: web.Request) -> web.Response:
             secret_key=settings.secret_key,
             scan_where=scan_where,
             chunk_rows=chunk_rows,
+            last_of=last_of,
         )
 
     page = await view_page(request, state, search, fetch, "page")
@@ -107,6 +125,7 @@ async def table_page(request: web.Request) -> web.Response:
         "too_deep": page.has_next and not page.keyset and not state.offset_allowed(state.page + 1),
         "deep_page_message": deep_page_message(),
         "first_href": state.first_page() if page.has_previous else None,
+        "last_href": last_href(state, page, count),
         "export_hrefs": {name: state.export_href(name) for name in EXPORT_FORMATS},
         "search": state.search,
         "search_columns": [column.name for column in search_columns(info)],
@@ -124,8 +143,10 @@ async def table_page(request: web.Request) -> web.Response:
         "search_remove_href": state.first_page(search=""),
         "filter_error": " ".join(problems) or None,
         "filter_value": request.query.get("filter_value", "") if problems else "",
+        "chooser": column_chooser_context(state),
+        "columns_error": " ".join(column_problems) or None,
     }
-    status = 400 if problems else 200
+    status = 400 if problems or column_problems else 200
     return aiohttp_jinja2.render_template("table.html", request, context, status=status)
 
 
@@ -309,6 +330,42 @@ def next_href(state: TableState, page: Page) -> str | None:
     return state.href(page=state.page + 1, cursor=None)
 
 
+def last_href(state: TableState, page: Page, count: RowCount | None) -> str | None:
+    """The link to the last page, beside Next: by keyset, `last=1` (the page reads the
+    order backwards from its end); by OFFSET, the last page's number, when the count is
+    exact and that page is within the rows OFFSET may skip. None on a page of a bounded
+    search (no count): its end is only known once the search has read every row."""
+    if not page.has_next or count is None:
+        return None
+    if keyset_columns(state.info, state.sort) is not None:
+        return state.href(last=True, page=1, cursor=None)
+    if not count.exact:
+        return None
+    number = max(count.value - 1, 0) // state.size + 1
+    return state.href(page=number, cursor=None) if state.offset_allowed(number) else None
+
+
+async def last_page_rows(
+    request: web.Request, state: TableState, where: Sequence[ColumnElement[bool]]
+) -> int:
+    """How many rows the view has, counted exactly for its last page (asked for, so
+    worth a count of the whole view, in a slot of the expensive share under its time
+    limit), and cached as the view's exact count; a last page OFFSET cannot reach is a 400."""
+
+    async def count(conn: AsyncConnection) -> int:
+        statement: Select[Any] = (
+            select(literal_column("1")).select_from(state.info.table).where(*where)
+        )
+        return await exact_count(conn, statement)
+
+    total = await request.app[EXPENSIVE_QUERIES].run(("last", state.count_key), count)
+    request.app[TABLE_COUNTS].put(state.count_key, RowCount(total, "exact"))
+    number = max(total - 1, 0) // state.size + 1
+    if keyset_columns(state.info, state.sort) is None and not state.offset_allowed(number):
+        raise BadRequest(deep_page_message())
+    return total
+
+
 def scan_worth_trying_now(request: web.Request, state: TableState) -> bool:
     """Whether the counts cached so far leave a bounded scan a chance to fill the page."""
     cache = request.app[TABLE_COUNTS]
@@ -473,19 +530,47 @@ def describe_filter(state: TableState, item: Filter) -> dict[str, str]:
 
 
 def page_plan(
-    catalog: Catalog, info: TableInfo, dialect: Dialect, sort: SortKey | None
+    catalog: Catalog,
+    info: TableInfo,
+    dialect: Dialect,
+    sort: SortKey | None,
+    columns: Sequence[Column] | None = None,
 ) -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
     """What the page selects (listed columns, keys, the keyset order's columns, labels of
-    foreign keys) and the writer of its rows, worked out once per table, order and role."""
+    foreign keys) and the writer of its rows, worked out once per table, order and role
+    for the table's own columns. Chosen `columns` (any of the many orders of any subset)
+    get theirs made for the request, so that no URL can grow what is kept."""
     whole = keyset_columns(info, sort) or ()
 
     def make() -> tuple[ListPlan, list[ColumnElement[Any]], RowsWriter]:
-        labels = label_expressions(catalog, info)
-        plan, expressions = list_plan(info, dialect, also_whole=whole, labels=labels)
+        labels = label_expressions(catalog, info, columns)
+        plan, expressions = list_plan(
+            info, dialect, also_whole=whole, labels=labels, listed=columns
+        )
         editable = {column.name for column in info.columns if editable_in_list(info, column)}
         return plan, expressions, rows_writer(info, plan, editable)
 
+    if columns is not None:
+        return make()
     return info.derived(("page", dialect.name, tuple(column.name for column in whole)), make)
+
+
+def column_chooser_context(state: TableState) -> dict[str, Any]:
+    """The column chooser's form: every column the role sees, the shown ones first in their
+    order, each with its place and whether it is shown; the view it keeps; the link back
+    to the table's own columns (None when they are shown)."""
+    listed = state.listed
+    shown = {column.name for column in listed}
+    rest = [column for column in state.info.columns if column.name not in shown]
+    return {
+        "columns": [
+            (column.name, place, column.name in shown)
+            for place, column in enumerate([*listed, *rest], start=1)
+        ],
+        "inputs": state.hidden_inputs(keep_columns=False),
+        "reset_href": None if state.columns is None else state.href(columns=None),
+        "fields": (CHOOSER_FIELD, CHOOSER_NAME, CHOOSER_PLACE, CHOOSER_SHOW),
+    }
 
 
 __all__ = ["Cell", "table_page"]

@@ -6,6 +6,8 @@ database round trip."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
@@ -22,8 +24,9 @@ from webapp.web.urls import column_statistics_url
 
 def page_headings_html(info: TableInfo, state: TableState) -> Markup:
     """`headings_html`, kept per order for the plain views of a table (no filter, no
-    search, the default page size): their links depend on nothing else."""
-    if state.narrowed or state.size != state.default_size:
+    search, the default page size, the table's own columns): their links depend on nothing
+    else."""
+    if state.narrowed or state.size != state.default_size or state.columns is not None:
         return headings_html(info, state)
     sort = state.sort.param if state.sort is not None else ""
     return info.derived(("headings-html", sort, state.facets), lambda: headings_html(info, state))
@@ -37,7 +40,12 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
     view = [("q", state.search)] if state.search else []
     view += [(item.param, item.text) for item in state.filters]
     parts = []
-    for column, name, shown, title, can_sort in info.derived("headings", lambda: headings(info)):
+    listed = (
+        info.derived("headings", lambda: headings(info, info.list_columns))
+        if state.columns is None
+        else headings(info, state.columns)
+    )
+    for column, name, shown, title, can_sort in listed:
         current = sort is not None and sort.column is column
         attributes = ""
         if current and sort is not None:
@@ -60,10 +68,12 @@ def headings_html(info: TableInfo, state: TableState) -> Markup:
     return Markup("".join(parts))
 
 
-def headings(info: TableInfo) -> list[tuple[Column, str, str, str, bool]]:
-    """Per listed column: the column, its name, readable title and type escaped, whether it
-    can be sorted on (what the headings take from the catalog alone; naming a type compiles
-    it). The heading shows the title; the raw name is in its tooltip."""
+def headings(
+    info: TableInfo, columns: Sequence[Column]
+) -> list[tuple[Column, str, str, str, bool]]:
+    """Per listed column (of `columns`): the column, its name, readable title and type
+    escaped, whether it can be sorted on (what the headings take from the catalog alone;
+    naming a type compiles it). The heading shows the title; the raw name is in its tooltip."""
     return [
         (
             column,
@@ -72,7 +82,7 @@ def headings(info: TableInfo) -> list[tuple[Column, str, str, str, bool]]:
             escape(str_type(column.type)),
             sortable(column),
         )
-        for column in info.list_columns
+        for column in columns
     ]
 
 
